@@ -1,0 +1,1 @@
+"""Abstract base classes and output dataclasses, one module per component kind."""

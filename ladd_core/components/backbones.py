@@ -1,0 +1,95 @@
+"""Denoiser backbones: networks mapping noisy tokens (and latents) to predictions."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import Tensor, nn
+
+from ladd_core.config.base import ComponentConfig
+
+__all__ = ["Backbone", "BackboneConfig", "BackboneOutput", "BackboneSpec"]
+
+
+class BackboneConfig(ComponentConfig):
+    """Shared backbone fields."""
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What a backbone must accept and produce, fixed by the rest of the model.
+
+    Attributes:
+        num_classes: token logit width (data vocabulary + special ids such as the mask).
+        seq_len: maximum token sequence length ``L``.
+        num_slots: latent slots ``K`` (0 without a latent).
+        latent_in_dim: width of each latent slot fed to the network.
+        latent_out_dim: width of each latent slot predicted by the latent head.
+    """
+
+    num_classes: int
+    seq_len: int
+    num_slots: int = 0
+    latent_in_dim: int = 0
+    latent_out_dim: int = 0
+
+
+@dataclass(frozen=True)
+class BackboneOutput:
+    """Network predictions.
+
+    Attributes:
+        token_logits: ``(B, L, num_classes)`` or ``None`` for latent-only networks.
+        latent_out: ``(B, K, latent_out_dim)`` or ``None`` for token-only networks.
+    """
+
+    token_logits: Tensor | None
+    latent_out: Tensor | None = None
+
+
+class Backbone(nn.Module, ABC):
+    """A denoiser network.
+
+    Capabilities (declared, checked when a model is assembled):
+        ``"tokens"``: reads token ids and returns ``token_logits``;
+        ``"latent_stream"``: also reads ``latents (B, K, latent_in_dim)`` and returns ``latent_out``;
+        ``"latent_only"``: reads only latents (a separate latent denoiser).
+
+    Args:
+        config: the component's ``Config``.
+        spec: the :class:`BackboneSpec` fixed by the token process and latent channel.
+    """
+
+    Config: ClassVar[type[BackboneConfig]] = BackboneConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"tokens"})
+
+    def __init__(self, config: BackboneConfig, spec: BackboneSpec) -> None:
+        super().__init__()
+        self.config = config
+        self.spec = spec
+
+    @property
+    def time_conditioned(self) -> bool:
+        """Whether the token prediction depends on ``t_x`` (if not, samplers may cache calls)."""
+        return True
+
+    @abstractmethod
+    def forward(
+        self,
+        tokens: Tensor | None,
+        latents: Tensor | None,
+        t_x: Tensor | None,
+        t_y: Tensor | None,
+        attention_mask: Tensor | None = None,
+    ) -> BackboneOutput:
+        """Predict.
+
+        Args:
+            tokens: ``(B, L)`` long ids or ``None``.
+            latents: ``(B, K, latent_in_dim)`` or ``None``.
+            t_x: token times ``(B,)`` or ``None``.
+            t_y: latent times ``(B,)`` or ``None``.
+            attention_mask: ``(B, L)`` bool, ``True`` at real (non-padding) tokens.
+        """

@@ -1,0 +1,171 @@
+"""Latent channels: the auxiliary variable ``y`` diffused next to the tokens.
+
+A latent channel owns everything that differs between "no latent" (MDLM),
+Gaussian latents (Co-LADD) and discrete codes (Di-LADD): how ``y_0`` is
+produced, how it is noised, how the networks are called in a training step,
+what the latent loss is, and how a sampler steps the latent backwards.
+
+Capabilities are declared per config by :meth:`LatentChannel.capabilities_for`
+and matched against each sampler's ``requires``; well-known ones:
+
+* ``"no_latent"`` -- there is no latent (token-only samplers apply);
+* ``"joint"`` -- one network call denoises tokens and latents together;
+* ``"sequential"`` -- the latent can be generated first, then tokens given it;
+* ``"joint_bound"`` -- ``L_x + L_y`` is a valid bound on ``-log p(x)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ladd_core.config.base import ComponentConfig
+
+if TYPE_CHECKING:
+    from ladd_core.components.backbones import Backbone
+
+__all__ = ["LatentChannel", "LatentConfig", "LatentTrainOutput", "Networks"]
+
+
+class LatentConfig(ComponentConfig):
+    """Shared latent-channel fields."""
+
+
+@dataclass
+class Networks:
+    """The networks a latent channel may call.
+
+    Attributes:
+        backbone: the (joint) denoiser.
+        latent_denoiser: an optional separate latent-only denoiser.
+    """
+
+    backbone: Backbone
+    latent_denoiser: Backbone | None = None
+
+
+@dataclass
+class LatentTrainOutput:
+    """What one training forward pass produces.
+
+    Attributes:
+        token_logits: ``(B, L, C)`` raw token logits for the token objective.
+        latent_loss: ``(B,)`` latent training loss per example (weighted as configured), zeros without a latent.
+        latent_nelbo: ``(B,)`` latent bound term in nats, or ``None`` where the channel has no valid bound.
+        logs: scalar diagnostics (already reduced) to log.
+    """
+
+    token_logits: Tensor
+    latent_loss: Tensor
+    latent_nelbo: Tensor | None = None
+    logs: dict[str, float] = field(default_factory=dict)
+
+
+class LatentChannel(nn.Module, ABC):
+    """Base class of latent channels.
+
+    Args:
+        config: the component's ``Config``.
+        Other constructor arguments (``schedule``, ``encoder``, ``vocab_size``,
+        ``seq_len``) are injected by the builder when the ``__init__`` asks for them.
+    """
+
+    Config: ClassVar[type[LatentConfig]] = LatentConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    backbone_requires: ClassVar[frozenset[str]] = frozenset({"tokens"})
+    """Capabilities the (joint) backbone must declare for this channel, e.g. ``{"latent_stream"}``."""
+
+    def __init__(self, config: LatentConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.stage = 1
+
+    @classmethod
+    def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
+        """Capabilities of this channel under ``config`` (default: the class attribute)."""
+        return cls.capabilities
+
+    @property
+    @abstractmethod
+    def num_slots(self) -> int:
+        """``K``; 0 for no latent."""
+
+    @property
+    def input_dim(self) -> int:
+        """Width of each slot as fed to the backbone's latent stream."""
+        return 0
+
+    @property
+    def output_dim(self) -> int:
+        """Width of each slot predicted by the backbone's latent head."""
+        return 0
+
+    @abstractmethod
+    def training_forward(
+        self,
+        nets: Networks,
+        x0: Tensor,
+        x_t: Tensor,
+        t_x: Tensor,
+        attention_mask: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> LatentTrainOutput:
+        """Encode, noise and call the networks for one training step.
+
+        Args:
+            nets: the networks.
+            x0: clean tokens ``(B, L)``.
+            x_t: noised tokens ``(B, L)``.
+            t_x: token times ``(B,)``.
+            attention_mask: ``(B, L)`` bool.
+            generator: RNG for latent noise.
+        """
+
+    # -- sampling API, used by the ``joint`` and ``sequential`` samplers --------------
+    # A channel declaring "joint" implements sample_prior, network_input, latent_step,
+    # latent_finalize; "sequential" additionally predict_latent and token_condition.
+
+    def sample_prior(self, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
+        """Fully noised latent state: ``(B, K, d)`` Gaussian noise, or ``(B, K)`` all-mask codes."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
+
+    def network_input(self, state: Tensor) -> Tensor:
+        """What the backbone's latent stream reads for ``state``: ``(B, K, input_dim)``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
+
+    def latent_step(
+        self, state: Tensor, latent_out: Tensor, t: Tensor, s: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """One reverse step ``t -> s`` (``(B,)`` each) of the latent given the network's ``latent_out``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
+
+    def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Noise removal: the clean latent from the last prediction."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
+
+    def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
+        """Latent prediction for the latent-first chain of the sequential schedule (one NFE).
+
+        ``token_prior (B, L)`` is the fully noised token sequence, for channels that
+        generate the latent with the joint network (Di-LADD); others use ``nets.latent_denoiser``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no sequential schedule")
+
+    def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
+        """``(latent_input (B, K, input_dim), t_y (B,))`` that conditions the token chain on a clean latent."""
+        raise NotImplementedError(f"{type(self).__name__} has no sequential schedule")
+
+    def trainable_modules(self, stage: int, nets: Networks) -> list[nn.Module]:
+        """Modules to optimise in training ``stage`` (1-based); the rest is frozen.
+
+        Default: every network and the channel itself.  Two-stage recipes override
+        this (e.g. stage 2 freezes the encoder).  ``self.stage`` is set before the call.
+        """
+        mods: list[nn.Module] = [nets.backbone, self]
+        if nets.latent_denoiser is not None:
+            mods.append(nets.latent_denoiser)
+        return mods

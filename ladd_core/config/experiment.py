@@ -1,0 +1,134 @@
+"""The experiment config: which components, with which settings, trained how."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, ValidationError
+
+from ladd_core.config.base import ComponentConfig, ConfigBase, Ref, ref
+from ladd_core.config.errors import ConfigError, format_validation_error
+from ladd_core.config.schema import SchemaBuilder
+
+if TYPE_CHECKING:
+    from ladd_core.plugins import Components
+
+__all__ = [
+    "ExperimentConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "build_experiment_model",
+    "model_capabilities",
+    "validate_config",
+]
+
+
+class ModelConfig(ConfigBase):
+    """The model: token process, latent channel and networks."""
+
+    token_process: Annotated[ComponentConfig, Ref("token_process")] = ref("token_process", "masked")
+    latent: Annotated[ComponentConfig, Ref("latent")] = ref("latent", "none")
+    backbone: Annotated[ComponentConfig, Ref("backbone")] = ref("backbone", "dit")
+    latent_denoiser: Annotated[ComponentConfig, Ref("backbone")] | None = ref(
+        "backbone", None, description="separate latent-only denoiser (sequential Co-LADD)"
+    )
+
+
+class TrainConfig(ConfigBase):
+    """Optimisation and bookkeeping."""
+
+    batch_size: int = Field(64, ge=1)
+    max_steps: int = Field(1000, ge=0)
+    lr: float = Field(1e-3, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(100, ge=0, description="linear LR warm-up, then constant")
+    grad_clip: float = Field(1.0, ge=0, description="max global grad norm (0 = off)")
+    ema: float = Field(0.99, ge=0, lt=1, description="EMA decay of the weights used to sample/evaluate (0 = off)")
+    stages: list[int] = Field(default_factory=lambda: [0], description="steps at which each training stage starts")
+    log_every: int = Field(50, ge=1)
+    eval_every: int = Field(0, ge=0, description="validation NELBO every N steps (0 = only at the end)")
+    eval_batches: int = Field(4, ge=1)
+    checkpoint_every: int = Field(500, ge=1)
+    precision: Literal["fp32", "bf16"] = "fp32"
+    device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:0' or 'auto'")
+    threads: int = Field(0, ge=0, description="torch CPU threads (0 = leave default)")
+
+
+class ExperimentConfig(ConfigBase):
+    """A whole experiment; the top-level config file."""
+
+    name: str = "experiment"
+    description: str = ""
+    seed: int = 0
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    objective: Annotated[ComponentConfig, Ref("objective")] = ref("objective", "masked-ce")
+    data: Annotated[ComponentConfig, Ref("data")] = ref("data", "sawtooth")
+    sampler: Annotated[ComponentConfig, Ref("sampler")] = ref("sampler", "ancestral")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+def build_experiment_model(components: Components) -> type[ExperimentConfig]:
+    """The experiment config model with discriminated unions over ``components``."""
+    configs = {k: [cls.Config for _, cls in reg.items()] for k, reg in components.registries.items() if k != "preset"}
+    return SchemaBuilder(configs).resolve(ExperimentConfig)  # type: ignore[return-value]
+
+
+def model_capabilities(cfg: ExperimentConfig, components: Components) -> frozenset[str]:
+    """Capabilities of the model ``cfg`` describes (latent channel + networks), from configs alone."""
+    latent_cls = components.get("latent", cfg.model.latent.name)
+    has_den = cfg.model.latent_denoiser is not None
+    caps = set(latent_cls.capabilities_for(cfg.model.latent, has_latent_denoiser=has_den))
+    caps |= components.get("backbone", cfg.model.backbone.name).capabilities
+    if has_den:
+        caps.add("latent_denoiser")
+    return frozenset(caps)
+
+
+def _check_backbone(cfg: ExperimentConfig, components: Components) -> list[tuple[str, str]]:
+    latent_cls = components.get("latent", cfg.model.latent.name)
+    backbones = components.registry("backbone")
+    missing = latent_cls.backbone_requires - backbones.get(cfg.model.backbone.name).capabilities
+    if not missing:
+        return []
+    ok = [n for n, cls in backbones.items() if latent_cls.backbone_requires <= cls.capabilities]
+    return [
+        (
+            "model.backbone.name",
+            f"latent {cfg.model.latent.name!r} needs a backbone with {sorted(missing)}. "
+            f"Compatible backbones: {', '.join(ok) or '(none)'}.",
+        )
+    ]
+
+
+def _check_sampler(cfg: ExperimentConfig, components: Components) -> list[tuple[str, str]]:
+    caps = model_capabilities(cfg, components)
+    samplers = components.registry("sampler")
+    needed = samplers.get(cfg.sampler.name).requires
+    if needed <= caps:
+        return []
+    ok = [n for n, cls in samplers.items() if cls.requires <= caps]
+    return [
+        (
+            "sampler.name",
+            f"sampler {cfg.sampler.name!r} needs {sorted(needed - caps)} which this model "
+            f"(latent {cfg.model.latent.name!r}) lacks. Compatible samplers: {', '.join(ok) or '(none)'}.",
+        )
+    ]
+
+
+def validate_config(data: dict[str, Any], components: Components, source: str | None = None) -> ExperimentConfig:
+    """Validate a config dict into the resolved :class:`ExperimentConfig`.
+
+    Raises:
+        ConfigError: with every problem and its field path.
+    """
+    model = components.config_model
+    try:
+        cfg = model.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(exc, data, source) from None
+    problems = _check_backbone(cfg, components) + _check_sampler(cfg, components)
+    if problems:
+        raise ConfigError(problems, source)
+    return cfg

@@ -1,0 +1,204 @@
+"""Typed registries: one per component kind.
+
+A :class:`Registry` maps short, stable names (``"linear"``, ``"gaussian"``) to
+component classes.  Registries are filled by plug-ins through the
+``ladd_register_<kind>s`` hooks (see :mod:`ladd_core.hookspecs`); nothing is
+registered at import time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+__all__ = [
+    "ComponentError",
+    "DuplicateComponentError",
+    "Entry",
+    "Register",
+    "Registry",
+    "UnknownComponentError",
+]
+
+
+class ComponentError(Exception):
+    """Base class of registry errors."""
+
+
+class UnknownComponentError(ComponentError, KeyError):
+    """A name that no installed plug-in registered.
+
+    Subclasses :class:`KeyError` so ``except KeyError`` keeps working, but
+    overrides ``__str__`` because ``KeyError`` would quote the whole message.
+    """
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.known = known
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        lines = [f"unknown {self.kind} {self.name!r}."]
+        close = difflib.get_close_matches(self.name, self.known, n=1, cutoff=0.5)
+        if close:
+            lines[0] += f" Did you mean {close[0]!r}?"
+        lines.append(f"  Known {self.kind} names: {', '.join(self.known) or '(none registered)'}.")
+        lines.append("  If it comes from a plug-in, check it is installed: `ladd plugins`.")
+        return "\n".join(lines)
+
+
+class DuplicateComponentError(ComponentError, ValueError):
+    """Two plug-ins registered the same name for the same kind."""
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered component.
+
+    Attributes:
+        name: the registered name, used in configs.
+        obj: the registered object (usually a class with a nested ``Config``).
+        owner: the plug-in that registered it (its pluggy name).
+        aliases: extra names that resolve to the same entry.
+    """
+
+    name: str
+    obj: T
+    owner: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def location(self) -> str:
+        """``module:line`` where the object is defined, or its module alone."""
+        mod = getattr(self.obj, "__module__", "?")
+        try:
+            line = inspect.getsourcelines(self.obj)[1]  # type: ignore[arg-type]
+        except (TypeError, OSError):
+            return mod
+        return f"{mod}:{line}"
+
+
+class Register(Generic[T]):
+    """The callback handed to a registration hook, bound to one plug-in.
+
+    ``register("name", obj, aliases=("alias",))`` adds one component owned by
+    the plug-in that is being called.
+    """
+
+    def __init__(self, registry: Registry[T], owner: str) -> None:
+        self._registry = registry
+        self._owner = owner
+
+    def __call__(self, name: str, obj: T, *, aliases: tuple[str, ...] = ()) -> None:
+        self._registry.register(name, obj, owner=self._owner, aliases=aliases)
+
+
+@dataclass
+class Registry(Generic[T]):
+    """Name -> component map for one kind.
+
+    Attributes:
+        kind: singular noun for messages (``"latent"``).
+        description: the constructor contract components of this kind follow.
+        validator: optional check run on every registered object; raises
+            ``TypeError`` with a readable message when the object is unfit.
+    """
+
+    kind: str
+    description: str = ""
+    validator: Callable[[str, Any], None] | None = None
+    _entries: dict[str, Entry[T]] = field(default_factory=dict, repr=False)
+    _aliases: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def register(self, name: str, obj: T, *, owner: str = "<direct>", aliases: tuple[str, ...] = ()) -> None:
+        """Add ``obj`` under ``name``.
+
+        Raises:
+            DuplicateComponentError: the name (or an alias) is taken; the
+                message names both owners.
+            TypeError: the validator rejected ``obj``.
+        """
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{self.kind} names must be non-empty strings, got {name!r}")
+        for n in (name, *aliases):
+            taken = self._resolve(n)
+            if taken is not None:
+                prev = self._entries[taken]
+                raise DuplicateComponentError(
+                    f"{self.kind} {n!r} is registered twice: by plug-in {prev.owner!r} "
+                    f"({prev.location}) and by plug-in {owner!r}. Disable one with "
+                    f"LADD_DISABLE_PLUGINS=<name>."
+                )
+        if self.validator is not None:
+            self.validator(name, obj)
+        self._entries[name] = Entry(name, obj, owner, tuple(aliases))
+        for a in aliases:
+            self._aliases[a] = name
+
+    def _resolve(self, name: str) -> str | None:
+        if name in self._entries:
+            return name
+        return self._aliases.get(name)
+
+    def entry(self, name: str) -> Entry[T]:
+        """The full :class:`Entry` for ``name`` (or an alias)."""
+        key = self._resolve(name)
+        if key is None:
+            raise UnknownComponentError(self.kind, name, self.list())
+        return self._entries[key]
+
+    def get(self, name: str) -> T:
+        """The object registered under ``name``.
+
+        Raises:
+            UnknownComponentError: lists the known names and suggests the closest.
+        """
+        return self.entry(name).obj
+
+    def list(self, pattern: str | None = None) -> list[str]:
+        """Sorted registered names, optionally filtered by an ``fnmatch`` pattern."""
+        names = sorted(self._entries)
+        if pattern:
+            names = [n for n in names if fnmatch.fnmatch(n, pattern)]
+        return names
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Owner, location, docstring and (when the object has a ``Config``) its JSON schema."""
+        e = self.entry(name)
+        info: dict[str, Any] = {
+            "kind": self.kind,
+            "name": e.name,
+            "aliases": list(e.aliases),
+            "owner": e.owner,
+            "location": e.location,
+            "doc": inspect.getdoc(e.obj) or "",
+        }
+        cfg = getattr(e.obj, "Config", None)
+        if cfg is not None and hasattr(cfg, "model_json_schema"):
+            info["config_schema"] = cfg.model_json_schema()
+        return info
+
+    def items(self) -> Iterator[tuple[str, T]]:
+        """``(name, obj)`` pairs in name order."""
+        for n in self.list():
+            yield n, self._entries[n].obj
+
+    def owners(self) -> dict[str, list[str]]:
+        """Plug-in name -> names it registered here."""
+        out: dict[str, list[str]] = {}
+        for n in self.list():
+            out.setdefault(self._entries[n].owner, []).append(n)
+        return out
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._resolve(name) is not None
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,1 @@
+"""Training engine: optimiser, EMA, checkpoints, the loop, and loading runs."""

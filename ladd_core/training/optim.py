@@ -1,0 +1,62 @@
+"""AdamW with linear warm-up, and an exponential moving average of the weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from ladd_core.config.experiment import TrainConfig
+
+__all__ = ["EMA", "build_optimizer"]
+
+
+def build_optimizer(
+    params: Iterable[nn.Parameter], cfg: TrainConfig
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over ``params`` and a scheduler: linear warm-up over ``warmup_steps``, then constant."""
+    params = [p for p in params if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+    warm = max(cfg.warmup_steps, 0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+    return opt, sched
+
+
+class EMA:
+    """Shadow copy ``e <- d e + (1 - d) w`` of every floating-point parameter and buffer.
+
+    Args:
+        model: the module to track.
+        decay: ``d``; 0 copies the weights (EMA off).
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if k in self.shadow:
+                self.shadow[k].lerp_(v.detach(), 1.0 - self.decay)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.shadow)
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        missing = set(self.shadow) - set(state)
+        if missing:
+            raise KeyError(f"EMA state lacks {sorted(missing)[:5]}")
+        for k in self.shadow:
+            self.shadow[k].copy_(state[k])
+
+    @torch.no_grad()
+    def copy_to(self, model: nn.Module) -> None:
+        """Load the EMA weights into ``model`` (for sampling and evaluation)."""
+        sd = model.state_dict()
+        for k, v in self.shadow.items():
+            sd[k].copy_(v)

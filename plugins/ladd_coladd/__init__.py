@@ -1,0 +1,1 @@
+"""ladd_coladd plug-in (in progress)."""

@@ -1,0 +1,18 @@
+"""Built-in data sources: ``sawtooth`` (synthetic, exact likelihood), ``text`` (local files), ``shakespeare``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ladd_core import hookimpl
+
+
+@hookimpl
+def ladd_register_data_sources(register: Any) -> None:
+    from ladd_data.sawtooth import Sawtooth
+    from ladd_data.shakespeare import ShakespeareSource
+    from ladd_data.text import TextSource
+
+    register("sawtooth", Sawtooth)
+    register("text", TextSource)
+    register("shakespeare", ShakespeareSource)

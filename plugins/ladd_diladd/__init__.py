@@ -1,0 +1,1 @@
+"""ladd_diladd plug-in (in progress)."""

@@ -1,0 +1,1 @@
+"""ladd_encoders plug-in (in progress)."""

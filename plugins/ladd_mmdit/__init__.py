@@ -1,0 +1,1 @@
+"""ladd_mmdit plug-in (in progress)."""
