@@ -10,6 +10,7 @@ its signature asks for them.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,20 @@ def build_data(cfg: ExperimentConfig, components: Components, work_dir: Path) ->
     return build_component(components, "data", cfg.data, seed=cfg.seed, work_dir=work_dir)
 
 
-def build_model(cfg: ExperimentConfig, components: Components, *, vocab_size: int, seq_len: int) -> LaddModel:
-    """Assemble token process, latent channel, networks and objective into a :class:`LaddModel`."""
-    ctx = {"vocab_size": vocab_size, "seq_len": seq_len}
+def build_model(
+    cfg: ExperimentConfig,
+    components: Components,
+    *,
+    vocab_size: int,
+    seq_len: int,
+    detokenize: Callable[[list[int]], str] | None = None,
+) -> LaddModel:
+    """Assemble token process, latent channel, networks and objective into a :class:`LaddModel`.
+
+    ``detokenize`` (ids -> text) is offered to components that ask for it, such as
+    frozen text encoders that re-tokenise.
+    """
+    ctx: dict[str, Any] = {"vocab_size": vocab_size, "seq_len": seq_len, "detokenize": detokenize}
     process = build_component(components, "token_process", cfg.model.token_process, **ctx)
     latent = build_component(components, "latent", cfg.model.latent, **ctx)
     spec = BackboneSpec(

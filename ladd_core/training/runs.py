@@ -95,7 +95,9 @@ def load_run(run_dir: Path, components: Components, device: str = "cpu", use_ema
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir, components)
     data = build_data(cfg, components, run_dir / "data")
-    model = build_model(cfg, components, vocab_size=data.vocab_size, seq_len=data.seq_len)
+    model = build_model(
+        cfg, components, vocab_size=data.vocab_size, seq_len=data.seq_len, detokenize=data.tokenizer.decode
+    )
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"{run_dir} has no checkpoint yet; train it first")

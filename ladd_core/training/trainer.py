@@ -66,7 +66,11 @@ class Trainer:
         self.data: DataSource = build_data(cfg, components, self.run_dir / "data")
         torch.manual_seed(cfg.seed)  # parameter initialisation
         self.model: LaddModel = build_model(
-            cfg, components, vocab_size=self.data.vocab_size, seq_len=self.data.seq_len
+            cfg,
+            components,
+            vocab_size=self.data.vocab_size,
+            seq_len=self.data.seq_len,
+            detokenize=self.data.tokenizer.decode,
         ).to(self.device)
         self.ema = EMA(self.model, tc.ema)
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
