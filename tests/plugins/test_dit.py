@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import ladd_dit
 import pydantic
 import pytest
 import torch
-from ladd_dit.dit import DiT
-from ladd_dit.layers import DiTBlock, FinalLayer, TimestepEmbedder, apply_rope, attention, rope_cache
 from torch import nn
 
+import ladd_dit
 from ladd_core.components.backbones import BackboneSpec
 from ladd_core.plugins import load_plugins
+from ladd_dit.dit import DiT
+from ladd_dit.layers import DiTBlock, FinalLayer, TimestepEmbedder, apply_rope, attention, rope_cache
 
 V, L, B = 11, 12, 3
 
