@@ -21,7 +21,7 @@ def check_finite(x: Tensor, what: str) -> Tensor:
 
 
 def adjust_log_probs(log_probs: Tensor, temperature: float = 1.0, top_p: float = 1.0) -> Tensor:
-    """Temperature and nucleus filtering of normalised log-probs ``(..., C)``; returns float64 log-probs.
+    """Temperature and nucleus filtering of normalised log-probs ``(..., C)`` (float64 when either is active).
 
     Temperature divides the *normalised* log-probs and renormalises; ``top_p``
     keeps the smallest set of classes whose mass reaches ``top_p`` (the top
@@ -31,6 +31,8 @@ def adjust_log_probs(log_probs: Tensor, temperature: float = 1.0, top_p: float =
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if not 0 < top_p <= 1:
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+    if temperature == 1.0 and top_p == 1.0:
+        return log_probs  # nothing to do; rows are converted to float64 when sampled
     lp = log_probs.double()
     if temperature != 1.0:
         lp = torch.log_softmax(lp / temperature, dim=-1)

@@ -75,9 +75,16 @@ class MaskedProcess(TokenProcess):
         masked = self.is_noised(x_t)
         u = torch.rand(x_t.shape, generator=generator, device=x_t.device, dtype=torch.float64)
         reveal = masked & (u < p_reveal)  # (B, L)
-        draw = sample_categorical(log_p_x0.double().exp(), generator)  # (B, L)
-        return torch.where(reveal, draw, x_t)
+        return _draw_at(x_t, reveal, log_p_x0, generator)
 
     def finalize(self, x_t: Tensor, log_p_x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        draw = sample_categorical(log_p_x0.double().exp(), generator)
-        return torch.where(self.is_noised(x_t), draw, x_t)
+        return _draw_at(x_t, self.is_noised(x_t), log_p_x0, generator)
+
+
+def _draw_at(x_t: Tensor, where: Tensor, log_p_x0: Tensor, generator: torch.Generator | None) -> Tensor:
+    """``x_t`` with a float64 categorical draw from ``exp(log_p_x0)`` at the ``where (B, L)`` positions only."""
+    out = x_t.clone()
+    idx = where.nonzero(as_tuple=True)
+    if idx[0].numel():
+        out[idx] = sample_categorical(log_p_x0[idx].double().exp(), generator)  # (n, C) rows only
+    return out
