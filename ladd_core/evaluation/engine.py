@@ -1,0 +1,265 @@
+"""The evaluation engine: runs x seeds x samplers x temperatures x token steps, scored by matching metrics.
+
+No component is chosen by name here: a metric runs when its ``requires`` are all among the
+run's data capabilities, ``"model"``, and the resources of this evaluation (``"judge"``,
+``"zero_shot"``); a sampler runs when its ``requires`` are among the model's capabilities.
+Anything skipped is logged as a notice and stored in the results, never silently dropped.
+Two optional metric class attributes are honoured: ``sample_free = True`` (scored once per
+run and seed, in a ``"model"`` row) and ``not_compared`` (value names never ranked).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+
+import ladd_core
+from ladd_core.build import build_component
+from ladd_core.components.metrics import EvalContext, Metric, MetricValue
+from ladd_core.config.errors import ConfigError, format_validation_error
+from ladd_core.config.loading import apply_overrides
+from ladd_core.evaluation.aggregate import aggregate
+from ladd_core.evaluation.context import MetricNotApplicable
+from ladd_core.evaluation.schema import ResultRow, ResultSet
+from ladd_core.plugins import Components
+from ladd_core.sampling import draw_samples, sampler_config
+from ladd_core.training.runs import LoadedRun, config_hash, load_run
+
+__all__ = ["EvalSpec", "Resource", "build_metrics", "evaluate", "select_metrics"]
+
+Log = Callable[[str], None]
+
+
+def _stderr_log(msg: str) -> None:
+    print(f"notice: {msg}", file=sys.stderr)
+
+
+@dataclass
+class Resource:
+    """A named thing metrics may require, loaded on first use and shared by all runs.
+
+    Attributes:
+        available: whether it can be provided at all (decides metric selection).
+        load: builds it (called at most once).
+        description: stored with the results.
+    """
+
+    available: bool
+    load: Callable[[], Any]
+    description: str = ""
+    _value: Any = field(default=None, init=False, repr=False)
+    _loaded: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def get(self) -> Any:
+        """The resource, loaded on first call."""
+        if not self._loaded:
+            self._value, self._loaded = self.load(), True
+        return self._value
+
+
+@dataclass
+class EvalSpec:
+    """What to evaluate (``None`` means the run's own sampler setting).
+
+    Attributes:
+        steps: token-step grid N.
+        latent_steps: M, for samplers that have latent steps (others ignore it with a notice).
+        samplers: sampler names.
+        temperatures: temperature sweep.
+        num_samples: samples per cell and seed (all of them are scored).
+        seeds: sampling seeds.
+        metrics: metric names (``None``: every registered metric whose requirements are met).
+        metric_overrides: ``NAME.FIELD=VALUE`` settings of metric configs.
+        batch_size: sampling batch size.
+        device: torch device of the models.
+    """
+
+    steps: list[int] | None = None
+    latent_steps: int | None = None
+    samplers: list[str] | None = None
+    temperatures: list[float] | None = None
+    num_samples: int = 64
+    seeds: list[int] = field(default_factory=lambda: [0])
+    metrics: list[str] | None = None
+    metric_overrides: list[str] = field(default_factory=list)
+    batch_size: int = 64
+    device: str = "cpu"
+
+
+def build_metrics(components: Components, names: list[str], overrides: list[str]) -> dict[str, Metric]:
+    """Metric instances by name, their configs validated with ``NAME.FIELD=VALUE`` overrides applied."""
+
+    data = apply_overrides({n: {"name": n} for n in names}, overrides)
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError([(f"--metric-option {u}", f"metric {u!r} is not evaluated") for u in unknown])
+    out = {}
+    for n in names:
+        cls = components.get("metric", n)
+        try:
+            cfg = cls.Config.model_validate(data[n])
+        except ValidationError as exc:
+            raise format_validation_error(exc, data[n], source=f"metric {n}") from None
+        out[n] = build_component(components, "metric", cfg)
+    return out
+
+
+def select_metrics(
+    components: Components, wanted: list[str] | None, available: frozenset[str], log: Log, where: str
+) -> list[str]:
+    """The metrics to run: ``wanted`` (or all registered) whose ``requires`` are met; the rest are logged."""
+    reg = components.registry("metric")
+    names = list(wanted) if wanted is not None else reg.list()
+    keep = []
+    for n in names:
+        missing = reg.get(n).requires - available
+        if missing:
+            log(f"{where}: metric {n!r} skipped: needs {sorted(missing)} (available: {sorted(available)})")
+            continue
+        keep.append(n)
+    return keep
+
+
+class _RunEval:
+    """Evaluation of one loaded run."""
+
+    def __init__(self, run: LoadedRun, metrics: dict[str, Metric], resources: dict[str, Resource], log: Log) -> None:
+        self.run, self.metrics, self.resources, self.log = run, metrics, resources, log
+        self.ctx = EvalContext(run.data, run.model, extras={})
+        self.skipped: set[str] = set()
+        caps = run.model.capabilities
+        dtype = next(run.model.parameters()).dtype
+        self.base: dict[str, Any] = {
+            "run": str(run.run_dir),
+            "model": run.cfg.name,
+            "config_hash": config_hash(run.cfg),
+            "run_step": run.step,
+            "latent": run.cfg.model.latent.name,
+            "latent_model": "no_latent" not in caps,
+            "precision": f"weights {str(dtype).removeprefix('torch.')}, sampling float64",
+        }
+
+    def score(self, samples: torch.Tensor, sample_free: bool) -> tuple[dict[str, MetricValue], float]:
+        t0 = time.perf_counter()
+        out: dict[str, MetricValue] = {}
+        for name, metric in self.metrics.items():
+            if bool(getattr(metric, "sample_free", False)) != sample_free:
+                continue
+            for req in metric.requires & self.resources.keys():
+                self.ctx.extras[req] = self.resources[req].get()
+            try:
+                out.update(metric.compute(samples, self.ctx))
+            except MetricNotApplicable as exc:
+                if name not in self.skipped:
+                    self.skipped.add(name)
+                    self.log(f"{self.run.run_dir}: metric {name!r} skipped: {exc}")
+        return out, time.perf_counter() - t0
+
+    def model_row(self, seed: int) -> ResultRow | None:
+        self.ctx.extras["seed"] = seed
+        values, secs = self.score(torch.zeros(0, self.run.data.seq_len, dtype=torch.long), sample_free=True)
+        if not values:
+            return None
+        return ResultRow(**self.base, kind="model", seed=seed, seeds=[seed], metric_seconds=secs, metrics=values)
+
+    def sample_rows(self, components: Components, spec: EvalSpec, seed: int) -> list[ResultRow]:
+        rows = []
+        run = self.run
+        self.ctx.extras["seed"] = seed
+        for name in spec.samplers or [run.cfg.sampler.name]:
+            cls = components.get("sampler", name)
+            missing = cls.requires - run.model.capabilities
+            if missing:
+                self.log(f"{run.run_dir}: sampler {name!r} skipped: the model lacks {sorted(missing)}")
+                continue
+            lat = spec.latent_steps if "latent_steps" in cls.Config.model_fields else None
+            if spec.latent_steps is not None and lat is None and seed == spec.seeds[0]:
+                self.log(f"{run.run_dir}: sampler {name!r} has no latent steps; --latent-steps ignored")
+            for temp in spec.temperatures or [None]:
+                for steps in spec.steps or [None]:
+                    scfg = sampler_config(components, run, name=name, steps=steps, latent_steps=lat, temperature=temp)
+                    res = draw_samples(
+                        components, run, scfg, num_samples=spec.num_samples, seed=seed, batch_size=spec.batch_size
+                    )
+                    values, secs = self.score(res.tokens, sample_free=False)
+                    rows.append(
+                        ResultRow(
+                            **self.base,
+                            kind="samples",
+                            seed=seed,
+                            seeds=[seed],
+                            sampler=scfg.name,
+                            steps=scfg.steps,
+                            latent_steps=getattr(scfg, "latent_steps", None),
+                            nfe=res.nfe,
+                            temperature=scfg.temperature,
+                            top_p=scfg.top_p,
+                            num_samples=int(res.tokens.shape[0]),
+                            wall_seconds=res.seconds,
+                            metric_seconds=secs,
+                            metrics=values,
+                        )
+                    )
+        return rows
+
+
+def evaluate(
+    run_dirs: list[Path],
+    spec: EvalSpec,
+    components: Components,
+    resources: dict[str, Resource] | None = None,
+    log: Log = _stderr_log,
+) -> ResultSet:
+    """Evaluate every run over the grid of ``spec``; returns per-seed rows and their aggregates."""
+    resources = resources or {}
+    notices: list[str] = []
+
+    def note(msg: str) -> None:
+        notices.append(msg)
+        log(msg)
+
+    result = ResultSet(
+        device=spec.device,
+        ladd_version=ladd_core.__version__,
+        torch_version=torch.__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    ready = frozenset(n for n, r in resources.items() if r.available) | {"model"}
+    unique = list(dict.fromkeys(Path(d) for d in run_dirs))
+    if len(unique) < len(run_dirs):
+        note("runs given more than once are evaluated once")
+    for run_dir in unique:
+        run = load_run(run_dir, components, device=spec.device)
+        names = select_metrics(components, spec.metrics, run.data.capabilities | ready, note, str(run_dir))
+        metrics = build_metrics(components, names, spec.metric_overrides)
+        for n, m in metrics.items():
+            result.metric_configs.setdefault(n, m.config.model_dump(mode="json"))
+            result.not_compared = sorted(set(result.not_compared) | set(getattr(m, "not_compared", ())))
+        ev = _RunEval(run, metrics, resources, note)
+        for seed in spec.seeds:
+            row = ev.model_row(seed)
+            result.rows += [row] if row is not None else []
+            result.rows += ev.sample_rows(components, spec, seed)
+        for key, value in ev.ctx.extras.items():
+            if key.startswith("reference_tokens:"):
+                note(
+                    f"{run_dir}: reference set of {value[0].shape[0]} held-out sequences (asked for up to "
+                    f"{key.split(':')[1]})"
+                )
+    if "judge" in resources and resources["judge"].loaded:
+        result.judge = resources["judge"].description
+    result.notices = notices
+    result.aggregates = aggregate(result.rows)
+    return result

@@ -1,0 +1,34 @@
+"""Built-in metrics (kind ``metric``), each declaring what it ``requires``.
+
+* ``true-nll``, ``phase-ks`` -- under a known generator (``"known_generator"``);
+* ``swd``, ``token-kl``, ``entropy``, ``repetition`` -- generated vs held-out sequences;
+* ``nelbo`` -- the model's NLL bound on held-out data (``"model"``);
+* ``zero-shot-nelbo`` -- the bound on a text file (``"model"``, ``"zero_shot"``);
+* ``gen-ppl`` -- perplexity under an external judge (``"judge"``, ``"text"``).
+
+See ``docs/evaluation.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ladd_core import hookimpl
+
+
+@hookimpl
+def ladd_register_metrics(register: Any) -> None:
+    from ladd_metrics.distribution import Entropy, Repetition, SlicedWasserstein, TokenKL
+    from ladd_metrics.generator import PhaseKS, TrueNLL
+    from ladd_metrics.genppl import GenPPL
+    from ladd_metrics.likelihood import NELBO, ZeroShotNELBO
+
+    register("true-nll", TrueNLL)
+    register("phase-ks", PhaseKS)
+    register("swd", SlicedWasserstein)
+    register("token-kl", TokenKL)
+    register("entropy", Entropy)
+    register("repetition", Repetition)
+    register("nelbo", NELBO)
+    register("zero-shot-nelbo", ZeroShotNELBO)
+    register("gen-ppl", GenPPL)

@@ -1,0 +1,155 @@
+"""The model's NLL bound: on held-out data (``nelbo``) and on another corpus (``zero-shot-nelbo``)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from ladd_core.components.data import Batch
+from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
+from ladd_core.evaluation.context import MetricNotApplicable
+from ladd_core.model import LaddModel
+from ladd_metrics._stats import ratio_stderr
+
+__all__ = ["NELBO", "ZeroShotNELBO", "bound_values", "nelbo_per_sequence"]
+
+LN2 = math.log(2.0)
+
+
+@torch.no_grad()
+def nelbo_per_sequence(model: LaddModel, batches: list[Batch], draws: int, seed: int) -> tuple[Tensor, Tensor]:
+    """NELBO of each sequence in nats, averaged over ``draws`` time/noise draws, and its scored tokens.
+
+    The bound is the token NELBO plus the latent channel's term; a latent model whose channel
+    returns no latent term has no valid bound and raises :class:`MetricNotApplicable`.
+
+    Returns:
+        ``nats (n,)`` and ``tokens (n,)`` float64 on the CPU.
+    """
+    total = torch.zeros(sum(b.tokens.shape[0] for b in batches), dtype=torch.float64)
+    tokens = torch.zeros_like(total)
+    for d in range(draws):
+        gen = torch.Generator(device=model.device).manual_seed(seed * 7919 + d)
+        start = 0
+        for batch in batches:
+            out = model.loss(batch.to(model.device), gen)
+            nats = out.token_nelbo.detach().to(torch.float64).cpu()
+            if out.latent_nelbo is not None:
+                nats = nats + out.latent_nelbo.detach().to(torch.float64).cpu()
+            elif "no_latent" not in model.capabilities:
+                raise MetricNotApplicable("the latent channel reports no latent bound term: no valid NLL bound")
+            stop = start + nats.shape[0]
+            total[start:stop] += nats / draws
+            tokens[start:stop] = out.num_tokens.detach().to(torch.float64).cpu()
+            start = stop
+    return total, tokens
+
+
+def bound_values(
+    prefix: str, nats: Tensor, tokens: Tensor, chars: Tensor | None, z: float = 1.96
+) -> dict[str, MetricValue]:
+    """Bits per token (``prefix``), the perplexity bound ``exp(nats / token)`` and bits per character.
+
+    Each is a token- (or character-) weighted ratio over sequences with a delta-method standard
+    error; a ``z``-sigma interval is ``value +- z * stderr``.
+    """
+    bpt, se = ratio_stderr(nats / LN2, tokens)
+    out = {prefix: MetricValue(bpt, se, "bits/token", False)}
+    ppl = math.exp(bpt * LN2)
+    out[f"{prefix}-ppl"] = MetricValue(ppl, None if se is None else ppl * se * LN2, "perplexity bound", False)
+    if chars is not None and float(chars.sum()) > 0:
+        bpc, se_c = ratio_stderr(nats / LN2, chars)
+        out[f"{prefix}-char"] = MetricValue(bpc, se_c, "bits/char", False)
+    return out
+
+
+def _chars(context: EvalContext, batches: list[Batch]) -> Tensor | None:
+    """Decoded characters per sequence, or ``None`` when the tokenizer cannot decode."""
+    try:
+        lens = [len(t) for b in batches for t in context.data.decode(b.tokens.cpu(), b.attention_mask.cpu())]
+    except (NotImplementedError, ValueError, KeyError):
+        return None
+    return torch.tensor(lens, dtype=torch.float64)
+
+
+class NELBO(Metric):
+    """The model's NLL upper bound on held-out data: bits per token, perplexity bound, bits per character.
+
+    Samples are ignored (``sample_free``): the engine computes it once per run and seed.
+    """
+
+    class Config(MetricConfig):
+        name: Literal["nelbo"] = "nelbo"
+        batches: int = Field(8, ge=1, description="held-out batches")
+        batch_size: int = Field(32, ge=1)
+        draws: int = Field(4, ge=1, description="time/noise draws per sequence, averaged")
+
+    config: Config
+    requires = frozenset({"model"})
+    sample_free = True
+
+    def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
+        cfg = self.config
+        if context.model is None:
+            raise MetricNotApplicable("no model in the context")
+        batches = list(context.data.val_batches(cfg.batch_size, cfg.batches))
+        if not batches:
+            raise MetricNotApplicable("the data source has no validation sequences")
+        seed = int(context.extras.get("seed", 0))
+        nats, toks = nelbo_per_sequence(context.model, batches, cfg.draws, seed)
+        return bound_values("nelbo", nats, toks, _chars(context, batches))
+
+
+class ZeroShotNELBO(Metric):
+    """NLL bound on another corpus (``--zero-shot FILE``): the first ``max_windows`` windows of ``seq_len``.
+
+    The file is tokenised with the run's tokenizer; the last window is padded (padding is not
+    scored).  ``zero-shot-tokens`` states how many tokens were scored.
+    """
+
+    class Config(MetricConfig):
+        name: Literal["zero-shot-nelbo"] = "zero-shot-nelbo"
+        max_windows: int = Field(64, ge=1, description="windows scored, from the start of the file")
+        batch_size: int = Field(16, ge=1)
+        draws: int = Field(4, ge=1, description="time/noise draws per window, averaged")
+
+    config: Config
+    requires = frozenset({"model", "zero_shot"})
+    sample_free = True
+    not_compared = frozenset({"zero-shot-tokens"})
+
+    def _windows(self, context: EvalContext, path: Path) -> list[Batch]:
+        cfg, data = self.config, context.data
+        length = data.seq_len
+        budget = cfg.max_windows * length
+        text = path.read_text(encoding="utf-8", errors="replace")[: budget * 16]
+        try:
+            ids = data.tokenizer.encode(text)[:budget]
+        except (ValueError, KeyError) as exc:
+            raise MetricNotApplicable(f"the run's tokenizer cannot encode {path}: {exc}") from None
+        if not ids:
+            raise MetricNotApplicable(f"{path} holds no tokens")
+        n = math.ceil(len(ids) / length)
+        pad = data.tokenizer.pad_id or 0
+        flat = torch.full((n * length,), pad, dtype=torch.long)
+        flat[: len(ids)] = torch.tensor(ids, dtype=torch.long)
+        mask = torch.zeros(n * length, dtype=torch.bool)
+        mask[: len(ids)] = True
+        toks, masks = flat.view(n, length), mask.view(n, length)
+        return [Batch(toks[i : i + cfg.batch_size], masks[i : i + cfg.batch_size]) for i in range(0, n, cfg.batch_size)]
+
+    def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
+        path = context.extras.get("zero_shot")
+        if context.model is None or path is None:
+            raise MetricNotApplicable("needs a model and a --zero-shot file")
+        batches = self._windows(context, Path(path))
+        seed = int(context.extras.get("seed", 0))
+        nats, toks = nelbo_per_sequence(context.model, batches, self.config.draws, seed)
+        out = bound_values("zero-shot-nelbo", nats, toks, _chars(context, batches))
+        out["zero-shot-tokens"] = MetricValue(float(toks.sum()), None, "tokens", True)
+        return out
