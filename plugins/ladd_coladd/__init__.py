@@ -1,1 +1,32 @@
-"""ladd_coladd plug-in (in progress)."""
+"""ladd_coladd plug-in: the ``gaussian`` latent channel (Co-LADD) and its presets.
+
+* latent ``gaussian``: encoder latents ``(K, d)`` diffused by a VP Gaussian process,
+  joint (one two-stream network) or sequential (separate latent denoiser);
+* presets ``sawtooth-coladd`` and ``shakespeare-coladd`` (the MDLM presets with
+  Co-LADD components).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ladd_core import hookimpl
+
+__all__ = ["ladd_register_latents", "ladd_register_presets"]
+
+
+@hookimpl
+def ladd_register_latents(register: Any) -> None:
+    """Register the ``gaussian`` latent channel."""
+    from ladd_coladd.channel import GaussianLatent
+
+    register("gaussian", GaussianLatent)
+
+
+@hookimpl
+def ladd_register_presets(register: Any) -> None:
+    """Register ``sawtooth-coladd`` and ``shakespeare-coladd``."""
+    from ladd_coladd.presets import PRESETS
+
+    for name, cfg in PRESETS.items():
+        register(name, cfg)

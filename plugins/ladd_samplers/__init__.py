@@ -1,4 +1,4 @@
-"""Built-in samplers: ``ancestral`` (token-only models)."""
+"""Built-in samplers: ``ancestral`` (token-only models), ``joint`` and ``sequential`` (latent models)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,9 @@ from ladd_core import hookimpl
 @hookimpl
 def ladd_register_samplers(register: Any) -> None:
     from ladd_samplers.ancestral import AncestralSampler
+    from ladd_samplers.joint import JointSampler
+    from ladd_samplers.sequential import SequentialSampler
 
     register("ancestral", AncestralSampler)
+    register("joint", JointSampler)
+    register("sequential", SequentialSampler)
