@@ -1,1 +1,34 @@
-"""ladd_diladd plug-in (in progress)."""
+"""ladd_diladd plug-in: Di-LADD, latent-augmented masked diffusion with vector-quantised latent codes.
+
+* latent channel ``vq`` (:class:`ladd_diladd.channel.VQLatent`): an encoder, a cosine EMA
+  vector quantiser (:class:`ladd_diladd.quantizer.VectorQuantizer`) and masked diffusion on the
+  codes with a learnable mask vector; supports the ``joint`` and ``sequential`` samplers;
+* presets ``sawtooth-diladd`` and ``shakespeare-diladd``.
+
+See ``docs/diladd.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ladd_core import hookimpl
+
+__all__ = ["ladd_register_latents", "ladd_register_presets"]
+
+
+@hookimpl
+def ladd_register_latents(register: Any) -> None:
+    """Register the ``vq`` latent channel."""
+    from ladd_diladd.channel import VQLatent
+
+    register("vq", VQLatent)
+
+
+@hookimpl
+def ladd_register_presets(register: Any) -> None:
+    """Register ``sawtooth-diladd`` and ``shakespeare-diladd``."""
+    from ladd_diladd.presets import diladd_presets
+
+    for name, cfg in diladd_presets().items():
+        register(name, cfg)

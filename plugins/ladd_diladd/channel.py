@@ -1,0 +1,271 @@
+"""The ``vq`` latent channel: Di-LADD, masked diffusion on vector-quantised codes (method notes §2.3, App. B).
+
+``y_0`` is ``K`` codes ``c_0 in {0..C-1}^K`` from a cosine VQ of the encoder output;
+the extra id ``C`` is the latent mask, represented by a learnable vector ``z_mask``
+(init 0).  Codes are masked independently with keep probability ``alpha(t_y)`` of the
+channel's own schedule; the backbone's latent head predicts ``C`` code logits per slot
+(SUBS: a Dirac on the code at revealed slots; the mask id is never a target).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from ladd_core.components.encoders import Encoder
+from ladd_core.components.latents import LatentChannel, LatentConfig, LatentTrainOutput, Networks
+from ladd_core.components.objectives import sample_times
+from ladd_core.components.schedules import Schedule
+from ladd_core.config.base import ComponentConfig, Ref, ref
+from ladd_core.numerics import check_finite, sample_categorical
+from ladd_diladd.quantizer import VectorQuantizer
+
+__all__ = ["NEG", "VQLatent"]
+
+NEG = -1e9
+"""Finite stand-in for log(0) (as in the masked token process)."""
+
+
+class _MaskVector(nn.Module):
+    """Holds ``z_mask (D,)`` so that it can be selected as a trainable module on its own."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.vector = nn.Parameter(torch.zeros(dim))
+
+
+class VQLatent(LatentChannel):
+    """Di-LADD: VQ codes of an encoder, diffused by masking (``"joint"``, ``"sequential"``, ``"joint_bound"``).
+
+    Training step: ``z_e = encoder(x_0, hide)``, ``c_0 = VQ(z_e)``, ``c_t`` = each code masked w.p.
+    ``1 - alpha(t_y)``; the backbone reads ``x_t`` and the code vectors of ``c_t`` (unit codebook
+    vector or ``z_mask``) and returns token logits and code logits.  With ``two_stage`` training,
+    stage 1 optimises tokens + VQ loss (encoder, codebook, backbone, ``z_mask``) and stage 2 freezes
+    the encoder and the codebook and adds the code loss.  The encoder is deterministic, so
+    ``L_x + L_y`` bounds ``-log p(x_0)`` (entropy term 0).
+    """
+
+    class Config(LatentConfig):
+        name: Literal["vq"] = "vq"
+        encoder: Annotated[ComponentConfig, Ref("encoder")] = ref("encoder", "transformer")
+        schedule: Annotated[ComponentConfig, Ref("schedule")] = ref(
+            "schedule", "polynomial", description="code-masking schedule; alpha(t) = keep probability"
+        )
+        codebook_size: int = Field(512, ge=2, description="C, number of codes (the mask id is C)")
+        code_dim: int | None = Field(
+            None, ge=1, description="D; None = the encoder's dim (otherwise a learned projection d -> D)"
+        )
+        ema_decay: float = Field(0.95, gt=0.0, lt=1.0, description="EMA decay of the codebook")
+        commitment: float = Field(0.25, ge=0.0, description="weight of the commitment loss")
+        dead_threshold: float = Field(
+            2.0, ge=0.0, description="EMA cluster size (inputs per batch) below which a code is re-seeded; 0 = off"
+        )
+        kmeans_iters: int = Field(10, ge=0, description="Lloyd iterations of the k-means init on the first batch")
+        p_mask_input_enc: float = Field(
+            0.0, ge=0.0, lt=1.0, description="fraction of encoder input tokens hidden during training"
+        )
+        clocks: Literal["independent", "tied"] = Field(
+            "independent", description="t_y drawn independently of t_x (supports sequential sampling) or t_y = t_x"
+        )
+        eval_clocks: Literal["tied", "train"] = Field(
+            "tied", description="clocks in eval mode: tied makes L_x + L_y the joint schedule's bound"
+        )
+        latent_loss: Literal["masked-ce", "nelbo"] = Field(
+            "masked-ce", description="code loss: unweighted masked CE / K, or NELBO-weighted CE / K"
+        )
+        latent_weight: float = Field(1.0, ge=0.0, description="lambda, weight of the code loss")
+        two_stage: bool = Field(
+            True, description="stage 1 = tokens + VQ loss; stage >= 2 = frozen encoder/codebook + code loss"
+        )
+        stage1_latent: Literal["noised", "clean"] = Field(
+            "noised", description="what the latent stream reads in stage 1: masked codes c_t (App. B) or clean codes"
+        )
+        t_min: float = Field(1e-4, gt=0.0, lt=1.0, description="t_y is drawn in [t_min, 1]")
+
+    config: Config
+    backbone_requires = frozenset({"latent_stream"})
+
+    def __init__(self, config: Config, encoder: Encoder, schedule: Schedule) -> None:
+        super().__init__(config)
+        self.encoder = encoder
+        self.schedule = schedule
+        d = encoder.dim
+        self.code_dim = config.code_dim or d
+        self.proj: nn.Module = nn.Identity() if self.code_dim == d else nn.Linear(d, self.code_dim)
+        self.quantizer = VectorQuantizer(
+            config.codebook_size,
+            self.code_dim,
+            decay=config.ema_decay,
+            commitment=config.commitment,
+            dead_threshold=config.dead_threshold,
+            kmeans_iters=config.kmeans_iters,
+        )
+        self.mask = _MaskVector(self.code_dim)
+        self.mask_id = config.codebook_size
+
+    @classmethod
+    def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
+        if getattr(config, "clocks", "independent") == "tied":
+            return frozenset({"joint", "joint_bound"})
+        return frozenset({"joint", "sequential", "joint_bound"})
+
+    @property
+    def num_slots(self) -> int:
+        return self.encoder.num_slots
+
+    @property
+    def input_dim(self) -> int:
+        return self.code_dim
+
+    @property
+    def output_dim(self) -> int:
+        return self.config.codebook_size
+
+    # -- helpers ---------------------------------------------------------------
+    @property
+    def _stage1(self) -> bool:
+        return self.config.two_stage and self.stage <= 1
+
+    def _encoder_trains(self) -> bool:
+        return self.encoder.trainable and (not self.config.two_stage or self.stage <= 1)
+
+    def code_vectors(self, codes: Tensor) -> Tensor:
+        """``(B, K)`` ids with mask id ``C`` -> ``(B, K, D)``: unit codebook vector, or ``z_mask`` at masks."""
+        masked = codes == self.mask_id
+        vec = self.quantizer.lookup(codes.clamp_max(self.mask_id - 1))  # (B, K, D)
+        return torch.where(masked[..., None], self.mask.vector.to(vec.dtype), vec)
+
+    def code_log_probs(self, code_logits: Tensor, codes: Tensor) -> Tensor:
+        """SUBS: ``log p(c_0 | c_t)`` ``(B, K, C)`` float32; Dirac at revealed codes, mask id excluded.
+
+        ``code_logits`` may have width ``C`` or ``C + 1`` (a trailing mask column is dropped).
+        """
+        c = self.config.codebook_size
+        if code_logits.shape[-1] not in (c, c + 1):
+            raise ValueError(f"code logits must have width {c} (or {c + 1}), got {tuple(code_logits.shape)}")
+        lp = torch.log_softmax(code_logits[..., :c].float(), dim=-1).clamp_min(NEG)  # (B, K, C)
+        revealed = codes != self.mask_id
+        dirac = torch.full_like(lp, NEG).scatter(-1, codes.clamp_max(c - 1)[..., None], 0.0)
+        return torch.where(revealed[..., None], dirac, lp)
+
+    def _t_y(self, t_x: Tensor, generator: torch.Generator | None) -> Tensor:
+        clocks = self.config.clocks
+        if not self.training and self.config.eval_clocks == "tied":
+            clocks = "tied"
+        if clocks == "tied":
+            return t_x
+        b = t_x.shape[0]
+        t = sample_times(b, t_min=self.config.t_min, low_discrepancy=True, device=t_x.device, generator=generator)
+        perm = torch.randperm(b, generator=generator, device=t_x.device)  # decorrelate from t_x's strata
+        return t[perm].to(t_x.dtype)
+
+    # -- training --------------------------------------------------------------
+    def training_forward(
+        self,
+        nets: Networks,
+        x0: Tensor,
+        x_t: Tensor,
+        t_x: Tensor,
+        attention_mask: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> LatentTrainOutput:
+        cfg = self.config
+        b, device = x0.shape[0], x0.device
+        attn = attention_mask.bool()
+        hide = None
+        if self.training and cfg.p_mask_input_enc > 0:
+            u = torch.rand(x0.shape, generator=generator, device=device)
+            hide = (u < cfg.p_mask_input_enc) & attn  # (B, L)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self._encoder_trains()):
+            z_e = self.proj(self.encoder(x0, attn, hide))  # (B, K, D)
+        vq = self.quantizer(z_e, update=self.training and (not cfg.two_stage or self.stage <= 1), generator=generator)
+        c0 = vq.codes  # (B, K)
+        clean = self._stage1 and cfg.stage1_latent == "clean"
+        if clean:
+            t_y = torch.zeros_like(t_x)
+            masked = torch.zeros_like(c0, dtype=torch.bool)
+        else:
+            t_y = self._t_y(t_x, generator)
+            keep = self.schedule.alpha(t_y)[:, None]  # (B, 1)
+            masked = torch.rand(c0.shape, generator=generator, device=device) < 1 - keep  # (B, K)
+        c_t = torch.where(masked, torch.full_like(c0, self.mask_id), c0)
+        y_in = torch.where(masked[..., None], self.mask.vector.to(vq.z_q.dtype), vq.z_q)  # (B, K, D)
+        out = nets.backbone(x_t, y_in, t_x, t_y, attention_mask)
+        if out.token_logits is None or out.latent_out is None:
+            raise ValueError("the vq latent needs a backbone returning token logits and latent_out (latent_stream)")
+        log_p = self.code_log_probs(out.latent_out, c_t)  # (B, K, C)
+        nll = (-log_p.gather(-1, c0[..., None]).squeeze(-1)).masked_fill(~masked, 0.0)  # (B, K)
+        weight = self.schedule.masked_elbo_weight(t_y.clamp_min(cfg.t_min))  # (B,)
+        latent_nelbo = None if clean else (weight * nll.sum(-1)).detach()  # (B,) nats
+        k = c0.shape[1]
+        if self._stage1:
+            code_loss = torch.zeros(b, device=device)
+        elif cfg.latent_loss == "nelbo":
+            code_loss = cfg.latent_weight * weight * nll.sum(-1) / k
+        else:
+            code_loss = cfg.latent_weight * nll.sum(-1) / k
+        n_masked = masked.sum()
+        logs = {
+            "vq_loss": float(vq.commit_loss.detach().mean()),
+            "vq_utilisation": vq.utilisation,
+            "vq_perplexity": vq.perplexity,
+            "vq_unique_fraction": vq.unique_fraction,
+            "vq_replaced": float(vq.replaced),
+            "code_loss": float(code_loss.detach().mean()),
+        }
+        if int(n_masked) > 0:
+            with torch.no_grad():
+                hit = (log_p.argmax(-1) == c0) & masked
+                logs["code_nll"] = float(nll.detach().sum() / n_masked)
+                logs["code_acc"] = float(hit.sum() / n_masked)
+        return LatentTrainOutput(out.token_logits, code_loss + vq.commit_loss, latent_nelbo, logs)
+
+    def trainable_modules(self, stage: int, nets: Networks) -> list[nn.Module]:
+        mods: list[nn.Module] = [nets.backbone, self.mask]
+        if nets.latent_denoiser is not None:
+            mods.append(nets.latent_denoiser)
+        if self.encoder.trainable and (not self.config.two_stage or stage <= 1):
+            mods += [self.encoder, self.proj]
+        return mods
+
+    # -- sampling API --------------------------------------------------------------
+    def sample_prior(self, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
+        """All-mask codes ``(B, K)`` (every entry ``C``)."""
+        return torch.full((batch_size, self.num_slots), self.mask_id, dtype=torch.long, device=device)
+
+    def network_input(self, state: Tensor) -> Tensor:
+        return self.code_vectors(state)
+
+    def latent_step(
+        self, state: Tensor, latent_out: Tensor, t: Tensor, s: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Masked posterior step on codes in float64: a masked code stays masked w.p. ``(1-a_s)/(1-a_t)``."""
+        log_p = self.code_log_probs(check_finite(latent_out, "code logits"), state)  # (B, K, C)
+        a_t = self.schedule.alpha(t).double()[:, None]  # (B, 1)
+        a_s = self.schedule.alpha(s).double()[:, None]
+        p_reveal = ((a_s - a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
+        masked = state == self.mask_id
+        u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
+        draw = sample_categorical(log_p.double().exp(), generator)  # (B, K) in [0, C-1]
+        return torch.where(masked & (u < p_reveal), draw, state)
+
+    def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Fill every remaining mask with a draw from the code distribution."""
+        log_p = self.code_log_probs(check_finite(latent_out, "code logits"), state)
+        draw = sample_categorical(log_p.double().exp(), generator)
+        return torch.where(state == self.mask_id, draw, state)
+
+    def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
+        """Code logits from the joint network fed the all-mask ``token_prior (B, L)`` at ``t_x = 1``."""
+        t_x = torch.ones(state.shape[0], device=state.device)
+        out = nets.backbone(token_prior, self.network_input(state), t_x, t_y.float(), None)
+        if out.latent_out is None:
+            raise ValueError("the backbone returned no latent_out")
+        return out.latent_out
+
+    def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
+        """Code vectors of the clean codes and ``t_y = 0``."""
+        return self.network_input(state), torch.zeros(state.shape[0], device=state.device)
