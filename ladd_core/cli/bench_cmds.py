@@ -1,0 +1,105 @@
+"""``ladd bench``: train MDLM, Co-LADD and Di-LADD at matched size and budget, evaluate, write docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ladd_core.evaluation.bench import MODELS, hardware, plan_for, train_all
+from ladd_core.evaluation.engine import EvalSpec, evaluate
+from ladd_core.evaluation.plots import plot_quality_vs_nfe
+from ladd_core.evaluation.table import format_table
+from ladd_core.plugins import get_components
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("bench", help="MDLM vs Co-LADD vs Di-LADD on the sawtooth and Shakespeare; writes a report")
+    p.add_argument("--quick", action="store_true", help="a few minutes; numbers are not meaningful")
+    p.add_argument("--datasets", default="sawtooth,shakespeare")
+    p.add_argument("--out", type=Path, default=Path("runs/bench"))
+    p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"), help="report to update ('' = none)")
+    p.set_defaults(func=cmd_bench)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _cost_table(costs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| run | backbone params | trainable params | steps | tokens | ms/step | × MDLM |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in costs:
+        ms = f"{c['ms_per_step']:.1f}" if c["ms_per_step"] else "–"
+        ratio = f"{c['ratio_to_mdlm']:.2f}" if c["ratio_to_mdlm"] else "–"
+        lines.append(
+            f"| {c['run']} | {c['backbone_params']:,} | {c['total_trainable_params']:,} | {c['steps']} | "
+            f"{c['tokens']:,} | {ms} | {ratio} |"
+        )
+    return lines
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    comps = get_components()
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    plan = plan_for(args.quick, datasets)
+    t0 = time.perf_counter()
+    runs, costs = train_all(plan, comps, args.out, _log)
+    report = [
+        f"Command: `ladd bench{' --quick' if args.quick else ''} --datasets {args.datasets}`  ",
+        f"Date: {datetime.now(UTC).date()}; hardware: {hardware()}  ",
+        f"Models per dataset: {', '.join(MODELS)} (latent models' backbone width matched to MDLM's parameter count; "
+        "same steps × batch × length).",
+        "",
+        "### Training cost",
+        "",
+        *_cost_table(costs),
+    ]
+    img_dir = (args.doc.parent if args.doc and str(args.doc) else args.out) / "img"
+    for ds, dirs in runs.items():
+        if not dirs:
+            continue
+        spec = EvalSpec(
+            steps=plan.grid,
+            latent_steps=plan.latent_steps,
+            samplers=plan.samplers,
+            num_samples=plan.num_samples[ds],
+            seeds=plan.seeds,
+        )
+        _log(f"== bench: evaluating {ds}")
+        results = evaluate(dirs, spec, comps, log=_log)
+        results.save(args.out / f"{ds}-results.json")
+        table = format_table(results)
+        print(f"\n### {ds}\n{table}")
+        report += ["", f"### {ds}", "", f"{plan.num_samples[ds]} samples per cell and seed, seeds {plan.seeds}, "
+                   f"temperature 1, latent steps M = {plan.latent_steps} for the sequential sampler.", "",
+                   "```", table, "```"]  # fmt: skip
+        img_dir.mkdir(parents=True, exist_ok=True)
+        png = plot_quality_vs_nfe(results, img_dir / f"bench-{ds}{'-quick' if args.quick else ''}.png")
+        if png is not None:
+            report += ["", f"![{ds}: quality vs NFE](img/{png.name})"]
+    report += ["", f"Total bench time: {time.perf_counter() - t0:.0f} s."]
+    if args.doc and str(args.doc):
+        _write_section(args.doc, "\n".join(report), quick=args.quick)
+        _log(f"bench: report written to {args.doc}")
+    return 0
+
+
+def _write_section(doc: Path, body: str, quick: bool) -> None:
+    begin, end = (BEGIN.replace("bench", "bench-quick"), END.replace("bench", "bench-quick")) if quick else (BEGIN, END)
+    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        title = "## Quality: quick smoke run (not meaningful)" if quick else "## Quality: MDLM vs Co-LADD vs Di-LADD"
+        text = text.rstrip() + f"\n\n{title}\n\n{block}\n"
+    doc.write_text(text, encoding="utf-8")

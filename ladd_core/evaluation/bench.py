@@ -1,0 +1,174 @@
+"""``ladd bench``: MDLM vs Co-LADD vs Di-LADD at matched backbone size and token budget, evaluated on a step grid.
+
+For each dataset the presets ``<dataset>-mdlm``, ``<dataset>-coladd`` and ``<dataset>-diladd`` are trained
+with the same steps x batch x length (stage boundaries scaled with the budget); the latent models' backbone
+width is chosen so that their backbone parameter count is the closest to MDLM's.  Every run is then
+evaluated with every compatible sampler on the step grid, and the tables, plots and costs are written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ladd_core.build import build_data, build_model
+from ladd_core.config.experiment import validate_config
+from ladd_core.config.loading import apply_overrides, load_config_source
+from ladd_core.plugins import Components
+from ladd_core.training.trainer import Trainer
+
+__all__ = ["BenchPlan", "backbone_params", "match_backbone", "plan_for", "train_all"]
+
+MODELS = ("mdlm", "coladd", "diladd")
+
+
+@dataclass
+class BenchPlan:
+    """Budgets of one bench invocation."""
+
+    datasets: list[str]
+    steps: dict[str, int]
+    overrides: dict[str, list[str]]
+    grid: list[int]
+    seeds: list[int]
+    num_samples: dict[str, int]
+    samplers: list[str] = field(default_factory=lambda: ["ancestral", "joint", "sequential"])
+    latent_steps: int = 8
+
+
+def plan_for(quick: bool, datasets: list[str]) -> BenchPlan:
+    """The full plan (about an hour on 2 cores) or the ``--quick`` smoke plan (a few minutes)."""
+    if quick:
+        return BenchPlan(
+            datasets=datasets,
+            steps={"sawtooth": 200, "shakespeare": 100},
+            overrides={
+                "sawtooth": ["data.val_size=512", "model.backbone.layers=2"],
+                "shakespeare": ["data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"],
+            },
+            grid=[1, 2, 4],
+            seeds=[0],
+            num_samples={"sawtooth": 64, "shakespeare": 8},
+        )
+    return BenchPlan(
+        datasets=datasets,
+        steps={"sawtooth": 3000, "shakespeare": 1500},
+        overrides={"sawtooth": [], "shakespeare": []},
+        grid=[1, 2, 4, 8, 16, 32, 64],
+        seeds=[0, 1, 2],
+        num_samples={"sawtooth": 256, "shakespeare": 32},
+    )
+
+
+def backbone_params(cfg_data: dict[str, Any], components: Components, vocab_size: int, seq_len: int) -> int:
+    """Parameters of the joint backbone that ``cfg_data`` describes (the latent denoiser and encoder excluded)."""
+    cfg = validate_config(cfg_data, components)
+    model = build_model(cfg, components, vocab_size=vocab_size, seq_len=seq_len)
+    return sum(p.numel() for p in model.backbone.parameters())
+
+
+def match_backbone(
+    cfg_data: dict[str, Any], target: int, components: Components, vocab_size: int, seq_len: int
+) -> tuple[dict[str, Any], int]:
+    """``cfg_data`` with ``model.backbone.hidden`` set so its backbone is closest to ``target`` parameters."""
+    heads = cfg_data["model"]["backbone"].get("heads", 4)
+    best: tuple[int, dict[str, Any], int] | None = None
+    for hidden in range(2 * heads, 513, 2 * heads):
+        trial = copy.deepcopy(cfg_data)
+        trial["model"]["backbone"]["hidden"] = hidden
+        n = backbone_params(trial, components, vocab_size, seq_len)
+        if best is None or abs(n - target) < best[0]:
+            best = (abs(n - target), trial, n)
+        if n > target * 1.5:
+            break
+    assert best is not None
+    return best[1], best[2]
+
+
+def _scaled_stages(data: dict[str, Any], steps: int) -> list[int]:
+    old_max = data.get("train", {}).get("max_steps", steps) or steps
+    return [round(s * steps / old_max) for s in data.get("train", {}).get("stages", [0])]
+
+
+def _ms_per_step(run_dir: Path) -> float | None:
+    """Median training wall time per step from the logged tokens/s (first log line excluded: warm-up)."""
+    lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    cfg = json.loads((run_dir / "config.json").read_text())["config"]
+    tokens_per_step = cfg["train"]["batch_size"] * cfg["data"]["seq_len"]
+    rates = [r["tokens_per_s"] for r in lines if "tokens_per_s" in r][1:]
+    return 1000 * tokens_per_step / statistics.median(rates) if rates else None
+
+
+def train_all(
+    plan: BenchPlan, components: Components, out: Path, log: Any
+) -> tuple[dict[str, list[Path]], list[dict[str, Any]]]:
+    """Train every available model of every dataset; returns run dirs per dataset and a cost table."""
+    runs: dict[str, list[Path]] = {}
+    costs: list[dict[str, Any]] = []
+    presets = components.registry("preset")
+    for ds in plan.datasets:
+        runs[ds] = []
+        target = None
+        base_ms = None
+        for model in MODELS:
+            name = f"{ds}-{model}"
+            if name not in presets:
+                log(f"bench: preset {name!r} is not installed; skipped")
+                continue
+            steps = plan.steps[ds]
+            data = apply_overrides(load_config_source(name, components), plan.overrides[ds])
+            data = apply_overrides(data, [f"train.max_steps={steps}", "train.eval_every=0"])
+            data["train"]["stages"] = _scaled_stages(load_config_source(name, components), steps)
+            run_dir = out / name
+            src = build_data(validate_config(data, components), components, run_dir / "data")
+            vocab, seq_len = src.vocab_size, src.seq_len
+            if target is None:
+                target = backbone_params(data, components, vocab, seq_len)
+                n_params = target
+            else:
+                data, n_params = match_backbone(data, target, components, vocab, seq_len)
+            cfg = validate_config(data, components, source=name)
+            log(f"== bench: training {name} ({n_params:,} backbone parameters, {steps} steps) into {run_dir}")
+            t0 = time.perf_counter()
+            trainer = Trainer(cfg, components, run_dir, log=log)
+            trainer.train()
+            ms = _ms_per_step(run_dir)
+            base_ms = base_ms or ms
+            total = sum(p.numel() for p in trainer.model.parameters())
+            costs.append(
+                {
+                    "run": name,
+                    "backbone_params": n_params,
+                    "total_trainable_params": total,
+                    "steps": steps,
+                    "tokens": steps * cfg.train.batch_size * cfg.data.seq_len,
+                    "ms_per_step": ms,
+                    "ratio_to_mdlm": (ms / base_ms) if ms and base_ms else None,
+                    "train_seconds": time.perf_counter() - t0,
+                }
+            )
+            runs[ds].append(run_dir)
+    return runs, costs
+
+
+def hardware() -> str:
+    """One line describing the machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"

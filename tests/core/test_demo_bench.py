@@ -1,0 +1,26 @@
+"""The quick start and the benchmark driver, end to end in their smoke modes (slow: run with `nox -s slow`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ladd_core.cli.main import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_quick(tmp_path, capsys):
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "sawtooth-mdlm" in out and "shakespeare-mdlm" in out
+    assert "x entropy" in out, "the sawtooth rows are scored under the true process"
+    for n in (1, 4, 16, 64):
+        assert f" {n:>3} " in out
+
+
+def test_bench_quick_sawtooth(tmp_path, capsys):
+    doc = tmp_path / "bench.md"
+    assert main(["bench", "--quick", "--datasets", "sawtooth", "--out", str(tmp_path / "b"), "--doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert "<!-- bench-quick:begin -->" in text and "sawtooth-mdlm" in text
+    assert "× MDLM" in text
