@@ -10,7 +10,7 @@ import os
 
 import nox
 
-nox.needs_version = ">=2024.4.15"
+nox.needs_version = ">=2025.2.9"
 nox.options.sessions = ["tests", "lint"]
 nox.options.default_venv_backend = "virtualenv"
 
@@ -57,3 +57,39 @@ def demo(session: nox.Session) -> None:
     """The quick-start demo (``ladd demo``); pass ``-- --quick`` for a smoke run."""
     install_ladd(session, extras="plot")
     session.run("ladd", "demo", *session.posargs, env=_env(session))
+
+
+@nox.session(name="bench-speed")
+def bench_speed(session: nox.Session) -> None:
+    """Speed benchmark into docs/benchmarks.md (## Speed); pass ``-- --quick`` for a short run."""
+    install_ladd(session)
+    session.run("python", "benchmarks/speed.py", *session.posargs, env=_env(session))
+
+
+@nox.session(default=False)
+def plugin_example(session: nox.Session) -> None:
+    """Install examples/ladd-latent-bits as a package, list/train/sample it through the CLI, run its tests."""
+    install_ladd(session)
+    session.install("./examples/ladd-latent-bits")  # a real install: entry points exist only after one
+    env = _env(session)
+    listing = session.run("ladd", "plugins", env=env, silent=True) or ""
+    if "latent: bits" not in listing:
+        session.error(f"`ladd plugins` does not list the bits latent:\n{listing}")
+    run_dir = os.path.join(session.create_tmp(), "bits-run")
+    session.run("ladd", "train", "sawtooth-bits", "--out", run_dir, "--max-steps", "30", env=env)
+    for sampler in ("joint", "sequential"):
+        out = os.path.join(run_dir, f"samples-{sampler}.jsonl")
+        session.run(
+            "ladd", "sample", run_dir, "--sampler", sampler, "--steps", "8", "--latent-steps", "2",
+            "--num-samples", "4", "--out", out, env=env,
+        )  # fmt: skip
+    session.chdir("examples/ladd-latent-bits")
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session(default=False)
+def hypothesis_thorough(session: nox.Session) -> None:
+    """The property suite and the contracts under the ``thorough`` hypothesis profile (300 examples per test)."""
+    install_ladd(session)
+    env = {**_env(session), "HYPOTHESIS_PROFILE": "thorough"}
+    session.run("pytest", "tests/properties", "tests/contracts", *session.posargs, env=env)

@@ -35,6 +35,7 @@ def adjust_log_probs(log_probs: Tensor, temperature: float = 1.0, top_p: float =
         return log_probs  # nothing to do; rows are converted to float64 when sampled
     lp = log_probs.double()
     if temperature != 1.0:
+        lp = lp - lp.max(dim=-1, keepdim=True).values  # the top class stays at 0 even for a tiny temperature
         lp = torch.log_softmax(lp / temperature, dim=-1)
     if top_p < 1.0:
         sorted_lp, idx = lp.sort(dim=-1, descending=True)

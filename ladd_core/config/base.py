@@ -20,7 +20,7 @@ __all__ = ["ComponentConfig", "ConfigBase", "Ref", "ref"]
 class ConfigBase(BaseModel):
     """Strict, immutable config: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class ComponentConfig(ConfigBase):

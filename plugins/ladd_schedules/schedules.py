@@ -39,9 +39,11 @@ class _Clipped(Schedule):
 
     def inverse(self, alpha: Tensor) -> Tensor:
         eps = self.config.eps
-        if ((alpha < eps) | (alpha > 1 - eps)).any():
+        slack = 1e-6  # values alpha() itself produces at t = 0, 1 may overshoot by rounding
+        if not torch.isfinite(alpha).all() or ((alpha < eps - slack) | (alpha > 1 - eps + slack)).any():
             raise ValueError(f"alpha must lie in [{eps}, {1 - eps}] to be inverted")
-        return self._a_inv((alpha - eps) / (1 - 2 * eps)).clamp(0.0, 1.0)
+        a = ((alpha - eps) / (1 - 2 * eps)).clamp(0.0, 1.0)
+        return self._a_inv(a).clamp(0.0, 1.0)
 
 
 class LinearSchedule(_Clipped):
@@ -96,20 +98,22 @@ class CosineSchedule(_Clipped):
         s = self.config.offset
         return (math.pi / 2) * (t + s) / (1 + s)
 
+    @property
+    def _c0(self) -> float:
+        """Normaliser ``cos^2(pi/2 s/(1+s))`` in float64, so that ``a(0) = 1`` to rounding."""
+        s = self.config.offset
+        return math.cos((math.pi / 2) * s / (1 + s)) ** 2
+
     def _a(self, t: Tensor) -> Tensor:
-        # normalised so that a(0) = 1 exactly even with an offset
-        return torch.cos(self._arg(t)) ** 2 / math.cos(self._arg(torch.zeros(())).item()) ** 2
+        return torch.cos(self._arg(t)) ** 2 / self._c0
 
     def _da(self, t: Tensor) -> Tensor:
         s = self.config.offset
-        arg = self._arg(t)
-        c0 = math.cos(self._arg(torch.zeros(())).item()) ** 2
-        return -torch.sin(2 * arg) * (math.pi / 2) / (1 + s) / c0
+        return -torch.sin(2 * self._arg(t)) * (math.pi / 2) / (1 + s) / self._c0
 
     def _a_inv(self, a: Tensor) -> Tensor:
         s = self.config.offset
-        c0 = math.cos(self._arg(torch.zeros(())).item()) ** 2
-        arg = torch.acos(torch.sqrt((a * c0).clamp(0.0, 1.0)))
+        arg = torch.acos(torch.sqrt((a * self._c0).clamp(0.0, 1.0)))
         return arg * (1 + s) / (math.pi / 2) - s
 
 
