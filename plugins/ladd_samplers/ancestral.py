@@ -11,7 +11,7 @@ from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.model import LaddModel
 from ladd_core.numerics import adjust_log_probs, check_finite
 
-__all__ = ["AncestralSampler", "time_grid"]
+__all__ = ["AncestralSampler", "time_grid", "token_chain"]
 
 
 def time_grid(steps: int, t_final: float, device: torch.device) -> torch.Tensor:
@@ -42,39 +42,58 @@ class AncestralSampler(Sampler):
         self, model: LaddModel, num_samples: int, *, generator: torch.Generator, length: int | None = None
     ) -> SampleOutput:
         cfg = self.config
-        device = model.device
-        length = length or model.seq_len
-        proc = model.process
-        x = proc.prior(num_samples, length, device)  # (B, L)
-        ts = time_grid(cfg.steps, cfg.t_final, device)
-        use_cache = cfg.cache and not model.backbone.time_conditioned
-        nfe, saved = 0, 0
-        log_p = None
-
-        def denoise(x: torch.Tensor, t: float) -> torch.Tensor:
-            tt = torch.full((num_samples,), t, device=device, dtype=torch.float32)
-            logits = model.backbone(x, None, tt, None, None).token_logits
-            lp = proc.log_probs(check_finite(logits, "denoiser logits"), x)  # (B, L, C)
-            return adjust_log_probs(lp, cfg.temperature, cfg.top_p)
-
-        for i in range(cfg.steps):
-            t, s = float(ts[i]), float(ts[i + 1])
-            if log_p is None:
-                log_p = denoise(x, t)
-                nfe += 1
-            else:
-                saved += 1
-            tb = torch.full((num_samples,), t, device=device)
-            sb = torch.full((num_samples,), s, device=device)
-            x_new = proc.reverse_step(x, log_p, tb, sb, generator)
-            if not (use_cache and torch.equal(x_new, x)):
-                log_p = None
-            x = x_new
-        if proc.is_noised(x).any():
-            if log_p is None:
-                log_p = denoise(x, cfg.t_final)
-                nfe += 1
-            else:
-                saved += 1
-            x = proc.finalize(x, log_p, generator)
+        x = model.process.prior(num_samples, length or model.seq_len, model.device)  # (B, L)
+        x, nfe, saved = token_chain(model, x, cfg, generator, latents=None, t_y=None)
         return SampleOutput(tokens=x, nfe=nfe, info={"calls_saved": saved, "steps": cfg.steps})
+
+
+def token_chain(
+    model: LaddModel,
+    x: torch.Tensor,
+    cfg: SamplerConfig,
+    generator: torch.Generator,
+    *,
+    latents: torch.Tensor | None,
+    t_y: torch.Tensor | None,
+) -> tuple[torch.Tensor, int, int]:
+    """Run ``cfg.steps`` ancestral token steps from ``x (B, L)`` with a fixed latent condition, then noise removal.
+
+    The backbone is called as ``backbone(x, latents, t, t_y)``.  Returns the clean tokens, the
+    network calls made, and the calls the cache skipped (only when ``cfg.cache`` is set and the
+    backbone is time-independent: a step that revealed nothing leaves the next output unchanged).
+    """
+    proc, device, b = model.process, x.device, x.shape[0]
+    ts = time_grid(cfg.steps, cfg.t_final, device)
+    use_cache = bool(getattr(cfg, "cache", False)) and not model.backbone.time_conditioned
+    nfe, saved = 0, 0
+    log_p = None
+
+    def full(v: float) -> torch.Tensor:
+        return torch.full((b,), v, device=device)
+
+    def denoise(x: torch.Tensor, t: float) -> torch.Tensor:
+        logits = model.backbone(x, latents, full(t), t_y, None).token_logits
+        if logits is None:
+            raise ValueError("the token chain needs a backbone that returns token_logits")
+        lp = proc.log_probs(check_finite(logits, "denoiser logits"), x)  # (B, L, C)
+        return adjust_log_probs(lp, cfg.temperature, cfg.top_p)
+
+    for i in range(cfg.steps):
+        t, s = float(ts[i]), float(ts[i + 1])
+        if log_p is None:
+            log_p = denoise(x, t)
+            nfe += 1
+        else:
+            saved += 1
+        x_new = proc.reverse_step(x, log_p, full(t), full(s), generator)
+        if not (use_cache and torch.equal(x_new, x)):
+            log_p = None
+        x = x_new
+    if proc.is_noised(x).any():
+        if log_p is None:
+            log_p = denoise(x, cfg.t_final)
+            nfe += 1
+        else:
+            saved += 1
+        x = proc.finalize(x, log_p, generator)
+    return x, nfe, saved

@@ -9,8 +9,7 @@ from pydantic import Field
 
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.model import LaddModel
-from ladd_core.numerics import adjust_log_probs, check_finite
-from ladd_samplers.ancestral import time_grid
+from ladd_samplers.ancestral import time_grid, token_chain
 
 __all__ = ["SequentialSampler"]
 
@@ -66,36 +65,7 @@ class SequentialSampler(Sampler):
 
         # -- token chain --------------------------------------------------------------
         cond, t_y = latent.token_condition(y)
-        ts = time_grid(n, cfg.t_final, device)
-        use_cache = cfg.cache and not model.backbone.time_conditioned
-        x = token_prior.clone()
-        token_nfe, saved = 0, 0
-        log_p = None
-
-        def denoise(x: torch.Tensor, t: float) -> torch.Tensor:
-            logits = model.backbone(x, cond, full(t).float(), t_y, None).token_logits
-            if logits is None:
-                raise ValueError("the sequential sampler needs a backbone returning token_logits")
-            lp = proc.log_probs(check_finite(logits, "denoiser logits"), x)
-            return adjust_log_probs(lp, cfg.temperature, cfg.top_p)
-
-        for i in range(n):
-            if log_p is None:
-                log_p = denoise(x, float(ts[i]))
-                token_nfe += 1
-            else:
-                saved += 1
-            x_new = proc.reverse_step(x, log_p, full(ts[i]), full(ts[i + 1]), generator)
-            if not (use_cache and torch.equal(x_new, x)):
-                log_p = None
-            x = x_new
-        if proc.is_noised(x).any():
-            if log_p is None:
-                log_p = denoise(x, cfg.t_final)
-                token_nfe += 1
-            else:
-                saved += 1
-            x = proc.finalize(x, log_p, generator)
+        x, token_nfe, saved = token_chain(model, token_prior.clone(), cfg, generator, latents=cond, t_y=t_y)
         info = {
             "steps": n,
             "latent_steps": m,
