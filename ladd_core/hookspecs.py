@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from ladd_core.components.attention import AttentionBackend
     from ladd_core.components.backbones import Backbone
     from ladd_core.components.data import DataSource
     from ladd_core.components.encoders import Encoder
@@ -71,6 +72,14 @@ def ladd_register_encoders(register: Register[type[Encoder]]) -> None:
 @hookspec
 def ladd_register_backbones(register: Register[type[Backbone]]) -> None:
     """Register denoiser networks.  Constructor: ``Cls(config, spec=BackboneSpec(...))``."""
+
+
+@hookspec
+def ladd_register_attention_backends(register: Register[type[AttentionBackend]]) -> None:
+    """Register attention kernels ``(q, k, v, key_mask) -> out`` (``sdpa``, ``math``, ``xformers``).
+
+    Constructor: ``Cls(config)``.  Backbones name one in their ``attention`` field.
+    """
 
 
 @hookspec

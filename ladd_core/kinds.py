@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ladd_core.components.attention import AttentionBackend
 from ladd_core.components.backbones import Backbone
 from ladd_core.components.data import DataSource
 from ladd_core.components.encoders import Encoder
@@ -46,6 +47,7 @@ KINDS: dict[str, Kind] = {
         Kind("encoder", "ladd_register_encoders", Encoder, "Cls(config, vocab_size, seq_len)"),
         Kind("latent", "ladd_register_latents", LatentChannel, "Cls(config, **refs, [vocab_size], [seq_len])"),
         Kind("backbone", "ladd_register_backbones", Backbone, "Cls(config, spec)"),
+        Kind("attention", "ladd_register_attention_backends", AttentionBackend, "Cls(config)"),
         Kind("objective", "ladd_register_objectives", Objective, "Cls(config)"),
         Kind("sampler", "ladd_register_samplers", Sampler, "Cls(config)"),
         Kind("tokenizer", "ladd_register_tokenizers", Tokenizer, "Cls(config)"),

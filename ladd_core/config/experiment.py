@@ -37,7 +37,12 @@ class ModelConfig(ConfigBase):
 class TrainConfig(ConfigBase):
     """Optimisation and bookkeeping."""
 
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(
+        64, ge=1, description="global batch per optimiser step (split over processes, then micro-batches)"
+    )
+    micro_batch_size: int = Field(
+        0, ge=0, description="rows per forward/backward on each process (0 = its whole share; else grad accumulation)"
+    )
     max_steps: int = Field(1000, ge=0)
     lr: float = Field(1e-3, gt=0)
     betas: tuple[float, float] = (0.9, 0.999)
@@ -53,6 +58,8 @@ class TrainConfig(ConfigBase):
     precision: Literal["fp32", "bf16"] = "fp32"
     device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:0' or 'auto'")
     threads: int = Field(0, ge=0, description="torch CPU threads (0 = leave default)")
+    compile: bool = Field(False, description="torch.compile the backbones (slow first steps; checkpoints unchanged)")
+    fsdp: bool = Field(False, description="shard parameters with FSDP2 (needs torchrun); else DDP when distributed")
 
 
 class ExperimentConfig(ConfigBase):

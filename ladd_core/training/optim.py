@@ -29,6 +29,9 @@ def build_optimizer(
 class EMA:
     """Shadow copy ``e <- d e + (1 - d) w`` of every floating-point parameter and buffer.
 
+    Works on plain tensors and on FSDP ``DTensor`` shards alike (the shadow has the
+    layout of the model's state).  Build it after the model is wrapped or sharded.
+
     Args:
         model: the module to track.
         decay: ``d``; 0 copies the weights (EMA off).
@@ -37,22 +40,35 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+        self._live: tuple[int, list[torch.Tensor], list[torch.Tensor]] | None = None
+
+    def _pairs(self, model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(shadow, live) tensor lists, cached per model object (parameters are referenced, not copied)."""
+        if self._live is None or self._live[0] != id(model):
+            sd = model.state_dict(keep_vars=True)
+            keys = [k for k in self.shadow if k in sd]
+            self._live = (id(model), [self.shadow[k] for k in keys], [sd[k] for k in keys])
+        return self._live[1], self._live[2]
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if k in self.shadow:
-                self.shadow[k].lerp_(v.detach(), 1.0 - self.decay)
+        shadow, live = self._pairs(model)
+        try:
+            torch._foreach_lerp_(shadow, live, 1.0 - self.decay)
+        except (RuntimeError, NotImplementedError):  # e.g. mixed devices or tensor types: one at a time
+            for s, v in zip(shadow, live):
+                s.lerp_(v, 1.0 - self.decay)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self.shadow)
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        from ladd_core.training.distributed import load_into
+
         missing = set(self.shadow) - set(state)
         if missing:
             raise KeyError(f"EMA state lacks {sorted(missing)[:5]}")
-        for k in self.shadow:
-            self.shadow[k].copy_(state[k])
+        load_into(self.shadow, state)
 
     @torch.no_grad()
     def copy_to(self, model: nn.Module) -> None:

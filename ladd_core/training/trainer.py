@@ -1,13 +1,25 @@
-"""The training loop: resumable, NaN-safe, logging to ``RUN/metrics.jsonl``."""
+"""The training loop: exactly resumable (even after SIGKILL), NaN-safe, data-parallel; logs ``RUN/metrics.jsonl``.
+
+One optimiser step consumes one *global* batch of ``train.batch_size`` rows from the data
+source.  Under ``torchrun`` every one of the ``W`` processes draws that batch, keeps its
+contiguous block of ``batch_size / W`` rows and runs it in micro-batches of
+``train.micro_batch_size`` rows (gradient accumulation).  Every micro-batch is a *chunk* with a
+global index ``c = rank * accum + j``; its times/noise generator and the global torch RNG
+(dropout) are seeded from ``(seed, step, c)``.  Hence the random streams depend only on the
+step and the chunk layout -- a run resumed from any checkpoint repeats the uninterrupted run
+step for step, and ``W`` processes reproduce one process with ``micro_batch_size = batch_size / W``.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +27,22 @@ import torch
 
 from ladd_core.build import build_data, build_model
 from ladd_core.components.data import Batch, DataSource
+from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
 from ladd_core.training.checkpoint import (
     TrainState,
+    atomic_write_text,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
+from ladd_core.training.distributed import full_tensors, init_distributed, optimizer_state_like, wrap_model
 from ladd_core.training.optim import EMA, build_optimizer
 from ladd_core.training.runs import resolve_device, save_run_config
 
-__all__ = ["Trainer", "TrainingDiverged"]
+__all__ = ["StepStats", "Trainer", "TrainingDiverged", "chunk_seed", "train_entry"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -39,14 +54,55 @@ def stage_at(step: int, stages: list[int]) -> int:
     return max(1, sum(1 for s in sorted(stages) if s <= step))
 
 
+def chunk_seed(seed: int, step: int, chunk: int, stream: str = "train") -> int:
+    """A 63-bit seed for chunk ``chunk`` of step ``step`` (independent streams per ``stream``)."""
+    digest = hashlib.blake2b(f"{stream}:{seed}:{step}:{chunk}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def batch_split(batch_size: int, micro: int, world: int) -> tuple[int, int, int]:
+    """``(rows per process, rows per micro-batch, micro-batches per step)`` of a global batch."""
+    if batch_size % world:
+        raise ConfigError([("train.batch_size", f"{batch_size} rows cannot be split evenly over {world} processes")])
+    per_rank = batch_size // world
+    micro = micro or per_rank
+    if per_rank % micro:
+        raise ConfigError(
+            [("train.micro_batch_size", f"{micro} does not divide the {per_rank} rows of each of {world} processes")]
+        )
+    return per_rank, micro, per_rank // micro
+
+
+@dataclass
+class StepStats:
+    """One optimiser step, reduced over micro-batches and processes (global-batch means).
+
+    Attributes:
+        loss: mean training loss.
+        nelbo_nats: summed token NELBO (nats).
+        num_tokens: summed scored tokens.
+        grad_norm: global gradient norm before clipping.
+        logs: the model's diagnostics, averaged over micro-batches (this process only).
+    """
+
+    loss: float
+    nelbo_nats: float
+    num_tokens: float
+    grad_norm: float
+    logs: dict[str, float] = field(default_factory=dict)
+
+
 class Trainer:
     """Trains one experiment in ``run_dir``, resuming from its latest checkpoint if there is one.
+
+    Only rank 0 writes (run config, checkpoints, metrics, progress lines); every rank reads
+    the checkpoint on resume.
 
     Args:
         cfg: the validated experiment config.
         components: the registries the config was validated against.
         run_dir: output directory (config, checkpoints, metrics, tokenizer).
-        log: progress printer (default: stderr).
+        log: progress printer (default: stderr on rank 0).
     """
 
     def __init__(
@@ -58,13 +114,21 @@ class Trainer:
     ) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
-        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         tc = cfg.train
         if tc.threads:
             torch.set_num_threads(tc.threads)
-        self.device = resolve_device(tc.device)
-        self.data: DataSource = build_data(cfg, components, self.run_dir / "data")
-        torch.manual_seed(cfg.seed)  # parameter initialisation
+        self.dist, self.device = init_distributed(resolve_device(tc.device), need_group=tc.fsdp)
+        self.is_main = self.dist.is_main
+        printer = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.log: Callable[[str], None] = printer if self.is_main else (lambda msg: None)
+        self.per_rank, self.micro, self.accum = batch_split(tc.batch_size, tc.micro_batch_size, self.dist.world_size)
+        if self.is_main:  # may fit a tokenizer: once, before the other ranks load it
+            self.data: DataSource = build_data(cfg, components, self.run_dir / "data")
+            save_run_config(self.run_dir, cfg, components)
+        self.dist.barrier()
+        if not self.is_main:
+            self.data = build_data(cfg, components, self.run_dir / "data")
+        torch.manual_seed(cfg.seed)  # parameter initialisation (identical on every rank)
         self.model: LaddModel = build_model(
             cfg,
             components,
@@ -72,16 +136,34 @@ class Trainer:
             seq_len=self.data.seq_len,
             detokenize=self.data.tokenizer.decode,
         ).to(self.device)
-        self.ema = EMA(self.model, tc.ema)
-        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.state = TrainState()
-        self._enter_stage(stage_at(0, tc.stages))
-        save_run_config(self.run_dir, cfg, components)
-        self._resume()
+        path = latest_checkpoint(self.ckpt_root)
+        ck = load_checkpoint(path) if path is not None else None
+        if ck is not None:
+            self.model.load_state_dict(ck["model"])  # before wrapping: FSDP shards what is loaded
+            self.state = ck["train_state"]
+        self.runner: torch.nn.Module | None = None
+        self._enter_stage(self.state.stage if ck is not None else stage_at(0, tc.stages))
+        if tc.compile:
+            for net in (self.model.backbone, self.model.latent_denoiser):
+                if net is not None:
+                    net.compile()  # in place: parameter names and checkpoints are unchanged
+        self.ema = EMA(self.model, tc.ema)
+        if ck is not None:
+            self.optimizer.load_state_dict(optimizer_state_like(ck["optimizer"], self.optimizer))
+            self.scheduler.load_state_dict(ck["scheduler"])
+            if ck["ema"] is not None:
+                self.ema.load_state_dict(ck["ema"])
+            self.log(f"resumed from {path.name} (step {self.state.step}, stage {self.state.stage})")
 
-    # -- stages and optimiser -------------------------------------------------
+    # -- stages, optimiser, wrapping -------------------------------------------
     def _enter_stage(self, stage: int) -> None:
+        fsdp = self.cfg.train.fsdp
+        if fsdp and self.runner is None:  # FSDP replaces the parameters by shards: once, before collecting them
+            self.runner = wrap_model(self.model, self.dist, self.device, fsdp=True)
         params = self.model.set_stage(stage)
+        if not fsdp:  # DDP registers the trainable set: rewrap after every change
+            self.runner = wrap_model(self.model, self.dist, self.device, fsdp=False)
         self.optimizer, self.scheduler = build_optimizer(params, self.cfg.train)
         self.state.stage = stage
 
@@ -90,41 +172,28 @@ class Trainer:
     def ckpt_root(self) -> Path:
         return self.run_dir / "checkpoints"
 
-    def _resume(self) -> None:
-        path = latest_checkpoint(self.ckpt_root)
-        if path is None:
-            return
-        ck = load_checkpoint(path)
-        self.model.load_state_dict(ck["model"])
-        st: TrainState = ck["train_state"]
-        if st.stage != self.state.stage:
-            self._enter_stage(st.stage)
-        self.optimizer.load_state_dict(ck["optimizer"])
-        self.scheduler.load_state_dict(ck["scheduler"])
-        if ck["ema"] is not None:
-            self.ema.load_state_dict(ck["ema"])
-        self.gen.set_state(ck["rng"]["train"])
-        torch.set_rng_state(ck["rng"]["torch"])
-        self.state = st
-        self.log(f"resumed from {path.name} (step {st.step}, stage {st.stage})")
-
-    def save(self) -> Path:
-        """Write a checkpoint of the current state."""
+    def save(self) -> Path | None:
+        """Write a checkpoint of the current state (rank 0; every rank must call it under FSDP)."""
+        model_state = full_tensors(self.model.state_dict())
+        ema_state = full_tensors(self.ema.state_dict())
+        opt = self.optimizer.state_dict()
+        opt = {**opt, "state": {pid: full_tensors(st) for pid, st in opt["state"].items()}}
+        if not self.is_main:
+            return None
         return save_checkpoint(
             self.ckpt_root,
-            model_state=self.model.state_dict(),
-            ema_state=self.ema.state_dict(),
-            optimizer_state=self.optimizer.state_dict(),
+            model_state=model_state,
+            ema_state=ema_state,
+            optimizer_state=opt,
             scheduler_state=self.scheduler.state_dict(),
-            rng_states={"train": self.gen.get_state(), "torch": torch.get_rng_state()},
+            rng_states={"torch": torch.get_rng_state()},
             train_state=self.state,
         )
 
     # -- data -----------------------------------------------------------------
     def _batches(self) -> Iterator[Batch]:
         bs = self.cfg.train.batch_size
-        per_epoch = self.data.num_train_batches(bs)
-        if per_epoch < 1:
+        if self.data.num_train_batches(bs) < 1:
             raise ValueError(f"the data source yields no full batch of {bs}; lower train.batch_size")
         while True:
             for batch in self.data.train_batches(bs, self.state.epoch, self.state.batch_index):
@@ -133,10 +202,79 @@ class Trainer:
             self.state.epoch += 1
             self.state.batch_index = 0
 
+    def _chunks(self, batch: Batch, step: int, stream: str) -> Iterator[tuple[bool, Batch, torch.Generator]]:
+        """This rank's micro-batches of a global batch: ``(is_last, rows on device, seeded generator)``.
+
+        The rank takes its contiguous block of rows (all ranks get equal blocks when the batch
+        divides evenly, as training batches do) and cuts it into ``micro_batch_size`` pieces.
+        """
+        n = batch.tokens.shape[0]
+        mine = torch.arange(n).tensor_split(self.dist.world_size)[self.dist.rank]
+        lo, hi = (int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0)
+        starts = list(range(lo, hi, self.micro))
+        for j, a in enumerate(starts):
+            rows = slice(a, min(a + self.micro, hi))
+            seed = chunk_seed(self.cfg.seed, step, self.dist.rank * self.accum + j, stream)
+            torch.manual_seed(seed ^ 0x5DEECE66D)  # dropout and any other global-RNG use
+            gen = torch.Generator(device=self.device).manual_seed(seed)
+            part = Batch(batch.tokens[rows], batch.attention_mask[rows]).to(self.device)
+            yield j == len(starts) - 1, part, gen
+
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.cfg.train.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def _sync_grads(self, on: bool) -> contextlib.AbstractContextManager[Any]:
+        """Skip the gradient all-reduce on all but the last micro-batch."""
+        if hasattr(self.runner, "no_sync") and not on:
+            return self.runner.no_sync()  # type: ignore[union-attr]
+        if hasattr(self.runner, "set_requires_gradient_sync"):
+            self.runner.set_requires_gradient_sync(on)  # type: ignore[union-attr]
+        return contextlib.nullcontext()
+
+    # -- one step -------------------------------------------------------------
+    def train_step(self, batch: Batch) -> StepStats:
+        """One optimiser step on the global ``batch`` (every rank passes the same one)."""
+        tc = self.cfg.train
+        if batch.tokens.shape[0] != tc.batch_size:
+            raise ValueError(f"train_step needs a global batch of {tc.batch_size} rows, got {batch.tokens.shape[0]}")
+        stage = stage_at(self.state.step, tc.stages)
+        if stage != self.state.stage:
+            self.log(f"step {self.state.step}: entering stage {stage} (optimizer rebuilt)")
+            self._enter_stage(stage)
+        assert self.runner is not None
+        self.optimizer.zero_grad(set_to_none=True)
+        sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, nelbo nats, tokens
+        logs: dict[str, float] = {}
+        for last, part, gen in self._chunks(batch, self.state.step, "train"):
+            with self._sync_grads(last):
+                with self._autocast():
+                    out = self.runner(part.tokens, part.attention_mask, gen)
+                (out.loss / self.accum).backward()
+            sums += torch.stack([out.loss.detach().double(), out.token_nelbo.detach().double().sum(), _total(out)])
+            for k, v in out.logs.items():
+                logs[k] = logs.get(k, 0.0) + v / self.accum
+        self.dist.all_reduce_sum(sums)
+        loss = float(sums[0]) / (self.accum * self.dist.world_size)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss is {loss} at step {self.state.step}; stopped. The last good checkpoint "
+                f"is kept in {self.ckpt_root} (lower train.lr or enable train.grad_clip)."
+            )
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        norm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip if tc.grad_clip > 0 else math.inf)
+        norm = full_tensors({"n": norm})["n"]
+        if not torch.isfinite(norm):
+            raise TrainingDiverged(
+                f"gradient norm is {float(norm)} at step {self.state.step}; stopped before the update. "
+                f"The last good checkpoint is kept in {self.ckpt_root}."
+            )
+        self.optimizer.step()
+        self.scheduler.step()
+        self.ema.update(self.model)
+        self.state.step += 1
+        return StepStats(loss, float(sums[1]), float(sums[2]), float(norm), logs)
 
     # -- the loop -------------------------------------------------------------
     def train(self, max_steps: int | None = None) -> dict[str, float]:
@@ -144,51 +282,30 @@ class Trainer:
         tc = self.cfg.train
         total = tc.max_steps if max_steps is None else max_steps
         metrics_file = self.run_dir / "metrics.jsonl"
-        _truncate_log(metrics_file, self.state.step)
+        if self.is_main:
+            _truncate_log(metrics_file, self.state.step)
         batches = self._batches()
         self.model.train()
         t0, tokens = time.perf_counter(), 0
         while self.state.step < total:
-            stage = stage_at(self.state.step, tc.stages)
-            if stage != self.state.stage:
-                self.log(f"step {self.state.step}: entering stage {stage} (optimizer rebuilt)")
-                self._enter_stage(stage)
-            batch = next(batches).to(self.device)
-            with self._autocast():
-                out = self.model.loss(batch, self.gen)
-            if not torch.isfinite(out.loss.detach()):
-                raise TrainingDiverged(
-                    f"loss is {float(out.loss.detach())} at step {self.state.step}; stopped. The last good checkpoint "
-                    f"is kept in {self.ckpt_root} (lower train.lr or enable train.grad_clip)."
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            params = [p for g in self.optimizer.param_groups for p in g["params"]]
-            norm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip if tc.grad_clip > 0 else math.inf)
-            if not torch.isfinite(norm):
-                raise TrainingDiverged(
-                    f"gradient norm is {float(norm)} at step {self.state.step}; stopped before the update. "
-                    f"The last good checkpoint is kept in {self.ckpt_root}."
-                )
-            self.optimizer.step()
-            self.scheduler.step()
-            self.ema.update(self.model)
-            self.state.step += 1
+            batch = next(batches)
             tokens += int(batch.attention_mask.sum())
+            st = self.train_step(batch)
             step = self.state.step
             if step % tc.log_every == 0 or step == total:
                 dt = time.perf_counter() - t0
                 rec = {
                     "step": step,
                     "stage": self.state.stage,
-                    "loss": float(out.loss.detach()),
-                    "nelbo_bpt": float(out.token_nelbo.sum() / out.num_tokens.sum()) / math.log(2),
-                    "grad_norm": float(norm),
+                    "loss": st.loss,
+                    "nelbo_bpt": st.nelbo_nats / max(st.num_tokens, 1.0) / math.log(2),
+                    "grad_norm": st.grad_norm,
                     "lr": self.scheduler.get_last_lr()[0],
                     "tokens_per_s": tokens / max(dt, 1e-9),
-                    **out.logs,
+                    **self._mean_over_ranks(st.logs),
                 }
-                _append_jsonl(metrics_file, rec)
+                if self.is_main:
+                    _append_jsonl(metrics_file, rec)
                 eta = (total - step) * dt / max(tc.log_every, 1) if step < total else 0.0
                 self.log(
                     f"step {step}/{total} loss {rec['loss']:.4f} nelbo {rec['nelbo_bpt']:.3f} bits/tok "
@@ -196,28 +313,59 @@ class Trainer:
                 )
                 t0, tokens = time.perf_counter(), 0
             if tc.eval_every and step % tc.eval_every == 0:
-                _append_jsonl(metrics_file, {"step": step, **self.evaluate()})
+                result = self.evaluate()
+                if self.is_main:
+                    _append_jsonl(metrics_file, {"step": step, **result})
             if step % tc.checkpoint_every == 0 or step == total:
                 self.save()
         result = self.evaluate()
-        _append_jsonl(metrics_file, {"step": self.state.step, "final": True, **result})
+        if self.is_main:
+            _append_jsonl(metrics_file, {"step": self.state.step, "final": True, **result})
         return result
+
+    def _mean_over_ranks(self, logs: dict[str, float]) -> dict[str, float]:
+        if not self.dist.enabled or not logs:
+            return logs
+        keys = sorted(logs)
+        t = self.dist.all_reduce_sum(torch.tensor([logs[k] for k in keys], dtype=torch.float64, device=self.device))
+        return {k: float(v) / self.dist.world_size for k, v in zip(keys, t.tolist())}
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Validation token NELBO (bits/token) with the EMA weights; fixed time/noise seed."""
-        backup = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        """Validation token NELBO (bits/token) with the EMA weights; fixed time/noise seeds (all ranks call it)."""
+        assert self.runner is not None
+        sd = self.model.state_dict()
+        backup = {k: v.detach().clone() for k, v in sd.items()}
         self.ema.copy_to(self.model)
         self.model.eval()
-        gen = torch.Generator(device=self.device).manual_seed(12345)
-        tot_nats, tot_tok = 0.0, 0.0
-        for batch in self.data.val_batches(self.cfg.train.batch_size, self.cfg.train.eval_batches):
-            out = self.model.loss(batch.to(self.device), gen)
-            tot_nats += float(out.token_nelbo.sum())
-            tot_tok += float(out.num_tokens.sum())
-        self.model.load_state_dict(backup)
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # nats, tokens
+        for i, batch in enumerate(self.data.val_batches(self.cfg.train.batch_size, self.cfg.train.eval_batches)):
+            for _, part, gen in self._chunks(batch, i, "eval"):
+                out = self.runner(part.tokens, part.attention_mask, gen)
+                sums += torch.stack([out.token_nelbo.double().sum(), _total(out)])
+        self.dist.all_reduce_sum(sums)
+        for k, v in backup.items():
+            sd[k].copy_(v)
         self.model.train()
-        return {"val_nelbo_bpt": tot_nats / max(tot_tok, 1.0) / math.log(2)}
+        return {"val_nelbo_bpt": float(sums[0]) / max(float(sums[1]), 1.0) / math.log(2)}
+
+
+def _total(out: Any) -> torch.Tensor:
+    """Scored tokens of a ``LossOutput`` as a float64 scalar."""
+    return out.num_tokens.detach().double().sum()
+
+
+def train_entry(config: dict[str, Any], run_dir: str, *max_steps: int | None) -> None:
+    """Validate ``config`` and train it in ``run_dir`` (a spawn target for :func:`launch_local`).
+
+    With several ``max_steps`` a fresh :class:`Trainer` resumes the run for each in turn.
+    """
+    from ladd_core.config.experiment import validate_config
+    from ladd_core.plugins import get_components
+
+    comps = get_components()
+    for stop in max_steps or (None,):
+        Trainer(validate_config(config, comps), comps, Path(run_dir)).train(stop)
 
 
 def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
@@ -226,7 +374,7 @@ def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
 
 
 def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines past ``step`` (left by a run that crashed after its last checkpoint)."""
+    """Drop log lines past ``step`` (left by a run that was killed after its last checkpoint) and torn lines."""
     if not path.exists():
         return
     keep = []
@@ -236,4 +384,4 @@ def _truncate_log(path: Path, step: int) -> None:
                 keep.append(line)
         except json.JSONDecodeError:
             continue
-    path.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
+    atomic_write_text(path, "".join(k + "\n" for k in keep))

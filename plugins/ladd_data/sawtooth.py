@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 import torch
-from ladd_tokenizers.binary import BinaryTokenizer
 from pydantic import Field
 from torch import Tensor
 
 from ladd_core.components.data import Batch, DataConfig, DataSource
 from ladd_data._util import mix_seed
+from ladd_tokenizers.binary import BinaryTokenizer
 
 __all__ = ["Sawtooth", "sawtooth_probs"]
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from ladd_attention.backends import backend_for
+from ladd_core.components.attention import AttentionBackend
 from ladd_core.components.backbones import Backbone, BackboneConfig, BackboneOutput, BackboneSpec
+from ladd_core.config.base import ComponentConfig, Ref, ref
 from ladd_dit.layers import DiTBlock, FinalLayer, TimestepEmbedder, rope_cache
 
 __all__ = ["DiT"]
@@ -46,6 +49,9 @@ class DiT(Backbone):
             description="condition on t_x; if false the denoiser is time-independent (the mask ratio reveals t)",
         )
         rope_base: float = Field(10000.0, gt=1.0, description="rotary position embedding base")
+        attention: Annotated[ComponentConfig, Ref("attention")] = ref(
+            "attention", "sdpa", description="attention kernel: sdpa (default), math (reference), xformers (CUDA)"
+        )
 
         @model_validator(mode="after")
         def _check_heads(self) -> DiT.Config:
@@ -58,14 +64,16 @@ class DiT(Backbone):
     capabilities = frozenset({"tokens"})
     config: Config
 
-    def __init__(self, config: Config, spec: BackboneSpec) -> None:
+    def __init__(self, config: Config, spec: BackboneSpec, attention: AttentionBackend | None = None) -> None:
         super().__init__(config, spec)
         c = config
+        self.attn_backend = attention if attention is not None else backend_for(c.attention)
         self.embed = nn.Embedding(spec.num_classes, c.hidden)
         nn.init.normal_(self.embed.weight, std=0.02)
         self.time_embed = TimestepEmbedder(c.cond_dim)
         self.blocks = nn.ModuleList(
-            DiTBlock(c.hidden, c.heads, c.cond_dim, mlp_ratio=c.mlp_ratio, dropout=c.dropout) for _ in range(c.layers)
+            DiTBlock(c.hidden, c.heads, c.cond_dim, c.mlp_ratio, c.dropout, attention=self.attn_backend)
+            for _ in range(c.layers)
         )
         self.final = FinalLayer(c.hidden, spec.num_classes, c.cond_dim)
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ladd_attention.backends import sdpa_attention
+from ladd_core.components.attention import AttentionBackend
 
 __all__ = [
     "DiTBlock",
@@ -102,11 +104,14 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(b, n, h * dh)  # (B, L, H*Dh)
 
 
-def attention(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
+def attention(
+    q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None, backend: AttentionBackend | None = None
+) -> Tensor:
     """Full (bidirectional) scaled dot-product attention with optional key padding.
 
-    The single entry point for attention, so another kernel (flash-attn,
-    varlen packing) can be slotted in here without touching the blocks.
+    The single entry point for attention: the kernel is the ``backend`` (an
+    ``attention`` component such as ``sdpa``, ``math`` or ``xformers``), PyTorch's SDPA
+    when ``None``.
 
     Args:
         q: ``(B, H, Lq, Dh)``.
@@ -115,16 +120,14 @@ def attention(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -
         key_mask: ``(B, Lk)`` bool, ``True`` at real keys; padding keys get no weight.
             A row with no real key attends to every key instead (its output is
             meaningless but finite, so padding cannot produce NaN).
+        backend: the attention kernel, or ``None`` for SDPA.
 
     Returns:
         ``(B, H, Lq, Dh)``.
     """
-    if key_mask is None:
-        return F.scaled_dot_product_attention(q, k, v)
-    key_mask = key_mask.to(torch.bool)
-    key_mask = key_mask | ~key_mask.any(dim=-1, keepdim=True)  # (B, Lk); all-padding rows -> all visible
-    mask = key_mask[:, None, None, :]  # (B, 1, 1, Lk), broadcast over heads and queries
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    if backend is None:
+        return sdpa_attention(q, k, v, key_mask)
+    return backend(q, k, v, key_mask)
 
 
 # ----------------------------------------------------------------------------- conditioning
@@ -237,15 +240,23 @@ class DiTBlock(nn.Module):
         cond_dim: conditioning width ``C`` or ``None``.
         mlp_ratio: MLP width multiplier.
         dropout: dropout on both residual branches.
+        attention: the attention backend (``None``: SDPA).
     """
 
     def __init__(
-        self, hidden: int, heads: int, cond_dim: int | None = None, mlp_ratio: float = 4.0, dropout: float = 0.0
+        self,
+        hidden: int,
+        heads: int,
+        cond_dim: int | None = None,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        attention: AttentionBackend | None = None,
     ) -> None:
         super().__init__()
         if hidden % heads:
             raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
         self.heads = heads
+        self.attn_backend = attention
         affine = cond_dim is None
         self.norm1 = nn.LayerNorm(hidden, elementwise_affine=affine)
         self.qkv = nn.Linear(hidden, 3 * hidden)
@@ -263,7 +274,7 @@ class DiTBlock(nn.Module):
         q, k, v = (split_heads(z, self.heads) for z in (q, k, v))  # (B, H, L, Dh)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        out = attention(q, k, v, key_mask)  # (B, H, L, Dh)
+        out = attention(q, k, v, key_mask, self.attn_backend)  # (B, H, L, Dh)
         return self.attn_out(merge_heads(out))  # (B, L, D)
 
     def forward(

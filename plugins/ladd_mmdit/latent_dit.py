@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from ladd_attention.backends import backend_for
+from ladd_core.components.attention import AttentionBackend
 from ladd_core.components.backbones import Backbone, BackboneConfig, BackboneOutput, BackboneSpec
+from ladd_core.config.base import ComponentConfig, Ref, ref
 from ladd_dit.layers import DiTBlock, FinalLayer, TimestepEmbedder, rope_cache
 from ladd_mmdit.mmdit import check_heads, latent_mlp, times_or_zero
 
@@ -39,6 +42,9 @@ class LatentDiT(Backbone):
             "linear", description="slot embedding: Linear(d, D) (as in LADD) or the MM-DiT's Linear-SiLU-Linear MLP"
         )
         rope_base: float = Field(10000.0, gt=1.0, description="rotary position embedding base")
+        attention: Annotated[ComponentConfig, Ref("attention")] = ref(
+            "attention", "sdpa", description="attention kernel: sdpa (default), math (reference), xformers (CUDA)"
+        )
 
         @model_validator(mode="after")
         def _check_heads(self) -> LatentDiT.Config:
@@ -48,7 +54,7 @@ class LatentDiT(Backbone):
     capabilities = frozenset({"latent_only"})
     config: Config
 
-    def __init__(self, config: Config, spec: BackboneSpec) -> None:
+    def __init__(self, config: Config, spec: BackboneSpec, attention: AttentionBackend | None = None) -> None:
         super().__init__(config, spec)
         if spec.num_slots < 1 or spec.latent_in_dim < 1 or spec.latent_out_dim < 1:
             raise ValueError(
@@ -56,13 +62,15 @@ class LatentDiT(Backbone):
                 f"latent_out_dim >= 1), got {spec}"
             )
         c = config
+        self.attn_backend = attention if attention is not None else backend_for(c.attention)
         if c.patch_embed == "linear":
             self.latent_embed: nn.Module = nn.Linear(spec.latent_in_dim, c.hidden)
         else:
             self.latent_embed = latent_mlp(spec.latent_in_dim, c.hidden)
         self.time_y = TimestepEmbedder(c.cond_dim)
         self.blocks = nn.ModuleList(
-            DiTBlock(c.hidden, c.heads, c.cond_dim, mlp_ratio=c.mlp_ratio, dropout=c.dropout) for _ in range(c.layers)
+            DiTBlock(c.hidden, c.heads, c.cond_dim, c.mlp_ratio, c.dropout, attention=self.attn_backend)
+            for _ in range(c.layers)
         )
         self.final = FinalLayer(c.hidden, spec.latent_out_dim, c.cond_dim)
 

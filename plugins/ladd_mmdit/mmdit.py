@@ -6,13 +6,16 @@ single joint attention over the concatenated sequence ``[x_1..x_L, y_1..y_K]``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from ladd_attention.backends import backend_for
+from ladd_core.components.attention import AttentionBackend
 from ladd_core.components.backbones import Backbone, BackboneConfig, BackboneOutput, BackboneSpec
+from ladd_core.config.base import ComponentConfig, Ref, ref
 from ladd_dit.layers import (
     DiTBlock,
     FinalLayer,
@@ -84,11 +87,21 @@ class MMDiTBlock(nn.Module):
         cond_dim: conditioning width ``C``.
         mlp_ratio: MLP width multiplier.
         dropout: dropout on the residual branches.
+        attention: the attention backend of the joint attention (``None``: SDPA).
     """
 
-    def __init__(self, hidden: int, heads: int, cond_dim: int, mlp_ratio: float = 4.0, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        hidden: int,
+        heads: int,
+        cond_dim: int,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        attention: AttentionBackend | None = None,
+    ) -> None:
         super().__init__()
         self.heads = heads
+        self.attn_backend = attention
         self.x = DiTBlock(hidden, heads, cond_dim, mlp_ratio=mlp_ratio, dropout=dropout)
         self.y = DiTBlock(hidden, heads, cond_dim, mlp_ratio=mlp_ratio, dropout=dropout)
 
@@ -116,7 +129,7 @@ class MMDiTBlock(nn.Module):
         qkv_y = [split_heads(z, self.heads) for z in self.y.qkv(hy).chunk(3, dim=-1)]  # 3 x (B, H, K, Dh)
         q, k, v = (torch.cat([a, b], dim=2) for a, b in zip(qkv_x, qkv_y))  # 3 x (B, H, L+K, Dh)
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)  # (B, H, L+K, Dh)
-        out = merge_heads(attention(q, k, v, key_mask))  # (B, L+K, D)
+        out = merge_heads(attention(q, k, v, key_mask, self.attn_backend))  # (B, L+K, D)
         ox, oy = out[:, :length], out[:, length:]  # (B, L, D), (B, K, D)
         x = x + mx[2] * self.x.dropout(self.x.attn_out(ox))
         y = y + my[2] * self.y.dropout(self.y.attn_out(oy))
@@ -157,6 +170,9 @@ class MMDiT(Backbone):
         )
         latent_time: bool = Field(True, description="condition on t_y; if false E_y sees 0 (e.g. Di-LADD)")
         rope_base: float = Field(10000.0, gt=1.0, description="rotary position embedding base")
+        attention: Annotated[ComponentConfig, Ref("attention")] = ref(
+            "attention", "sdpa", description="attention kernel: sdpa (default), math (reference), xformers (CUDA)"
+        )
 
         @model_validator(mode="after")
         def _check_heads(self) -> MMDiT.Config:
@@ -166,7 +182,7 @@ class MMDiT(Backbone):
     capabilities = frozenset({"tokens", "latent_stream"})
     config: Config
 
-    def __init__(self, config: Config, spec: BackboneSpec) -> None:
+    def __init__(self, config: Config, spec: BackboneSpec, attention: AttentionBackend | None = None) -> None:
         super().__init__(config, spec)
         if spec.num_slots < 1 or spec.latent_in_dim < 1 or spec.latent_out_dim < 1:
             raise ValueError(
@@ -174,13 +190,15 @@ class MMDiT(Backbone):
                 f"got {spec}; use 'dit' for token-only models"
             )
         c = config
+        self.attn_backend = attention if attention is not None else backend_for(c.attention)
         self.embed = nn.Embedding(spec.num_classes, c.hidden)
         nn.init.normal_(self.embed.weight, std=0.02)
         self.latent_embed = latent_mlp(spec.latent_in_dim, c.hidden)
         self.time_x = TimestepEmbedder(c.cond_dim)
         self.time_y = TimestepEmbedder(c.cond_dim)
         self.blocks = nn.ModuleList(
-            MMDiTBlock(c.hidden, c.heads, c.cond_dim, mlp_ratio=c.mlp_ratio, dropout=c.dropout) for _ in range(c.layers)
+            MMDiTBlock(c.hidden, c.heads, c.cond_dim, c.mlp_ratio, c.dropout, attention=self.attn_backend)
+            for _ in range(c.layers)
         )
         self.final_x = FinalLayer(c.hidden, spec.num_classes, c.cond_dim)
         self.final_y = FinalLayer(c.hidden, spec.latent_out_dim, c.cond_dim)

