@@ -57,7 +57,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = resolve(args.source, args.overrides)
     trainer = Trainer(cfg, comps, args.out)
     result = trainer.train(args.max_steps)
-    print(json.dumps({"run_dir": str(args.out), "step": trainer.state.step, **result}))
+    if trainer.is_main:  # one summary line under torchrun
+        print(json.dumps({"run_dir": str(args.out), "step": trainer.state.step, **result}))
     return 0
 
 

@@ -78,6 +78,8 @@ class LatentChannel(nn.Module, ABC):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     backbone_requires: ClassVar[frozenset[str]] = frozenset({"tokens"})
     """Capabilities the (joint) backbone must declare for this channel, e.g. ``{"latent_stream"}``."""
+    latent_denoiser_requires: ClassVar[frozenset[str]] = frozenset({"latent_only"})
+    """Capabilities a configured separate latent denoiser must declare."""
 
     def __init__(self, config: LatentConfig) -> None:
         super().__init__()

@@ -95,17 +95,22 @@ def model_capabilities(cfg: ExperimentConfig, components: Components) -> frozens
 def _check_backbone(cfg: ExperimentConfig, components: Components) -> list[tuple[str, str]]:
     latent_cls = components.get("latent", cfg.model.latent.name)
     backbones = components.registry("backbone")
-    missing = latent_cls.backbone_requires - backbones.get(cfg.model.backbone.name).capabilities
-    if not missing:
-        return []
-    ok = [n for n, cls in backbones.items() if latent_cls.backbone_requires <= cls.capabilities]
-    return [
-        (
-            "model.backbone.name",
-            f"latent {cfg.model.latent.name!r} needs a backbone with {sorted(missing)}. "
-            f"Compatible backbones: {', '.join(ok) or '(none)'}.",
-        )
-    ]
+    problems = []
+    checks = [("model.backbone", cfg.model.backbone, latent_cls.backbone_requires)]
+    if cfg.model.latent_denoiser is not None:
+        checks.append(("model.latent_denoiser", cfg.model.latent_denoiser, latent_cls.latent_denoiser_requires))
+    for path, net, needed in checks:
+        missing = needed - backbones.get(net.name).capabilities
+        if missing:
+            ok = [n for n, cls in backbones.items() if needed <= cls.capabilities]
+            problems.append(
+                (
+                    f"{path}.name",
+                    f"latent {cfg.model.latent.name!r} needs a network with {sorted(missing)} here. "
+                    f"Compatible backbones: {', '.join(ok) or '(none)'}.",
+                )
+            )
+    return problems
 
 
 def _check_sampler(cfg: ExperimentConfig, components: Components) -> list[tuple[str, str]]:

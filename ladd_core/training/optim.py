@@ -27,7 +27,10 @@ def build_optimizer(
 
 
 class EMA:
-    """Shadow copy ``e <- d e + (1 - d) w`` of every floating-point parameter and buffer.
+    """Shadow copy ``e <- d e + (1 - d) w`` of every floating-point parameter; buffers are copied as they are.
+
+    Buffers (running statistics, a VQ codebook updated by its own EMA) are state, not
+    weights: averaging them would mix, e.g., codebooks of different training stages.
 
     Works on plain tensors and on FSDP ``DTensor`` shards alike (the shadow has the
     layout of the model's state).  Build it after the model is wrapped or sharded.
@@ -40,24 +43,32 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
-        self._live: tuple[int, list[torch.Tensor], list[torch.Tensor]] | None = None
+        self._params = {k for k, _ in model.named_parameters()}
+        self._live: tuple[int, list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]] | None
+        self._live = None
 
-    def _pairs(self, model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """(shadow, live) tensor lists, cached per model object (parameters are referenced, not copied)."""
+    def _pairs(
+        self, model: nn.Module
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]:
+        """(shadow params, live params, (shadow, live) buffers), cached per model object (referenced, not copied)."""
         if self._live is None or self._live[0] != id(model):
             sd = model.state_dict(keep_vars=True)
             keys = [k for k in self.shadow if k in sd]
-            self._live = (id(model), [self.shadow[k] for k in keys], [sd[k] for k in keys])
-        return self._live[1], self._live[2]
+            params = [k for k in keys if k in self._params]
+            buffers = [(self.shadow[k], sd[k]) for k in keys if k not in self._params]
+            self._live = (id(model), [self.shadow[k] for k in params], [sd[k] for k in params], buffers)
+        return self._live[1], self._live[2], self._live[3]
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        shadow, live = self._pairs(model)
+        shadow, live, buffers = self._pairs(model)
         try:
             torch._foreach_lerp_(shadow, live, 1.0 - self.decay)
         except (RuntimeError, NotImplementedError):  # e.g. mixed devices or tensor types: one at a time
             for s, v in zip(shadow, live):
                 s.lerp_(v, 1.0 - self.decay)
+        for s, v in buffers:
+            s.copy_(v)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self.shadow)

@@ -338,16 +338,29 @@ class Trainer:
         backup = {k: v.detach().clone() for k, v in sd.items()}
         self.ema.copy_to(self.model)
         self.model.eval()
-        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # nats, tokens
+        sums = torch.zeros(4, dtype=torch.float64, device=self.device)  # token nats, tokens, latent nats, has-latent
         for i, batch in enumerate(self.data.val_batches(self.cfg.train.batch_size, self.cfg.train.eval_batches)):
             for _, part, gen in self._chunks(batch, i, "eval"):
                 out = self.runner(part.tokens, part.attention_mask, gen)
-                sums += torch.stack([out.token_nelbo.double().sum(), _total(out)])
+                lat = out.latent_nelbo
+                extra = (
+                    [lat.detach().double().sum(), torch.ones((), dtype=torch.float64)]
+                    if lat is not None
+                    else [
+                        torch.zeros((), dtype=torch.float64),
+                        torch.zeros((), dtype=torch.float64),
+                    ]
+                )
+                sums += torch.stack([out.token_nelbo.detach().double().sum(), _total(out), *extra]).to(sums.device)
         self.dist.all_reduce_sum(sums)
         for k, v in backup.items():
             sd[k].copy_(v)
         self.model.train()
-        return {"val_nelbo_bpt": float(sums[0]) / max(float(sums[1]), 1.0) / math.log(2)}
+        tokens = max(float(sums[1]), 1.0)
+        result = {"val_nelbo_bpt": float(sums[0]) / tokens / math.log(2)}
+        if float(sums[3]) > 0:  # the channel reports a valid latent bound term: L_x + L_y bounds -log p(x)
+            result["val_joint_nelbo_bpt"] = float(sums[0] + sums[2]) / tokens / math.log(2)
+        return result
 
 
 def _total(out: Any) -> torch.Tensor:

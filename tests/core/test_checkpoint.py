@@ -88,3 +88,16 @@ def test_no_pickle_in_checkpoint(tmp_path):
     for f in path.iterdir():
         assert f.suffix in {".safetensors", ".json"}
     json.loads((path / "state.json").read_text())
+
+
+def test_ema_averages_parameters_and_copies_buffers():
+    from ladd_core.training.optim import EMA
+
+    m = torch.nn.BatchNorm1d(2)  # weight/bias parameters, running stats buffers
+    ema = EMA(m, decay=0.5)
+    with torch.no_grad():
+        m.weight.fill_(3.0)
+        m.running_mean.fill_(7.0)
+    ema.update(m)
+    assert torch.allclose(ema.shadow["weight"], torch.full((2,), 2.0))  # 0.5 * 1 + 0.5 * 3
+    assert torch.equal(ema.shadow["running_mean"], torch.full((2,), 7.0)), "buffers are copied, not averaged"

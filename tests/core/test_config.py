@@ -99,3 +99,10 @@ def test_cli_list_show_schema(capsys):
     names = {p["name"]: p for p in report["plugins"]}
     assert names["schedules"]["components"]["schedule"] == ["linear", "loglinear", "cosine", "sqrt", "polynomial"]
     assert names["schedules"]["version"]
+
+
+def test_latent_denoiser_must_be_latent_only(components):
+    data = load_config_source("sawtooth-coladd", components)
+    data["model"]["latent_denoiser"] = {"name": "mmdit"}
+    probs = _problems(components, data)
+    assert "latent-dit" in probs["model.latent_denoiser.name"]

@@ -91,3 +91,11 @@ def test_sample_rejects_bad_options(tmp_path, capsys, bad):
     assert main(["train", "sawtooth-mdlm", "--out", str(run), "--max-steps", "1", *TINY]) == 0
     assert main(["sample", str(run), bad, "--out", str(tmp_path / "x.jsonl")]) == 2
     assert "sampler." in capsys.readouterr().err
+
+
+def test_joint_bound_reported_for_vq(tmp_path, capsys):
+    run = tmp_path / "di"
+    args = ["train", "sawtooth-diladd", "--out", str(run), "--max-steps", "3", *TINY, "--set", "train.stages=[0,2]"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["val_joint_nelbo_bpt"] >= summary["val_nelbo_bpt"], "L_x + L_y >= L_x (the code term is >= 0)"
