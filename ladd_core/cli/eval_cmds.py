@@ -9,7 +9,7 @@ from typing import Any
 
 from ladd_core.config.errors import ConfigError
 from ladd_core.evaluation.engine import EvalSpec, Resource, evaluate
-from ladd_core.evaluation.judge import CausalLMJudge, resolve_judge
+from ladd_core.evaluation.judge import judge_resource
 from ladd_core.evaluation.table import format_table
 from ladd_core.plugins import get_components
 
@@ -64,16 +64,11 @@ def add_parsers(sub: Any) -> None:
 
 
 def _resources(args: argparse.Namespace) -> dict[str, Resource]:
-    judge = resolve_judge(args.judge)
     zero_shot: Path | None = args.zero_shot
     if zero_shot is not None and not zero_shot.is_file():
         raise FileNotFoundError(f"--zero-shot file {zero_shot} not found")
     return {
-        "judge": Resource(
-            judge is not None,
-            lambda: CausalLMJudge(judge, device=args.device),  # type: ignore[arg-type]
-            judge.description if judge else "",
-        ),
+        "judge": judge_resource(args.judge, args.device),
         "zero_shot": Resource(zero_shot is not None, lambda: zero_shot, str(zero_shot or "")),
     }
 

@@ -17,6 +17,7 @@ and matched against each sampler's ``requires``; well-known ones:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -42,10 +43,14 @@ class Networks:
     Attributes:
         backbone: the (joint) denoiser.
         latent_denoiser: an optional separate latent-only denoiser.
+        token_prior: ``(batch_size, length, device) -> (B, L)`` a draw of the token process's fully
+            noised state (all masks for the masked process): the "all-mask x" a sequential latent
+            chain that runs on the joint network is conditioned on.  ``None`` where not provided.
     """
 
     backbone: Backbone
     latent_denoiser: Backbone | None = None
+    token_prior: Callable[[int, int, torch.device], Tensor] | None = None
 
 
 @dataclass

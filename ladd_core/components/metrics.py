@@ -59,10 +59,16 @@ class Metric(ABC):
     Attributes:
         requires: what the metric needs: data capabilities (``"known_generator"``,
             ``"text"``) or context resources (``"model"``, ``"judge"``).
+        sample_free: the metric ignores samples (a likelihood bound on held-out data); the
+            engine computes it once per run and seed, in a ``"model"`` row.
+        not_compared: names of reported values that are references or diagnostics and are
+            never ranked between models (e.g. the real data's entropy).
     """
 
     Config: ClassVar[type[MetricConfig]] = MetricConfig
     requires: ClassVar[frozenset[str]] = frozenset()
+    sample_free: ClassVar[bool] = False
+    not_compared: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: MetricConfig) -> None:
         self.config = config

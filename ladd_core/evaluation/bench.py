@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from ladd_core.build import build_data, build_model
+from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import validate_config
 from ladd_core.config.loading import apply_overrides, load_config_source
 from ladd_core.plugins import Components
@@ -42,6 +43,7 @@ class BenchPlan:
     num_samples: dict[str, int]
     samplers: list[str] = field(default_factory=lambda: ["ancestral", "joint", "sequential"])
     latent_steps: int = 8
+    temperatures: dict[str, list[float]] = field(default_factory=dict)
 
 
 def plan_for(quick: bool, datasets: list[str]) -> BenchPlan:
@@ -84,12 +86,16 @@ def match_backbone(
     for hidden in range(2 * heads, 513, 2 * heads):
         trial = copy.deepcopy(cfg_data)
         trial["model"]["backbone"]["hidden"] = hidden
-        n = backbone_params(trial, components, vocab_size, seq_len)
+        try:
+            n = backbone_params(trial, components, vocab_size, seq_len)
+        except ConfigError:  # a width the backbone's config does not accept (e.g. below its minimum)
+            continue
         if best is None or abs(n - target) < best[0]:
             best = (abs(n - target), trial, n)
         if n > target * 1.5:
             break
-    assert best is not None
+    if best is None:
+        raise ConfigError([("model.backbone.hidden", "no width in 2*heads..512 is valid for this backbone")])
     return best[1], best[2]
 
 

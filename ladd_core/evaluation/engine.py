@@ -4,8 +4,8 @@ No component is chosen by name here: a metric runs when its ``requires`` are all
 run's data capabilities, ``"model"``, and the resources of this evaluation (``"judge"``,
 ``"zero_shot"``); a sampler runs when its ``requires`` are among the model's capabilities.
 Anything skipped is logged as a notice and stored in the results, never silently dropped.
-Two optional metric class attributes are honoured: ``sample_free = True`` (scored once per
-run and seed, in a ``"model"`` row) and ``not_compared`` (value names never ranked).
+The metric class attributes ``sample_free`` (scored once per run and seed, in a ``"model"`` row)
+and ``not_compared`` (value names never ranked) are honoured.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ class _RunEval:
         t0 = time.perf_counter()
         out: dict[str, MetricValue] = {}
         for name, metric in self.metrics.items():
-            if bool(getattr(metric, "sample_free", False)) != sample_free:
+            if metric.sample_free != sample_free:
                 continue
             for req in metric.requires & self.resources.keys():
                 self.ctx.extras[req] = self.resources[req].get()
@@ -246,7 +246,7 @@ def evaluate(
         metrics = build_metrics(components, names, spec.metric_overrides)
         for n, m in metrics.items():
             result.metric_configs.setdefault(n, m.config.model_dump(mode="json"))
-            result.not_compared = sorted(set(result.not_compared) | set(getattr(m, "not_compared", ())))
+            result.not_compared = sorted(set(result.not_compared) | set(m.not_compared))
         ev = _RunEval(run, metrics, resources, note)
         for seed in spec.seeds:
             row = ev.model_row(seed)

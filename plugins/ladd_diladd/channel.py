@@ -15,6 +15,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
+from ladd_core.components.backbones import BackboneOutput
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latents import LatentChannel, LatentConfig, LatentTrainOutput, Networks
 from ladd_core.components.objectives import sample_times
@@ -84,6 +85,15 @@ class VQLatent(LatentChannel):
             "noised", description="what the latent stream reads in stage 1: masked codes c_t (App. B) or clean codes"
         )
         t_min: float = Field(1e-4, gt=0.0, lt=1.0, description="t_y is drawn in [t_min, 1]")
+        target: Literal["joint", "sequential"] = Field(
+            "joint",
+            description=(
+                "inference schedule trained for: joint (codes and tokens read each other's noised states) or "
+                "sequential (tokens read clean codes at t_y = 0; codes are predicted from an all-mask x at "
+                "t_x = 1, as the sequential sampler calls the network; a second network call per step once "
+                "the code loss is on)"
+            ),
+        )
 
     config: Config
     backbone_requires = frozenset({"latent_stream"})
@@ -108,6 +118,8 @@ class VQLatent(LatentChannel):
 
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
+        if getattr(config, "target", "joint") == "sequential":
+            return frozenset({"sequential", "joint_bound"})
         if getattr(config, "clocks", "independent") == "tied":
             return frozenset({"joint", "joint_bound"})
         return frozenset({"joint", "sequential", "joint_bound"})
@@ -157,10 +169,12 @@ class VQLatent(LatentChannel):
             clocks = "tied"
         if clocks == "tied":
             return t_x
-        b = t_x.shape[0]
-        t = sample_times(b, t_min=self.config.t_min, low_discrepancy=True, device=t_x.device, generator=generator)
-        perm = torch.randperm(b, generator=generator, device=t_x.device)  # decorrelate from t_x's strata
-        return t[perm].to(t_x.dtype)
+        return self._t_y_independent(t_x.shape[0], t_x.device, generator).to(t_x.dtype)
+
+    def _t_y_independent(self, b: int, device: torch.device, generator: torch.Generator | None) -> Tensor:
+        t = sample_times(b, t_min=self.config.t_min, low_discrepancy=True, device=device, generator=generator)
+        perm = torch.randperm(b, generator=generator, device=device)  # decorrelate from t_x's strata
+        return t[perm]
 
     # -- training --------------------------------------------------------------
     def training_forward(
@@ -183,23 +197,29 @@ class VQLatent(LatentChannel):
             z_e = self.proj(self.encoder(x0, attn, hide))  # (B, K, D)
         vq = self.quantizer(z_e, update=self.training and (not cfg.two_stage or self.stage <= 1), generator=generator)
         c0 = vq.codes  # (B, K)
-        clean = self._stage1 and cfg.stage1_latent == "clean"
-        if clean:
-            t_y = torch.zeros_like(t_x)
-            masked = torch.zeros_like(c0, dtype=torch.bool)
+        if cfg.target == "sequential":
+            token_logits, code_logits, c_t, t_y = self._sequential_calls(
+                nets, vq.z_q, c0, x_t, t_x, attention_mask, generator
+            )
         else:
-            t_y = self._t_y(t_x, generator)
-            keep = self.schedule.alpha(t_y)[:, None]  # (B, 1)
-            masked = torch.rand(c0.shape, generator=generator, device=device) < 1 - keep  # (B, K)
-        c_t = torch.where(masked, torch.full_like(c0, self.mask_id), c0)
-        y_in = torch.where(masked[..., None], self.mask.vector.to(vq.z_q.dtype), vq.z_q)  # (B, K, D)
-        out = nets.backbone(x_t, y_in, t_x, t_y, attention_mask)
-        if out.token_logits is None or out.latent_out is None:
-            raise ValueError("the vq latent needs a backbone returning token logits and latent_out (latent_stream)")
-        log_p = self.code_log_probs(out.latent_out, c_t)  # (B, K, C)
+            token_logits, code_logits, c_t, t_y = self._joint_call(
+                nets, vq.z_q, c0, x_t, t_x, attention_mask, generator
+            )
+        masked = c_t == self.mask_id  # (B, K)
+        logs = {
+            "vq_loss": float(vq.commit_loss.detach().mean()),
+            "vq_utilisation": vq.utilisation,
+            "vq_perplexity": vq.perplexity,
+            "vq_unique_fraction": vq.unique_fraction,
+            "vq_replaced": float(vq.replaced),
+        }
+        if code_logits is None:  # stage 1 with clean codes: no code term
+            logs["code_loss"] = 0.0
+            return LatentTrainOutput(token_logits, torch.zeros(b, device=device) + vq.commit_loss, None, logs)
+        log_p = self.code_log_probs(code_logits, c_t)  # (B, K, C)
         nll = (-log_p.gather(-1, c0[..., None]).squeeze(-1)).masked_fill(~masked, 0.0)  # (B, K)
         weight = self.schedule.masked_elbo_weight(t_y.clamp_min(cfg.t_min))  # (B,)
-        latent_nelbo = None if clean else (weight * nll.sum(-1)).detach()  # (B,) nats
+        latent_nelbo = (weight * nll.sum(-1)).detach()  # (B,) nats
         k = c0.shape[1]
         if self._stage1:
             code_loss = torch.zeros(b, device=device)
@@ -207,21 +227,75 @@ class VQLatent(LatentChannel):
             code_loss = cfg.latent_weight * weight * nll.sum(-1) / k
         else:
             code_loss = cfg.latent_weight * nll.sum(-1) / k
+        logs["code_loss"] = float(code_loss.detach().mean())
         n_masked = masked.sum()
-        logs = {
-            "vq_loss": float(vq.commit_loss.detach().mean()),
-            "vq_utilisation": vq.utilisation,
-            "vq_perplexity": vq.perplexity,
-            "vq_unique_fraction": vq.unique_fraction,
-            "vq_replaced": float(vq.replaced),
-            "code_loss": float(code_loss.detach().mean()),
-        }
         if int(n_masked) > 0:
             with torch.no_grad():
                 hit = (log_p.argmax(-1) == c0) & masked
                 logs["code_nll"] = float(nll.detach().sum() / n_masked)
                 logs["code_acc"] = float(hit.sum() / n_masked)
-        return LatentTrainOutput(out.token_logits, code_loss + vq.commit_loss, latent_nelbo, logs)
+        return LatentTrainOutput(token_logits, code_loss + vq.commit_loss, latent_nelbo, logs)
+
+    def _mask_codes(
+        self, c0: Tensor, z_q: Tensor, t_y: Tensor, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor]:
+        """``c_t`` (each code masked w.p. ``1 - alpha(t_y)``) and its code vectors ``(B, K, D)``."""
+        keep = self.schedule.alpha(t_y)[:, None]  # (B, 1)
+        masked = torch.rand(c0.shape, generator=generator, device=c0.device) < 1 - keep  # (B, K)
+        c_t = torch.where(masked, torch.full_like(c0, self.mask_id), c0)
+        y_in = torch.where(masked[..., None], self.mask.vector.to(z_q.dtype), z_q)  # (B, K, D)
+        return c_t, y_in
+
+    @staticmethod
+    def _outputs(out: BackboneOutput, tokens: bool, codes: bool) -> BackboneOutput:
+        if (tokens and out.token_logits is None) or (codes and out.latent_out is None):
+            raise ValueError("the vq latent needs a backbone returning token logits and latent_out (latent_stream)")
+        return out
+
+    def _joint_call(
+        self,
+        nets: Networks,
+        z_q: Tensor,
+        c0: Tensor,
+        x_t: Tensor,
+        t_x: Tensor,
+        attn: Tensor,
+        gen: torch.Generator | None,
+    ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
+        """One call on ``(x_t, c_t)``: token logits, code logits (``None``: stage-1 clean codes), ``c_t``, ``t_y``."""
+        if self._stage1 and self.config.stage1_latent == "clean":
+            out = self._outputs(nets.backbone(x_t, z_q, t_x, torch.zeros_like(t_x), attn), True, False)
+            return out.token_logits, None, c0, torch.zeros_like(t_x)  # type: ignore[return-value]
+        t_y = self._t_y(t_x, gen)
+        c_t, y_in = self._mask_codes(c0, z_q, t_y, gen)
+        out = self._outputs(nets.backbone(x_t, y_in, t_x, t_y, attn), True, True)
+        return out.token_logits, out.latent_out, c_t, t_y  # type: ignore[return-value]
+
+    def _sequential_calls(
+        self,
+        nets: Networks,
+        z_q: Tensor,
+        c0: Tensor,
+        x_t: Tensor,
+        t_x: Tensor,
+        attn: Tensor,
+        gen: torch.Generator | None,
+    ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
+        """The sequential bound's two terms (ladd-method.md §4.1): tokens given clean codes at ``t_y = 0``;
+        codes given an all-mask ``x`` at ``t_x = 1`` (skipped in stage-1 training, where no code loss is used).
+        """
+        zeros = torch.zeros_like(t_x)
+        tok = self._outputs(nets.backbone(x_t, z_q, t_x, zeros, attn), True, False)
+        if self.training and self._stage1:
+            return tok.token_logits, None, c0, zeros  # type: ignore[return-value]
+        if nets.token_prior is None:
+            raise ValueError("target='sequential' needs Networks.token_prior (the all-mask token state)")
+        b, length = x_t.shape
+        t_y = self._t_y_independent(b, x_t.device, gen)
+        c_t, y_in = self._mask_codes(c0, z_q, t_y, gen)
+        prior = nets.token_prior(b, length, x_t.device)  # (B, L), as predict_latent feeds it
+        out = self._outputs(nets.backbone(prior, y_in, torch.ones_like(t_x), t_y, None), False, True)
+        return tok.token_logits, out.latent_out, c_t, t_y  # type: ignore[return-value]
 
     def trainable_modules(self, stage: int, nets: Networks) -> list[nn.Module]:
         mods: list[nn.Module] = [nets.backbone, self.mask]

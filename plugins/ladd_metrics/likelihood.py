@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -16,38 +17,66 @@ from ladd_core.evaluation.context import MetricNotApplicable
 from ladd_core.model import LaddModel
 from ladd_metrics._stats import ratio_stderr
 
-__all__ = ["NELBO", "ZeroShotNELBO", "bound_values", "nelbo_per_sequence"]
+__all__ = ["NELBO", "SequenceBounds", "ZeroShotNELBO", "bound_values", "nelbo_per_sequence", "sequence_bounds"]
 
 LN2 = math.log(2.0)
 
 
-@torch.no_grad()
-def nelbo_per_sequence(model: LaddModel, batches: list[Batch], draws: int, seed: int) -> tuple[Tensor, Tensor]:
-    """NELBO of each sequence in nats, averaged over ``draws`` time/noise draws, and its scored tokens.
+@dataclass
+class SequenceBounds:
+    """Per-sequence NELBO terms in nats (float64, CPU), averaged over time/noise draws.
 
-    The bound is the token NELBO plus the latent channel's term; a latent model whose channel
-    returns no latent term has no valid bound and raises :class:`MetricNotApplicable`.
-
-    Returns:
-        ``nats (n,)`` and ``tokens (n,)`` float64 on the CPU.
+    ``token`` is the token channel's term L_x (for a latent model: given the encoder's latent);
+    ``latent`` is the latent channel's term L_y, ``None`` when the channel reports no valid term.
+    ``token + latent`` (or ``token`` alone for a model without a latent) bounds -log p(x).
     """
-    total = torch.zeros(sum(b.tokens.shape[0] for b in batches), dtype=torch.float64)
-    tokens = torch.zeros_like(total)
+
+    token: Tensor
+    latent: Tensor | None
+    tokens: Tensor
+    has_latent: bool
+
+    @property
+    def joint(self) -> Tensor | None:
+        """The valid bound on -log p(x) per sequence, or ``None`` where the model has none."""
+        if not self.has_latent:
+            return self.token
+        return None if self.latent is None else self.token + self.latent
+
+
+@torch.no_grad()
+def sequence_bounds(model: LaddModel, batches: list[Batch], draws: int, seed: int) -> SequenceBounds:
+    """The NELBO terms of each sequence of ``batches``, averaged over ``draws`` time/noise draws."""
+    n = sum(b.tokens.shape[0] for b in batches)
+    token = torch.zeros(n, dtype=torch.float64)
+    latent: Tensor | None = torch.zeros(n, dtype=torch.float64)
+    tokens = torch.zeros(n, dtype=torch.float64)
     for d in range(draws):
         gen = torch.Generator(device=model.device).manual_seed(seed * 7919 + d)
         start = 0
         for batch in batches:
             out = model.loss(batch.to(model.device), gen)
-            nats = out.token_nelbo.detach().to(torch.float64).cpu()
-            if out.latent_nelbo is not None:
-                nats = nats + out.latent_nelbo.detach().to(torch.float64).cpu()
-            elif "no_latent" not in model.capabilities:
-                raise MetricNotApplicable("the latent channel reports no latent bound term: no valid NLL bound")
-            stop = start + nats.shape[0]
-            total[start:stop] += nats / draws
+            stop = start + batch.tokens.shape[0]
+            token[start:stop] += out.token_nelbo.detach().to(torch.float64).cpu() / draws
+            if out.latent_nelbo is None:
+                latent = None
+            elif latent is not None:
+                latent[start:stop] += out.latent_nelbo.detach().to(torch.float64).cpu() / draws
             tokens[start:stop] = out.num_tokens.detach().to(torch.float64).cpu()
             start = stop
-    return total, tokens
+    return SequenceBounds(token, latent, tokens, "no_latent" not in model.capabilities)
+
+
+def nelbo_per_sequence(model: LaddModel, batches: list[Batch], draws: int, seed: int) -> tuple[Tensor, Tensor]:
+    """The valid NLL bound of each sequence in nats and its scored tokens (float64, CPU).
+
+    Raises:
+        MetricNotApplicable: a latent model whose channel reports no latent term (no valid bound).
+    """
+    b = sequence_bounds(model, batches, draws, seed)
+    if b.joint is None:
+        raise MetricNotApplicable("the latent channel reports no latent bound term: no valid NLL bound")
+    return b.joint, b.tokens
 
 
 def bound_values(
@@ -80,6 +109,12 @@ def _chars(context: EvalContext, batches: list[Batch]) -> Tensor | None:
 class NELBO(Metric):
     """The model's NLL upper bound on held-out data: bits per token, perplexity bound, bits per character.
 
+    ``nelbo`` is a valid bound on -log p(x): the token NELBO of a model without a latent, L_x + L_y for a
+    latent channel that reports a valid latent term, absent otherwise (a deterministic Gaussian encoder,
+    docs/coladd.md).  A latent model always reports its token-channel term ``token-nelbo`` (L_x given the
+    encoder's latent) and, where valid, ``latent-nelbo`` (L_y); both are not compared across models
+    because L_x alone conditions on information MDLM does not have.
+
     Samples are ignored (``sample_free``): the engine computes it once per run and seed.
     """
 
@@ -92,6 +127,7 @@ class NELBO(Metric):
     config: Config
     requires = frozenset({"model"})
     sample_free = True
+    not_compared = frozenset({"token-nelbo", "latent-nelbo"})
 
     def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
         cfg = self.config
@@ -101,8 +137,18 @@ class NELBO(Metric):
         if not batches:
             raise MetricNotApplicable("the data source has no validation sequences")
         seed = int(context.extras.get("seed", 0))
-        nats, toks = nelbo_per_sequence(context.model, batches, cfg.draws, seed)
-        return bound_values("nelbo", nats, toks, _chars(context, batches))
+        b = sequence_bounds(context.model, batches, cfg.draws, seed)
+        chars = _chars(context, batches)
+        out: dict[str, MetricValue] = {}
+        if b.has_latent:
+            bpt, se = ratio_stderr(b.token / LN2, b.tokens)
+            out["token-nelbo"] = MetricValue(bpt, se, "bits/token, L_x given the encoder latent", False)
+            if b.latent is not None:
+                bpt, se = ratio_stderr(b.latent / LN2, b.tokens)
+                out["latent-nelbo"] = MetricValue(bpt, se, "bits/token, L_y", False)
+        if b.joint is not None:
+            out.update(bound_values("nelbo", b.joint, b.tokens, chars))
+        return out
 
 
 class ZeroShotNELBO(Metric):

@@ -24,3 +24,14 @@ def test_bench_quick_sawtooth(tmp_path, capsys):
     text = doc.read_text()
     assert "<!-- bench-quick:begin -->" in text and "sawtooth-mdlm" in text
     assert "× MDLM" in text
+
+
+@pytest.mark.slow
+def test_bench_quick_both_datasets_with_judge_flag(tmp_path, capsys):
+    doc = tmp_path / "bench.md"
+    args = ["bench", "--quick", "--out", str(tmp_path / "b"), "--doc", str(doc), "--judge", "none"]
+    assert main(args) == 0
+    text = doc.read_text()
+    for name in ("sawtooth-mdlm", "sawtooth-coladd", "sawtooth-diladd", "shakespeare-mdlm", "shakespeare-diladd"):
+        assert name in text
+    assert "### shakespeare" in text and "true-nll" in text

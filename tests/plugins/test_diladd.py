@@ -211,6 +211,37 @@ def test_training_forward_stages() -> None:
     assert ch.encoder in ch.trainable_modules(1, nets)
 
 
+def test_sequential_target_trains_the_sequential_bound() -> None:
+    """target='sequential': tokens read clean codes at t_y = 0; codes are predicted from the all-mask x at t_x = 1."""
+    ch, nets = _channel(latent_loss="masked-ce", target="sequential")
+    assert ch.capabilities_for(ch.config) == {"sequential", "joint_bound"}
+    nets = Networks(nets.backbone, None, lambda b, n, dev: torch.full((b, n), V, dtype=torch.long, device=dev))
+    bb = nets.backbone
+    x0, x_t, t, attn = _batch()
+    ch.train()
+    ch.stage = 1
+    out1 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    assert len(bb.calls) == 1 and out1.latent_nelbo is None and out1.logs["code_loss"] == 0.0
+    lat = bb.calls[0]["latents"]  # (B, K, D): quantised vectors, never the mask vector
+    assert not bool(torch.isclose(lat, ch.mask.vector.detach()).all(-1).any()) and bool((bb.calls[0]["t_y"] == 0).all())
+    assert torch.allclose(lat.norm(dim=-1), torch.ones(lat.shape[:2]), atol=1e-5)  # unit codebook vectors
+    assert torch.equal(bb.calls[0]["tokens"], x_t)
+    bb.calls.clear()
+    ch.stage = 2
+    out2 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(1))
+    assert len(bb.calls) == 2 and out2.logs["code_loss"] > 0 and out2.latent_nelbo is not None
+    code_call = bb.calls[1]
+    assert bool((code_call["tokens"] == V).all()) and bool((code_call["t_x"] == 1).all())
+    assert bool((code_call["t_y"] > 0).all())
+    ch.eval()
+    ch.stage = 1
+    bb.calls.clear()
+    out_eval = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(2))
+    assert len(bb.calls) == 2 and out_eval.latent_nelbo is not None  # the bound is reported in every stage
+    with pytest.raises(ValueError, match="token_prior"):
+        ch.training_forward(Networks(bb), x0, x_t, t, attn, torch.Generator().manual_seed(2))
+
+
 def test_latent_nelbo_and_losses_match_definition() -> None:
     ch, nets = _channel(latent_loss="nelbo", latent_weight=2.0, commitment=0.0)
     ch.train()

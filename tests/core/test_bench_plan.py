@@ -1,0 +1,59 @@
+"""`ladd bench` plumbing on a micro plan: every dataset trains all three models and lands in the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ladd_core.cli import bench_cmds
+from ladd_core.cli.main import main
+from ladd_core.evaluation.bench import BenchPlan
+
+MICRO = ["model.backbone.layers=1", "model.backbone.hidden=16", "model.backbone.heads=2", "train.batch_size=8",
+         "data.seq_len=32", "train.log_every=1", "train.threads=1"]  # fmt: skip
+
+
+@pytest.fixture
+def micro_plan(monkeypatch):
+    def plan(quick: bool, datasets: list[str]) -> BenchPlan:
+        return BenchPlan(
+            datasets=datasets,
+            steps={"sawtooth": 4, "shakespeare": 3},
+            overrides={"sawtooth": [*MICRO, "data.val_size=32"], "shakespeare": [*MICRO, "data.max_chars=20000"]},
+            grid=[1, 2],
+            seeds=[0],
+            num_samples={"sawtooth": 8, "shakespeare": 4},
+        )
+
+    monkeypatch.setattr(bench_cmds, "plan_for", plan)
+
+
+def test_micro_bench_reports_every_model_and_dataset(tmp_path, micro_plan, capsys):
+    doc = tmp_path / "bench.md"
+    doc.write_text("# Benchmarks\n\nhand-written text stays\n")
+    out = tmp_path / "b"
+    assert main(["bench", "--out", str(out), "--doc", str(doc), "--judge", "none"]) == 0
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nhand-written text stays")
+    assert text.count("<!-- bench:begin -->") == 1 and "### Training cost" in text
+    for ds in ("sawtooth", "shakespeare"):
+        assert f"### {ds}" in text
+        for model in ("mdlm", "coladd", "diladd"):
+            assert f"{ds}-{model}" in text
+        rows = json.loads((out / f"{ds}-results.json").read_text())["rows"]
+        assert {r["model"] for r in rows} == {f"{ds}-mdlm", f"{ds}-coladd", f"{ds}-diladd"}
+        assert {r["steps"] for r in rows if r["kind"] == "samples"} == {1, 2}
+    saw = json.loads((out / "sawtooth-results.json").read_text())["rows"]
+    assert any("true-nll" in r["metrics"] for r in saw)
+    # a second run replaces the section instead of appending another one
+    assert main(["bench", "--out", str(out), "--doc", str(doc), "--judge", "none", "--datasets", "sawtooth"]) == 0
+    again = doc.read_text()
+    assert again.count("<!-- bench:begin -->") == 1 and "### shakespeare" not in again
+
+
+def test_bad_judge_path_fails_before_training(tmp_path, micro_plan, capsys):
+    assert main(["bench", "--out", str(tmp_path / "b"), "--doc", "", "--judge", str(tmp_path / "missing")]) != 0
+    err = capsys.readouterr().err
+    assert "judge" in err and "not found" in err
+    assert not (tmp_path / "b").exists()
