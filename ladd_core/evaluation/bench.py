@@ -62,7 +62,7 @@ def plan_for(quick: bool, datasets: list[str]) -> BenchPlan:
         )
     return BenchPlan(
         datasets=datasets,
-        steps={"sawtooth": 3000, "shakespeare": 1500},
+        steps={"sawtooth": 3000, "shakespeare": 1000},
         overrides={"sawtooth": [], "shakespeare": []},
         grid=[1, 2, 4, 8, 16, 32, 64],
         seeds=[0, 1, 2],

@@ -35,8 +35,9 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
         SAWTOOTH_MDLM,
         description=(
             "Di-LADD on the binary sawtooth (method §6.4): one code (C=512, D=32) of a trainable transformer "
-            "encoder, polynomial code schedule, independent clocks, nelbo losses, MM-DiT 64x4; stage 1 (steps "
-            "0-3000) encoder + token net, stage 2 frozen encoder/codebook + code loss; sequential sampler"
+            "encoder, polynomial code schedule, trained for the sequential schedule (codes from the all-mask x, "
+            "tokens from clean codes), masked-CE token loss, MM-DiT 64x4; stage 1 (steps 0-3000) encoder + token "
+            "net, stage 2 frozen encoder/codebook + code loss; sequential sampler"
         ),
         latent={
             "name": "vq",
@@ -50,8 +51,8 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
             "dead_threshold": 0.0625,
             "clocks": "independent",
             "latent_loss": "nelbo",
+            "target": "sequential",
         },
-        objective={"name": "nelbo"},
         sampler={"name": "sequential", "steps": 64, "latent_steps": 8},
         train={"stages": [0, 3000], "ema": 0.99},
     )

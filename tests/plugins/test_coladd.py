@@ -389,7 +389,7 @@ def test_presets_differ_from_mdlm_only_in_components(components) -> None:
         assert bb == {k: v for k, v in md["model"]["backbone"].items() if k != "name"}
     saw = validate_config(components.get("preset", "sawtooth-coladd"), components)
     assert saw.model.latent.encoder.num_slots == 1 and saw.model.latent.encoder.dim == 32
-    assert saw.model.latent_denoiser.name == "latent-dit" and saw.objective.name == "nelbo"
+    assert saw.model.latent_denoiser.name == "latent-dit" and saw.objective.name == "masked-ce"
     assert saw.train.ema == 0.99 and len(saw.train.stages) == 2 and saw.model.latent.two_stage
 
 

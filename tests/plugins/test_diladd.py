@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from ladd_core.components.backbones import Backbone, BackboneOutput, BackboneSpec
 from ladd_core.components.encoders import Encoder, EncoderConfig
 from ladd_core.components.latents import Networks
+from ladd_core.config.errors import ConfigError
 from ladd_core.plugins import load_plugins
 from ladd_diladd.channel import VQLatent
 from ladd_schedules.schedules import LinearSchedule, PolynomialSchedule
@@ -364,6 +365,9 @@ def test_presets_validate_and_differ_from_coladd_only_in_latent() -> None:
             pytest.skip("mmdit is not installed")
         cfg = validate_config(presets.get(name), comps, source=name)
         assert cfg.model.latent.name == "vq"
+    seq_only = {**presets.get("sawtooth-diladd"), "sampler": {"name": "joint"}}  # trained for sequential only
+    with pytest.raises(ConfigError, match="Compatible samplers: sequential"):
+        validate_config(seq_only, comps)
     if "sawtooth-coladd" in presets.list():
         di, co = presets.get("sawtooth-diladd"), presets.get("sawtooth-coladd")
         assert {k for k in di.keys() | co.keys() if di.get(k) != co.get(k)} <= {"description", "model"}
@@ -372,13 +376,15 @@ def test_presets_validate_and_differ_from_coladd_only_in_latent() -> None:
         assert dm["latent"]["encoder"] == cm["latent"]["encoder"]
 
 
-def test_model_loss_backward_and_stage_switch() -> None:
-    _, _, model = _tiny_model()
+@pytest.mark.parametrize("target", ["joint", "sequential"])
+def test_model_loss_backward_and_stage_switch(target: str) -> None:
+    _, _, model = _tiny_model([f"model.latent.target={target}"])
     x0 = torch.randint(0, 2, (4, 16))
     from ladd_core.components.data import Batch
 
     batch = Batch(tokens=x0, attention_mask=torch.ones_like(x0, dtype=torch.bool))
-    assert {"joint", "sequential", "joint_bound", "latent_stream"} <= model.capabilities
+    caps = {"sequential", "joint_bound", "latent_stream"} | ({"joint"} if target == "joint" else set())
+    assert caps <= model.capabilities and ("joint" in model.capabilities) == (target == "joint")
     model.train()
     for stage in (1, 2):
         params = model.set_stage(stage)
@@ -390,8 +396,12 @@ def test_model_loss_backward_and_stage_switch() -> None:
         assert torch.isfinite(out.loss) and len(params) == len(names)
         enc_grads = [p.grad for p in model.latent.encoder.parameters() if p.grad is not None]
         assert bool(enc_grads) == (stage == 1)
-        assert model.latent.mask.vector.grad is not None
-        assert out.latent_nelbo is not None and out.latent_nelbo.shape == (4,)
+        # sequential stage 1 trains tokens on clean codes only: no masked code, no code term
+        codes_used = target == "joint" or stage == 2
+        assert (model.latent.mask.vector.grad is not None) == codes_used
+        assert (out.latent_nelbo is not None) == codes_used
+        if codes_used:
+            assert out.latent_nelbo.shape == (4,)
         model.zero_grad(set_to_none=True)
 
 
@@ -421,7 +431,7 @@ def test_cli_two_stage_train_then_sample(tmp_path) -> None:
     _tiny_model()  # skips when the e2e components are missing
     run = tmp_path / "run"
     args = ["train", "sawtooth-diladd", "--out", str(run), "--max-steps", "6"]
-    for o in TINY:
+    for o in [*TINY, "model.latent.target=joint"]:  # trained for both schedules
         args += ["--set", o]
     threads = torch.get_num_threads()
     try:
