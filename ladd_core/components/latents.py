@@ -11,7 +11,9 @@ and matched against each sampler's ``requires``; well-known ones:
 * ``"no_latent"`` -- there is no latent (token-only samplers apply);
 * ``"joint"`` -- one network call denoises tokens and latents together;
 * ``"sequential"`` -- the latent can be generated first, then tokens given it;
-* ``"joint_bound"`` -- ``L_x + L_y`` is a valid bound on ``-log p(x)``.
+* ``"joint_bound"`` -- ``L_x + L_y`` is a valid bound on ``-log p(x)``;
+* ``"codes"`` -- the latent is a tuple of discrete codes and the channel implements
+  :class:`CodeChannel` (``num_codes``, ``encode_codes``), e.g. for codebook diagnostics.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +31,7 @@ from ladd_core.config.base import ComponentConfig
 if TYPE_CHECKING:
     from ladd_core.components.backbones import Backbone
 
-__all__ = ["LatentChannel", "LatentConfig", "LatentTrainOutput", "Networks"]
+__all__ = ["CodeChannel", "LatentChannel", "LatentConfig", "LatentTrainOutput", "Networks", "code_usage"]
 
 
 class LatentConfig(ComponentConfig):
@@ -176,3 +178,37 @@ class LatentChannel(nn.Module, ABC):
         if nets.latent_denoiser is not None:
             mods.append(nets.latent_denoiser)
         return mods
+
+
+@runtime_checkable
+class CodeChannel(Protocol):
+    """What a channel declaring the ``"codes"`` capability provides."""
+
+    @property
+    def num_codes(self) -> int:
+        """C, the codebook size (ids ``0 .. C-1``; a mask id, if any, is not counted)."""
+        ...
+
+    def encode_codes(self, x0: Tensor, attention_mask: Tensor) -> Tensor:
+        """The codes of clean sequences ``x0 (B, L)`` -> ``(B, K)`` long, deterministically, without updates."""
+        ...
+
+
+def code_usage(codes: Tensor, num_codes: int) -> dict[str, float]:
+    """Usage statistics of ``codes (N, K)`` over a codebook of ``num_codes`` entries.
+
+    Returns:
+        ``utilisation``: share of the codebook that occurs at all; ``perplexity``: ``exp`` of the entropy
+        of the code histogram (1 = one code, ``num_codes`` = uniform); ``unique``: distinct code tuples
+        over sequences (1 = every sequence gets its own latent).
+    """
+    if codes.numel() == 0:
+        raise ValueError("no codes")
+    counts = torch.bincount(codes.reshape(-1), minlength=num_codes).double()  # (C,)
+    p = counts / counts.sum()
+    entropy = -(p[p > 0] * p[p > 0].log()).sum()
+    return {
+        "utilisation": float((counts > 0).sum()) / num_codes,
+        "perplexity": float(entropy.exp()),
+        "unique": torch.unique(codes, dim=0).shape[0] / codes.shape[0],
+    }

@@ -9,6 +9,7 @@ evaluated with every compatible sampler on the step grid, and the tables, plots 
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import json
 import platform
 import statistics
@@ -177,4 +178,11 @@ def hardware() -> str:
         pass
     import os
 
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    try:
+        ladd_version = importlib.metadata.version("ladd")
+    except importlib.metadata.PackageNotFoundError:
+        ladd_version = "not installed"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"python {platform.python_version()}, ladd {ladd_version}, {platform.system()} {platform.release()}"
+    )

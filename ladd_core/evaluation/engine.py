@@ -1,7 +1,7 @@
 """The evaluation engine: runs x seeds x samplers x temperatures x token steps, scored by matching metrics.
 
 No component is chosen by name here: a metric runs when its ``requires`` are all among the
-run's data capabilities, ``"model"``, and the resources of this evaluation (``"judge"``,
+run's data capabilities, the model's capabilities, ``"model"``, and the resources of this evaluation (``"judge"``,
 ``"zero_shot"``); a sampler runs when its ``requires`` are among the model's capabilities.
 Anything skipped is logged as a notice and stored in the results, never silently dropped.
 The metric class attributes ``sample_free`` (scored once per run and seed, in a ``"model"`` row)
@@ -242,7 +242,8 @@ def evaluate(
         note("runs given more than once are evaluated once")
     for run_dir in unique:
         run = load_run(run_dir, components, device=spec.device)
-        names = select_metrics(components, spec.metrics, run.data.capabilities | ready, note, str(run_dir))
+        available = run.data.capabilities | run.model.capabilities | ready
+        names = select_metrics(components, spec.metrics, available, note, str(run_dir))
         metrics = build_metrics(components, names, spec.metric_overrides)
         for n, m in metrics.items():
             result.metric_configs.setdefault(n, m.config.model_dump(mode="json"))

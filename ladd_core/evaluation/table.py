@@ -57,6 +57,10 @@ def _pivot(rows: list[ResultRow], title: str, cell: Callable[[ResultRow], str]) 
     return [title, *_grid(header, body)]
 
 
+def _ms_per_sample(r: ResultRow) -> str:
+    return f"{1000 * r.wall_seconds / r.num_samples:.2f}" if r.num_samples else "–"
+
+
 def format_table(results: ResultSet) -> str:
     """NFE and time, then one block per sample metric (rows: model x sampler x M x T; columns: N),
     then sample-free metrics, then every setting where latent models lose.
@@ -72,7 +76,7 @@ def format_table(results: ResultSet) -> str:
     out: list[str] = []
     if sample_rows:
         out += _pivot(sample_rows, "NFE (network calls per batch)", lambda r: str(r.nfe))
-        out += ["", *_pivot(sample_rows, "sampling seconds per seed", lambda r: f"{r.wall_seconds:.2f}")]
+        out += ["", *_pivot(sample_rows, "sampling wall ms per sample (mean over seeds)", _ms_per_sample)]
         for name in sorted({n for r in sample_rows for n in r.metrics}):
             have = [r for r in sample_rows if name in r.metrics]
             out += ["", *_pivot(have, _title(have, name), lambda r, n=name: format_value(r.metrics[n]))]

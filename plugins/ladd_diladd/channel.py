@@ -119,10 +119,10 @@ class VQLatent(LatentChannel):
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
         if getattr(config, "target", "joint") == "sequential":
-            return frozenset({"sequential", "joint_bound"})
+            return frozenset({"sequential", "joint_bound", "codes"})
         if getattr(config, "clocks", "independent") == "tied":
-            return frozenset({"joint", "joint_bound"})
-        return frozenset({"joint", "sequential", "joint_bound"})
+            return frozenset({"joint", "joint_bound", "codes"})
+        return frozenset({"joint", "sequential", "joint_bound", "codes"})
 
     @property
     def num_slots(self) -> int:
@@ -135,6 +135,15 @@ class VQLatent(LatentChannel):
     @property
     def output_dim(self) -> int:
         return self.config.codebook_size
+
+    @property
+    def num_codes(self) -> int:
+        return self.config.codebook_size
+
+    @torch.no_grad()
+    def encode_codes(self, x0: Tensor, attention_mask: Tensor) -> Tensor:
+        """Codes ``(B, K)`` of clean ``x0 (B, L)``: encoder, projection, nearest code (no hiding, no EMA update)."""
+        return self.quantizer.assign(self.proj(self.encoder(x0, attention_mask.bool())))
 
     # -- helpers ---------------------------------------------------------------
     @property

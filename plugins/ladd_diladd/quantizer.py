@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ladd_core.components.latents import code_usage
+
 __all__ = ["VQOutput", "VectorQuantizer", "code_usage_stats"]
 
 LAPLACE_EPS = 1e-5
@@ -58,12 +60,8 @@ class VQOutput:
 
 def code_usage_stats(codes: Tensor, num_codes: int) -> tuple[float, float, float]:
     """``(utilisation, perplexity, unique_fraction)`` of ``codes (B, K)`` over a codebook of ``num_codes``."""
-    counts = torch.bincount(codes.reshape(-1), minlength=num_codes).double()  # (C,)
-    p = counts / counts.sum().clamp_min(1.0)
-    entropy = -(p * p.clamp_min(1e-30).log()).sum()
-    utilisation = float((counts > 0).sum()) / num_codes
-    unique_rows = torch.unique(codes, dim=0).shape[0] if codes.numel() else 0
-    return utilisation, float(entropy.exp()), unique_rows / max(codes.shape[0], 1)
+    u = code_usage(codes, num_codes)
+    return u["utilisation"], u["perplexity"], u["unique"]
 
 
 def _normalise(x: Tensor) -> Tensor:

@@ -4,7 +4,8 @@
 * ``swd``, ``token-kl``, ``entropy``, ``repetition`` -- generated vs held-out sequences;
 * ``nelbo`` -- the model's NLL bound on held-out data (``"model"``);
 * ``zero-shot-nelbo`` -- the bound on a text file (``"model"``, ``"zero_shot"``);
-* ``gen-ppl`` -- perplexity under an external judge (``"judge"``, ``"text"``).
+* ``gen-ppl`` -- perplexity under an external judge (``"judge"``, ``"text"``);
+* ``codebook`` -- codebook use of a discrete-code latent on held-out data (``"model"``, ``"codes"``).
 
 See ``docs/evaluation.md``.
 """
@@ -18,6 +19,7 @@ from ladd_core import hookimpl
 
 @hookimpl
 def ladd_register_metrics(register: Any) -> None:
+    from ladd_metrics.codebook import CodebookUsage
     from ladd_metrics.distribution import Entropy, Repetition, SlicedWasserstein, TokenKL
     from ladd_metrics.generator import PhaseKS, TrueNLL
     from ladd_metrics.genppl import GenPPL
@@ -32,3 +34,4 @@ def ladd_register_metrics(register: Any) -> None:
     register("nelbo", NELBO)
     register("zero-shot-nelbo", ZeroShotNELBO)
     register("gen-ppl", GenPPL)
+    register("codebook", CodebookUsage)

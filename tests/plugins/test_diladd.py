@@ -90,8 +90,8 @@ def test_registered_with_presets() -> None:
 
 def test_capabilities_and_dims() -> None:
     indep = VQLatent.capabilities_for(VQLatent.Config())
-    assert indep == {"joint", "sequential", "joint_bound"}
-    assert VQLatent.capabilities_for(VQLatent.Config(clocks="tied")) == {"joint", "joint_bound"}
+    assert indep == {"joint", "sequential", "joint_bound", "codes"}
+    assert VQLatent.capabilities_for(VQLatent.Config(clocks="tied")) == {"joint", "joint_bound", "codes"}
     assert VQLatent.backbone_requires == {"latent_stream"}
     ch, _ = _channel()
     assert (ch.num_slots, ch.input_dim, ch.output_dim, ch.mask_id) == (K, D, C, C)
@@ -215,7 +215,7 @@ def test_training_forward_stages() -> None:
 def test_sequential_target_trains_the_sequential_bound() -> None:
     """target='sequential': tokens read clean codes at t_y = 0; codes are predicted from the all-mask x at t_x = 1."""
     ch, nets = _channel(latent_loss="masked-ce", target="sequential")
-    assert ch.capabilities_for(ch.config) == {"sequential", "joint_bound"}
+    assert ch.capabilities_for(ch.config) == {"sequential", "joint_bound", "codes"}
     nets = Networks(nets.backbone, None, lambda b, n, dev: torch.full((b, n), V, dtype=torch.long, device=dev))
     bb = nets.backbone
     x0, x_t, t, attn = _batch()
