@@ -97,7 +97,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if front is not None:
             report += ["", f"![{ds}: judge perplexity vs entropy over temperatures](img/{front.name})"]
         if results.notices:
-            report += ["", "Notices:", "", *[f"- {n}" for n in results.notices]]
+            report += ["", "Notices:", "", *[f"- {n}" for n in dict.fromkeys(results.notices)]]
     report += ["", f"Total bench time: {time.perf_counter() - t0:.0f} s."]
     if args.doc and str(args.doc):
         _write_section(args.doc, "\n".join(report), quick=args.quick)
