@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import sys
 import time
@@ -31,6 +32,11 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_bench)
 
 
+def plots_available() -> bool:
+    """Whether matplotlib (the ``plot`` extra) can be imported."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -47,6 +53,24 @@ def _cost_table(costs: list[dict[str, Any]]) -> list[str]:
             f"| {c['run']} | {c['backbone_params']:,} | {c['total_trainable_params']:,} | {c['steps']} | "
             f"{c['tokens']:,} | {ms} | {ratio} |"
         )
+    return lines
+
+
+def _plots(results: Any, img_dir: Path, ds: str, quick: bool, temperatures: list[float] | None) -> list[str]:
+    """Write the dataset's plots; returns the report lines that show them (or say why there are none)."""
+    if not plots_available():
+        _log("bench: matplotlib is not installed; plots skipped (pip install 'ladd[plot]')")
+        return ["", "Plots skipped: matplotlib is not installed (`pip install 'ladd[plot]'`)."]
+    img_dir.mkdir(parents=True, exist_ok=True)
+    stem = img_dir / f"bench-{ds}{'-quick' if quick else ''}.png"
+    lines: list[str] = []
+    png = plot_quality_vs_nfe(results, stem)
+    if png is not None:
+        lines += ["", f"![{ds}: quality vs NFE](img/{png.name})"]
+    if len(temperatures or []) > 1:
+        front = plot_frontier(results, frontier_path(stem))
+        if front is not None:
+            lines += ["", f"![{ds}: judge perplexity vs entropy over temperatures](img/{front.name})"]
     return lines
 
 
@@ -87,15 +111,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report += ["", f"### {ds}", "", f"{plan.num_samples[ds]} samples per cell and seed, seeds {plan.seeds}, "
                    f"temperature 1, latent steps M = {plan.latent_steps} for the sequential sampler.", "",
                    "```", table, "```"]  # fmt: skip
-        img_dir.mkdir(parents=True, exist_ok=True)
-        png = plot_quality_vs_nfe(results, img_dir / f"bench-{ds}{'-quick' if args.quick else ''}.png")
-        if png is not None:
-            report += ["", f"![{ds}: quality vs NFE](img/{png.name})"]
-        front = None
-        if len(spec.temperatures or []) > 1:
-            front = plot_frontier(results, frontier_path(img_dir / f"bench-{ds}{'-quick' if args.quick else ''}.png"))
-        if front is not None:
-            report += ["", f"![{ds}: judge perplexity vs entropy over temperatures](img/{front.name})"]
+        report += _plots(results, img_dir, ds, args.quick, spec.temperatures)
         if results.notices:
             report += ["", "Notices:", "", *[f"- {n}" for n in dict.fromkeys(results.notices)]]
     report += ["", f"Total bench time: {time.perf_counter() - t0:.0f} s."]

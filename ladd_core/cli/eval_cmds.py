@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
     )
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise ImportError("--plot needs matplotlib: pip install 'ladd[plot]' (checked before any sampling)")
     for name in spec.metrics or []:
         comps.get("metric", name)  # unknown names fail before any sampling
     for name in spec.samplers or []:

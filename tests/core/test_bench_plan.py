@@ -57,3 +57,13 @@ def test_bad_judge_path_fails_before_training(tmp_path, micro_plan, capsys):
     err = capsys.readouterr().err
     assert "judge" in err and "not found" in err
     assert not (tmp_path / "b").exists()
+
+
+def test_bench_without_matplotlib_still_writes_the_report(tmp_path, micro_plan, monkeypatch):
+    monkeypatch.setattr(bench_cmds, "plots_available", lambda: False)
+    doc = tmp_path / "bench.md"
+    args = ["bench", "--out", str(tmp_path / "b"), "--doc", str(doc), "--judge", "none", "--datasets", "sawtooth"]
+    assert main(args) == 0
+    text = doc.read_text()
+    assert "Plots skipped: matplotlib is not installed" in text and "### sawtooth" in text and "Notices:" in text
+    assert not (tmp_path / "img").exists()
