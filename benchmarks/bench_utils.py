@@ -218,7 +218,9 @@ medians over turns, the spread (max - min) / median in brackets):
   Target: overhead ≤ 3 %.
 - **Latent channels**: ms per training step of the `sawtooth-coladd` (`gaussian`) and `sawtooth-diladd`
   (`vq`) presets, their MM-DiT width chosen so its parameters match the MDLM DiT (the encoder and the
-  latent denoiser come on top), at stage 1, as a ratio to MDLM. Target ≤ 1.25×.
+  latent denoiser come on top), in stage 1 and in stage 2 (Co-LADD: frozen encoder, latent denoiser
+  trained; Di-LADD with `target: sequential`: the extra all-mask call for the code loss), as a ratio to
+  MDLM. Target ≤ 1.25×.
 - **MFU**: FLOPs of one step (fwd + bwd, `torch.utils.flop_counter`, CPU flash attention included)
   divided by the step time, as a fraction of the best dense matmul throughput measured on the same
   threads and dtype.

@@ -64,7 +64,9 @@ SIZES: dict[str, dict[str, Any]] = {  # the reference yardsticks (shared/referen
 }
 
 
-def _config(comps: Components, args: argparse.Namespace, preset: str, model: dict, data: dict, batch: int) -> Any:
+def _config(
+    comps: Components, args: argparse.Namespace, preset: str, model: dict, data: dict, batch: int, stage2: bool = False
+) -> Any:
     cfg = copy.deepcopy(comps.get("preset", preset))
     cfg.pop("description", None)
     cfg["model"]["backbone"] = {**cfg["model"]["backbone"], **model, "attention": {"name": args.attention}}
@@ -77,6 +79,8 @@ def _config(comps: Components, args: argparse.Namespace, preset: str, model: dic
         "device": args.device,
         "precision": args.precision,
     }
+    if stage2:  # both stage starts at step 0: every step is a stage-2 step
+        cfg["train"]["stages"] = [0, 0]
     return validate_config(cfg, comps)
 
 
@@ -86,7 +90,9 @@ def mdlm_trainer(comps: Components, args: argparse.Namespace, size: str, tmp: Pa
     return Trainer(_config(comps, args, "sawtooth-mdlm", model, s["data"], s["batch"]), comps, tmp, log=print)
 
 
-def ladd_trainer(comps: Components, args: argparse.Namespace, preset: str, target: int, tmp: Path) -> Trainer:
+def ladd_trainer(
+    comps: Components, args: argparse.Namespace, preset: str, target: int, tmp: Path, stage2: bool = False
+) -> Trainer:
     """A small-size LADD run whose MM-DiT has about ``target`` parameters (matched to the MDLM DiT)."""
     s = SIZES["small"]
     probe = Trainer(_config(comps, args, preset, {}, s["data"], s["batch"]), comps, tmp / "probe", log=print)
@@ -98,10 +104,12 @@ def ladd_trainer(comps: Components, args: argparse.Namespace, preset: str, targe
         return sum(p.numel() for p in mmdit(cfg, spec).parameters())
 
     hidden = min(range(8, 257, 8), key=lambda h: abs(count(h) - target))
-    return Trainer(_config(comps, args, preset, {"hidden": hidden}, s["data"], s["batch"]), comps, tmp, log=print)
+    cfg = _config(comps, args, preset, {"hidden": hidden}, s["data"], s["batch"], stage2=stage2)
+    return Trainer(cfg, comps, tmp, log=print)
 
 
 _T0 = time.perf_counter()
+LADD_PRESETS = (("Co-LADD (gaussian)", "sawtooth-coladd"), ("Di-LADD (vq)", "sawtooth-diladd"))
 
 
 def progress(msg: str) -> None:
@@ -203,9 +211,10 @@ def ladd_cost(comps: Components, args: argparse.Namespace, tmp: Path, budget: di
     target = _params(mdlm.model.backbone)
     trainers: dict[str, Trainer] = {"MDLM": mdlm}
     failures: list[list[str]] = []
-    for name, preset in (("Co-LADD (gaussian)", "sawtooth-coladd"), ("Di-LADD (vq)", "sawtooth-diladd")):
+    variants = [(f"{n}{' stage 2' if two else ''}", p, two) for n, p in LADD_PRESETS for two in (False, True)]
+    for name, preset, two in variants:
         try:
-            trainers[name] = ladd_trainer(comps, args, preset, target, tmp / preset)
+            trainers[name] = ladd_trainer(comps, args, preset, target, tmp / f"{preset}-{int(two) + 1}", stage2=two)
             _stepper(trainers[name])()  # fails here if the channel is unfinished
         except Exception as exc:  # report, do not hide: the channels are being finished by others
             trainers.pop(name, None)
@@ -234,7 +243,7 @@ def ladd_cost(comps: Components, args: argparse.Namespace, tmp: Path, budget: di
                 "–" if name == "MDLM" else ("yes" if ratio <= 1.25 else "**no**"),
             ]
         )
-    header = ["model (sawtooth, L=128, B=64, stage 1)", "backbone params", "all params", "GFLOP / step"]
+    header = ["model (sawtooth, L=128, B=64; stage 1 unless stated)", "backbone params", "all params", "GFLOP / step"]
     return md_table([*header, "ms / step", "× MDLM", "≤ 1.25×"], rows + [[*r[:3], "–", *r[3:]] for r in failures])
 
 
