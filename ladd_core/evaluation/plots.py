@@ -6,15 +6,21 @@ non-interactive ``Agg`` backend.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
 from ladd_core.evaluation.schema import ResultRow, ResultSet
 
-__all__ = ["FRONTIER_X", "FRONTIER_Y", "frontier_path", "plot_frontier", "plot_quality_vs_nfe"]
+__all__ = ["FRONTIER_X", "FRONTIER_Y", "frontier_path", "plot_frontier", "plot_quality_vs_nfe", "plots_available"]
 
 FRONTIER_X = "entropy"
 FRONTIER_Y = ("gen-ppl", "true-nll")  # the first present is plotted against entropy
+
+
+def plots_available() -> bool:
+    """Whether matplotlib (the ``plot`` extra) can be imported; checked before work that ends in a plot."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def _pyplot():  # type: ignore[no-untyped-def]

@@ -224,7 +224,7 @@ class VQLatent(LatentChannel):
         }
         if code_logits is None:  # stage 1 with clean codes: no code term
             logs["code_loss"] = 0.0
-            return LatentTrainOutput(token_logits, torch.zeros(b, device=device) + vq.commit_loss, None, logs)
+            return LatentTrainOutput(token_logits, vq.commit_loss, None, logs)  # (B,) per example
         log_p = self.code_log_probs(code_logits, c_t)  # (B, K, C)
         nll = (-log_p.gather(-1, c0[..., None]).squeeze(-1)).masked_fill(~masked, 0.0)  # (B, K)
         weight = self.schedule.masked_elbo_weight(t_y.clamp_min(cfg.t_min))  # (B,)

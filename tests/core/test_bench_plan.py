@@ -67,3 +67,13 @@ def test_bench_without_matplotlib_still_writes_the_report(tmp_path, micro_plan, 
     text = doc.read_text()
     assert "Plots skipped: matplotlib is not installed" in text and "### sawtooth" in text and "Notices:" in text
     assert not (tmp_path / "img").exists()
+
+
+def test_eval_plot_without_matplotlib_fails_before_sampling(tmp_path, monkeypatch, capsys):
+    from ladd_core.cli import eval_cmds
+
+    monkeypatch.setattr(eval_cmds, "plots_available", lambda: False)
+    out = tmp_path / "r.json"
+    args = ["eval", str(tmp_path / "no-run"), "--out", str(out), "--plot", str(tmp_path / "q.png"), "--judge", "none"]
+    assert main(args) != 0
+    assert "--plot needs matplotlib" in capsys.readouterr().err and not out.exists()
