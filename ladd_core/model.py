@@ -99,7 +99,10 @@ class LaddModel(nn.Module):
         """Training loss of ``batch`` (tokens ``(B, L)``) with fresh times and noise from ``generator``."""
         x0, attn = batch.tokens, batch.attention_mask
         b = x0.shape[0]
-        t = self.objective.sample_times(b, x0.device, generator)  # (B,)
+        if self.training:
+            t = self.objective.training_times(b, x0.device, generator)  # (B,)
+        else:
+            t = self.objective.sample_times(b, x0.device, generator)  # (B,)
         noised = self.process.forward_sample(x0, t, attn, generator)
         out = self.latent.training_forward(self.nets, x0, noised.x_t, t, attn, generator)
         log_p = self.process.log_probs(out.token_logits, noised.x_t)  # (B, L, C) float32

@@ -31,7 +31,15 @@ from ladd_core.config.base import ComponentConfig
 if TYPE_CHECKING:
     from ladd_core.components.backbones import Backbone
 
-__all__ = ["CodeChannel", "LatentChannel", "LatentConfig", "LatentTrainOutput", "Networks", "code_usage"]
+__all__ = [
+    "CodeChannel",
+    "LatentChannel",
+    "LatentConfig",
+    "LatentProbe",
+    "LatentTrainOutput",
+    "Networks",
+    "code_usage",
+]
 
 
 class LatentConfig(ComponentConfig):
@@ -70,6 +78,30 @@ class LatentTrainOutput:
     latent_loss: Tensor
     latent_nelbo: Tensor | None = None
     logs: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class LatentProbe:
+    """Two ways the token network can read the latent of the same sequences, for the health probe.
+
+    The probe (:func:`ladd_core.diagnostics.latent_health`) calls the token network on the same
+    ``x_t`` and times twice -- once with the latent the encoder gives these sequences, once with the
+    "no information" latent the channel was trained to handle -- and reports the difference of the
+    token losses: how much the latent is *used*.
+
+    Attributes:
+        informed: ``(B, K, input_dim)`` latent input carrying the encoder's latent of ``x0``.
+        informed_t: ``(B,)`` latent time that goes with ``informed``.
+        null: ``(B, K, input_dim)`` the latent input that carries nothing about ``x0``.
+        null_t: ``(B,)`` latent time that goes with ``null``.
+        stats: scale-free statistics of the encoder's latent over the batch (e.g. ``latent_spread``).
+    """
+
+    informed: Tensor
+    informed_t: Tensor
+    null: Tensor
+    null_t: Tensor
+    stats: dict[str, float] = field(default_factory=dict)
 
 
 class LatentChannel(nn.Module, ABC):
@@ -167,6 +199,25 @@ class LatentChannel(nn.Module, ABC):
     def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
         """``(latent_input (B, K, input_dim), t_y (B,))`` that conditions the token chain on a clean latent."""
         raise NotImplementedError(f"{type(self).__name__} has no sequential schedule")
+
+    def probe(
+        self,
+        nets: Networks,
+        x0: Tensor,
+        t_x: Tensor,
+        attention_mask: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> LatentProbe | None:
+        """The latent inputs the health probe compares (eval mode, no corruption), or ``None`` (no latent).
+
+        Args:
+            nets: the networks.
+            x0: clean tokens ``(B, L)``.
+            t_x: token times ``(B,)`` of the ``x_t`` the token network will read.
+            attention_mask: ``(B, L)`` bool.
+            generator: RNG for latent noise.
+        """
+        return None
 
     def trainable_modules(self, stage: int, nets: Networks) -> list[nn.Module]:
         """Modules to optimise in training ``stage`` (1-based); the rest is frozen.

@@ -21,6 +21,13 @@ class ObjectiveConfig(ComponentConfig):
 
     time_sampling: Literal["low_discrepancy", "uniform"] = "low_discrepancy"
     t_min: float = Field(1e-4, gt=0.0, lt=1.0, description="times are drawn in [t_min, 1]")
+    full_mask_fraction: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="share of training rows drawn at t = 1 (every token noised): the few-step regime, where "
+        "only a latent can supply cross-token structure. Training only; evaluation draws every time uniformly",
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,15 @@ class Objective(ABC):
             device=device,
             generator=generator,
         )
+
+    def training_times(self, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
+        """:meth:`sample_times` with a random ``full_mask_fraction`` of the rows set to ``t = 1``, ``(B,)``."""
+        t = self.sample_times(batch_size, device, generator)
+        f = self.config.full_mask_fraction
+        if f > 0:
+            full = torch.rand(batch_size, generator=generator, device=device) < f  # (B,)
+            t = torch.where(full, torch.ones_like(t), t)
+        return t
 
     @abstractmethod
     def __call__(

@@ -52,6 +52,12 @@ class TrainConfig(ConfigBase):
     ema: float = Field(0.99, ge=0, lt=1, description="EMA decay of the weights used to sample/evaluate (0 = off)")
     stages: list[int] = Field(default_factory=lambda: [0], description="steps at which each training stage starts")
     log_every: int = Field(50, ge=1)
+    health_after: int | None = Field(
+        None,
+        ge=0,
+        description="step from which a collapsed or useless latent is reported as a warning "
+        "(None = 40 % of max_steps); the latent's health is logged every log_every steps from the start",
+    )
     eval_every: int = Field(0, ge=0, description="validation NELBO every N steps (0 = only at the end)")
     eval_batches: int = Field(4, ge=1)
     checkpoint_every: int = Field(500, ge=1)

@@ -39,6 +39,7 @@ from ladd_core.training.checkpoint import (
     save_checkpoint,
 )
 from ladd_core.training.distributed import full_tensors, init_distributed, optimizer_state_like, wrap_model
+from ladd_core.training.health import HealthMonitor
 from ladd_core.training.optim import EMA, build_optimizer
 from ladd_core.training.runs import resolve_device, save_run_config
 
@@ -136,6 +137,8 @@ class Trainer:
             seq_len=self.data.seq_len,
             detokenize=self.data.tokenizer.decode,
         ).to(self.device)
+        after = tc.health_after if tc.health_after is not None else int(0.4 * tc.max_steps)
+        self.health = HealthMonitor(self.model, after, self.log)
         self.state = TrainState()
         path = latest_checkpoint(self.ckpt_root)
         ck = load_checkpoint(path) if path is not None else None
@@ -277,7 +280,7 @@ class Trainer:
         return StepStats(loss, float(sums[1]), float(sums[2]), float(norm), logs)
 
     # -- the loop -------------------------------------------------------------
-    def train(self, max_steps: int | None = None) -> dict[str, float]:
+    def train(self, max_steps: int | None = None) -> dict[str, Any]:
         """Train until ``max_steps`` (default: the config's); returns the final validation metrics."""
         tc = self.cfg.train
         total = tc.max_steps if max_steps is None else max_steps
@@ -303,6 +306,7 @@ class Trainer:
                     "lr": self.scheduler.get_last_lr()[0],
                     "tokens_per_s": tokens / max(dt, 1e-9),
                     **self._mean_over_ranks(st.logs),
+                    **self._probe_health(batch, step),
                 }
                 if self.is_main:
                     _append_jsonl(metrics_file, rec)
@@ -318,10 +322,15 @@ class Trainer:
                     _append_jsonl(metrics_file, {"step": step, **result})
             if step % tc.checkpoint_every == 0 or step == total:
                 self.save()
-        result = self.evaluate()
+        result: dict[str, Any] = {**self.evaluate(), **self.health.summary()}
         if self.is_main:
             _append_jsonl(metrics_file, {"step": self.state.step, "final": True, **result})
         return result
+
+    def _probe_health(self, batch: Batch, step: int) -> dict[str, float]:
+        """The latent-health numbers on this rank's first micro-batch (every rank runs it; see HealthMonitor)."""
+        _, part, gen = next(iter(self._chunks(batch, step, "health")))
+        return self.health.observe(part, step, self.state.stage, gen)
 
     def _mean_over_ranks(self, logs: dict[str, float]) -> dict[str, float]:
         if not self.dist.enabled or not logs:

@@ -9,15 +9,28 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from ladd_coladd.regularizers import info_nce, variance_floor
 from ladd_coladd.vp import VP
 from ladd_core.components.encoders import Encoder
-from ladd_core.components.latents import LatentChannel, LatentConfig, LatentTrainOutput, Networks
+from ladd_core.components.latents import LatentChannel, LatentConfig, LatentProbe, LatentTrainOutput, Networks
 from ladd_core.components.objectives import sample_times
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
 from ladd_core.numerics import check_finite
 
-__all__ = ["GaussianLatent", "shift_time", "shift_time_derivative"]
+__all__ = ["GaussianLatent", "latent_spread", "shift_time", "shift_time_derivative"]
+
+
+def latent_spread(y: Tensor) -> float:
+    """Spread of latents ``y (B, K, d)`` over the batch relative to their size, averaged over slots.
+
+    ``sqrt(sum_d Var_b[y_bkd]) / sqrt(E_b ||y_bk||^2)``: 0 when every sequence gets the same latent,
+    up to 1 for latents centred at 0 (about 1 for unit vectors spread over the sphere).
+    """
+    y = y.detach().double()
+    spread = y.var(dim=0, unbiased=False).sum(-1).sqrt()  # (K,)
+    size = y.pow(2).sum(-1).mean(0).sqrt().clamp_min(1e-12)  # (K,)
+    return float((spread / size).mean())
 
 
 def shift_time(t: Tensor, a: float) -> Tensor:
@@ -90,6 +103,22 @@ class GaussianLatent(LatentChannel):
         p_r_max: float = Field(
             0.9, ge=0.0, le=1.0, description="encoder-input corruption: p_r ~ U[0, p_r_max] per sequence"
         )
+        variance_floor: float = Field(
+            0.0,
+            ge=0.0,
+            description="weight of the VICReg-style floor on the encoder latent's per-dimension std over the "
+            "batch (+ decorrelation) while the encoder trains; 0 = off",
+        )
+        variance_target: float | None = Field(
+            None, gt=0.0, description="the std the floor pushes each dimension to (None = 1/sqrt(d))"
+        )
+        infonce_weight: float = Field(
+            0.0,
+            ge=0.0,
+            description="weight of an InfoNCE loss between the latents of two corrupted views of x_0 "
+            "(each hides a U[0, 0.5] share of the tokens) while the encoder trains; 0 = off",
+        )
+        infonce_temperature: float = Field(0.1, gt=0.0, description="InfoNCE temperature")
         two_stage: bool = Field(
             False,
             description="stage 1 = encoder + token denoiser (latent loss off, latent denoiser frozen); "
@@ -201,6 +230,7 @@ class GaussianLatent(LatentChannel):
             hit = torch.rand(x0.shape, generator=generator, device=dev) < p_r[:, None]
             hide = (x_t != x0) & hit  # (B, L) positions the token denoiser must predict
         mu = self.encoder(x0, attention_mask, hide).float()  # (B, K, d)
+        reg = self._encoder_regularizer(x0, attention_mask, mu, generator)  # scalar
         y0 = mu
         if c.variance != "none":
             z_enc = torch.randn(mu.shape, generator=generator, device=dev)
@@ -241,7 +271,7 @@ class GaussianLatent(LatentChannel):
         if latent_out is None:
             if latent_active:
                 raise ValueError("the latent network returned no latent_out")
-            return LatentTrainOutput(token_logits, latent_loss, None, logs)
+            return LatentTrainOutput(token_logits, latent_loss + reg, None, logs)
         latent_out = latent_out.float()
         y0_hat = self.to_x0(latent_out, y_t, t_y)
         n_keep = keep.sum().clamp_min(1)
@@ -272,7 +302,32 @@ class GaussianLatent(LatentChannel):
                     "latent_decode": float(terms["decode"].detach().mean()),
                 }
             )
-        return LatentTrainOutput(token_logits, latent_loss, latent_nelbo, logs)
+        return LatentTrainOutput(token_logits, latent_loss + reg, latent_nelbo, logs)
+
+    def _encoder_trains(self) -> bool:
+        c = self.config
+        return self.training and self.encoder.trainable and (not c.two_stage or self.stage <= 1)
+
+    def _encoder_regularizer(
+        self, x0: Tensor, attention_mask: Tensor, mu: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """The anti-collapse terms (variance floor, InfoNCE) while the encoder trains, else 0."""
+        c = self.config
+        reg = torch.zeros((), device=mu.device)
+        if not self._encoder_trains():
+            return reg
+        if c.variance_floor > 0:
+            target = c.variance_target or mu.shape[-1] ** -0.5
+            reg = reg + c.variance_floor * variance_floor(mu, target)
+        if c.infonce_weight > 0:
+            b = x0.shape[0]
+            views = []
+            for _ in range(2):
+                share = torch.rand(b, generator=generator, device=x0.device) * 0.5  # (B,)
+                hide = torch.rand(x0.shape, generator=generator, device=x0.device) < share[:, None]  # (B, L)
+                views.append(self.encoder(x0, attention_mask, hide).float())  # (B, K, d)
+            reg = reg + c.infonce_weight * info_nce(views[0], views[1], c.infonce_temperature)
+        return reg
 
     def trainable_modules(self, stage: int, nets: Networks) -> list[nn.Module]:
         enc: list[nn.Module] = [self.encoder] if self.encoder.trainable else []
@@ -284,6 +339,25 @@ class GaussianLatent(LatentChannel):
         if stage <= 1:
             return [nets.backbone, *enc]
         return [nets.backbone, *den]
+
+    def probe(
+        self,
+        nets: Networks,
+        x0: Tensor,
+        t_x: Tensor,
+        attention_mask: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> LatentProbe:
+        """Encoder latent vs the dropped (all-zero) latent that ``p_cfg`` trains, as the token network reads them."""
+        mu = self.encoder(x0, attention_mask.bool()).float()  # (B, K, d)
+        zeros = torch.zeros_like(mu)
+        stats = {"latent_spread": latent_spread(mu)}
+        if nets.latent_denoiser is not None:  # sequential: tokens read the clean latent at t_y = 0
+            t0 = torch.zeros_like(t_x)
+            return LatentProbe(mu, t0, zeros, t0, stats)
+        z = torch.randn(mu.shape, generator=generator, device=mu.device)
+        y_t = self.vp.marginal(mu, t_x.to(mu.dtype), z)  # (B, K, d) tied clocks: t_y = t_x
+        return LatentProbe(y_t, t_x, zeros, t_x, stats)
 
     # -- sampling ---------------------------------------------------------------------
     def sample_prior(self, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:

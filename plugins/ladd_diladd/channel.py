@@ -17,7 +17,14 @@ from torch import Tensor, nn
 
 from ladd_core.components.backbones import BackboneOutput
 from ladd_core.components.encoders import Encoder
-from ladd_core.components.latents import LatentChannel, LatentConfig, LatentTrainOutput, Networks
+from ladd_core.components.latents import (
+    LatentChannel,
+    LatentConfig,
+    LatentProbe,
+    LatentTrainOutput,
+    Networks,
+    code_usage,
+)
 from ladd_core.components.objectives import sample_times
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
@@ -305,6 +312,26 @@ class VQLatent(LatentChannel):
         prior = nets.token_prior(b, length, x_t.device)  # (B, L), as predict_latent feeds it
         out = self._outputs(nets.backbone(prior, y_in, torch.ones_like(t_x), t_y, None), False, True)
         return tok.token_logits, out.latent_out, c_t, t_y  # type: ignore[return-value]
+
+    def probe(
+        self,
+        nets: Networks,
+        x0: Tensor,
+        t_x: Tensor,
+        attention_mask: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> LatentProbe:
+        """Clean codes at ``t_y = 0`` vs all-mask codes at ``t_y = 1``, and the codes in use over the batch.
+
+        With ``target: sequential`` the token network is never trained on all-mask codes, so the
+        reference is off its training distribution; ``latent_code_perplexity`` is the primary signal there.
+        """
+        codes = self.encode_codes(x0, attention_mask)  # (B, K)
+        stats = {"latent_code_perplexity": code_usage(codes, self.num_codes)["perplexity"]}
+        null = torch.full_like(codes, self.mask_id)
+        return LatentProbe(
+            self.code_vectors(codes), torch.zeros_like(t_x), self.code_vectors(null), torch.ones_like(t_x), stats
+        )
 
     def trainable_modules(self, stage: int, nets: Networks) -> list[nn.Module]:
         mods: list[nn.Module] = [nets.backbone, self.mask]

@@ -1,0 +1,46 @@
+"""Anti-collapse regularisers of a trainable encoder's latent (Co-LADD; docs/coladd.md, "Latent health").
+
+Both act on the encoder output over a batch and only while the encoder trains:
+
+* :func:`variance_floor` -- VICReg-style: a hinge pushing every dimension's standard deviation over the
+  batch up to ``target``, plus a penalty on the off-diagonal covariance, so the encoder cannot map every
+  sequence to the same latent (collapse) or to one direction.
+* :func:`info_nce` -- two independently corrupted views of the same sequences must map to matching
+  latents and away from the other sequences' latents (contrastive, temperature ``tau``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["info_nce", "variance_floor"]
+
+
+def variance_floor(y: Tensor, target: float, eps: float = 1e-4) -> Tensor:
+    """``mean_d relu(target - std_b[y_d]) + sum_{i != j} cov_ij^2 / d`` of latents ``y (B, K, d)``, a scalar.
+
+    Slots are treated as separate samples of the same ``d``-dimensional variable.
+    """
+    flat = y.reshape(-1, y.shape[-1])  # (B*K, d)
+    centred = flat - flat.mean(0, keepdim=True)
+    std = (centred.pow(2).mean(0) + eps).sqrt()  # (d,)
+    hinge = F.relu(target - std).mean()
+    n, d = centred.shape
+    cov = centred.T @ centred / max(n - 1, 1)  # (d, d)
+    off = cov - torch.diag(torch.diagonal(cov))
+    return hinge + off.pow(2).sum() / d
+
+
+def info_nce(a: Tensor, b: Tensor, tau: float) -> Tensor:
+    """Symmetric InfoNCE between two views ``a, b (B, K, d)`` of the same sequences, a scalar (nats).
+
+    Each sequence's latent (slots flattened, L2-normalised) must pick its own other view among the
+    ``B`` candidates.
+    """
+    za = F.normalize(a.flatten(1), dim=-1)  # (B, K*d)
+    zb = F.normalize(b.flatten(1), dim=-1)
+    logits = za @ zb.T / tau  # (B, B)
+    labels = torch.arange(a.shape[0], device=a.device)
+    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))

@@ -1,0 +1,158 @@
+"""The latent-health probe and the training alarm (issue: latents that do not collapse)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from ladd_core.build import build_data, build_model
+from ladd_core.config.experiment import validate_config
+from ladd_core.diagnostics import HealthThresholds, assess, latent_health
+from ladd_core.training.trainer import Trainer
+
+TINY_BACKBONE = {"name": "mmdit", "hidden": 16, "layers": 1, "heads": 2, "cond_dim": 8}
+TINY_DENOISER = {"name": "latent-dit", "hidden": 16, "layers": 1, "heads": 2, "cond_dim": 8}
+
+
+def _coladd(components, encoder: str = "transformer", **train: Any):
+    data = {
+        "model": {
+            "latent": {
+                "name": "gaussian",
+                "encoder": {"name": encoder, "num_slots": 1, "dim": 8, "hidden": 16, "layers": 1, "heads": 2},
+            },
+            "backbone": TINY_BACKBONE,
+            "latent_denoiser": TINY_DENOISER,
+        },
+        "data": {"name": "sawtooth", "seq_len": 16, "train_size": 256, "val_size": 64},
+        "sampler": {"name": "sequential", "steps": 4, "latent_steps": 2},
+        "train": {"batch_size": 16, "max_steps": 4, "log_every": 2, "threads": 1, **train},
+    }
+    return validate_config(data, components)
+
+
+def _model(components, cfg):
+    torch.manual_seed(0)
+    return build_model(cfg, components, vocab_size=2, seq_len=16)
+
+
+def _batch(components, cfg, tmp_path: Path):
+    data = build_data(cfg, components, tmp_path / "data")
+    return next(iter(data.val_batches(16, 1)))
+
+
+def _collapse(encoder: torch.nn.Module) -> None:
+    """Make a transformer encoder map every input to the same unit vector (what a collapsed run learns)."""
+    with torch.no_grad():
+        encoder.final.linear.weight.zero_()
+        encoder.final.linear.bias.copy_(torch.linspace(-1.0, 1.0, encoder.final.linear.bias.numel()))
+
+
+def test_collapsed_encoder_is_reported(components, tmp_path: Path) -> None:
+    cfg = _coladd(components)
+    model = _model(components, cfg)
+    batch = _batch(components, cfg, tmp_path)
+    healthy = latent_health(model, batch, torch.Generator().manual_seed(0))
+    assert healthy["latent_spread"] > 0.02  # a random encoder still tells sequences apart
+    _collapse(model.latent.encoder)
+    collapsed = latent_health(model, batch, torch.Generator().manual_seed(0))
+    assert collapsed["latent_spread"] < 1e-6
+    problems = assess(collapsed)
+    assert any("collapsed" in p for p in problems)
+
+
+def test_gain_is_zero_without_information_and_restores_mode(components, tmp_path: Path) -> None:
+    cfg = _coladd(components, encoder="zero")
+    model = _model(components, cfg)
+    model.train()
+    health = latent_health(model, _batch(components, cfg, tmp_path), torch.Generator().manual_seed(0))
+    assert model.training  # the probe restores the mode it found
+    assert health["latent_gain_bpt"] == 0.0 and health["latent_gain_full_bpt"] == 0.0
+    assert any("useless" in p for p in assess(health))
+
+
+def test_gain_measures_the_latent_used_by_the_token_network(components, tmp_path: Path) -> None:
+    """A token network that reads the latent: the gain is the CE difference, computed independently here."""
+    cfg = _coladd(components)
+    model = _model(components, cfg).eval()
+    with torch.no_grad():  # zero-initialised heads ignore every input: give the network weights that read them
+        for p in model.backbone.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    batch = _batch(components, cfg, tmp_path)
+    health = latent_health(model, batch, torch.Generator().manual_seed(3))
+    # the same all-mask comparison by hand
+    x0, attn = batch.tokens, batch.attention_mask
+    full = model.process.prior(*x0.shape, x0.device)
+    ones, zeros = torch.ones(x0.shape[0]), torch.zeros(x0.shape[0])
+    with torch.no_grad():
+        mu = model.latent.encoder(x0, attn.bool())
+        ce = []
+        for lat in (mu, torch.zeros_like(mu)):
+            lp = model.process.log_probs(model.backbone(full, lat, ones, zeros, attn).token_logits, full)
+            ce.append(-lp.gather(-1, x0[..., None]).mean() / torch.log(torch.tensor(2.0)))
+    assert health["latent_gain_full_bpt"] == pytest.approx(float(ce[1] - ce[0]), abs=1e-5)
+    assert health["latent_gain_full_bpt"] != 0.0
+
+
+def test_mdlm_has_no_health_numbers(components, tmp_path: Path) -> None:
+    cfg = validate_config(
+        {
+            "model": {"backbone": {"name": "dit", "hidden": 16, "layers": 1, "heads": 2, "cond_dim": 8}},
+            "data": {"name": "sawtooth", "seq_len": 16, "train_size": 256, "val_size": 64},
+        },
+        components,
+    )
+    assert latent_health(_model(components, cfg), _batch(components, cfg, tmp_path)) == {}
+
+
+def test_assess_thresholds() -> None:
+    th = HealthThresholds(min_spread=0.1, min_code_perplexity=2.0, min_gain_bpt=0.01)
+    assert assess({"latent_spread": 0.5, "latent_gain_full_bpt": 0.2}, th) == []
+    assert len(assess({"latent_spread": 0.05, "latent_gain_full_bpt": 0.005}, th)) == 2
+    assert "codes have collapsed" in assess({"latent_code_perplexity": 1.2}, th)[0]
+
+
+def test_training_warns_once_and_reports_in_the_summary(components, tmp_path: Path) -> None:
+    cfg = _coladd(components, encoder="zero", health_after=2, max_steps=6)
+    lines: list[str] = []
+    trainer = Trainer(cfg, components, tmp_path / "run", log=lines.append)
+    result = trainer.train()
+    warnings = [ln for ln in lines if ln.startswith("warning:")]
+    assert warnings and all("step 2 " in w for w in warnings)  # once (stage 1), from health_after on
+    assert any("collapsed" in w for w in warnings) and any("useless" in w for w in warnings)
+    assert result["latent_health"]["latent_spread"] == 0.0
+    assert any("useless" in p for p in result["latent_problems"])
+    logged = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert '"latent_gain_full_bpt"' in logged
+
+
+def test_no_warning_before_health_after(components, tmp_path: Path) -> None:
+    cfg = _coladd(components, encoder="zero", health_after=100, max_steps=4)
+    lines: list[str] = []
+    Trainer(cfg, components, tmp_path / "run", log=lines.append).train()
+    assert not [ln for ln in lines if ln.startswith("warning:")]
+
+
+def test_diladd_probe_reports_code_use(components, tmp_path: Path) -> None:
+    cfg = validate_config(
+        {
+            "model": {
+                "latent": {
+                    "name": "vq",
+                    "codebook_size": 8,
+                    "kmeans_iters": 0,
+                    "encoder": {"name": "transformer", "num_slots": 1, "dim": 8, "hidden": 16, "layers": 1, "heads": 2},
+                },
+                "backbone": TINY_BACKBONE,
+            },
+            "data": {"name": "sawtooth", "seq_len": 16, "train_size": 256, "val_size": 64},
+            "sampler": {"name": "joint", "steps": 4},
+        },
+        components,
+    )
+    health = latent_health(_model(components, cfg), _batch(components, cfg, tmp_path), torch.Generator().manual_seed(0))
+    assert 1.0 <= health["latent_code_perplexity"] <= 8.0
+    assert "latent_gain_full_bpt" in health
