@@ -5,7 +5,8 @@
 * ``nelbo`` -- the model's NLL bound on held-out data (``"model"``);
 * ``zero-shot-nelbo`` -- the bound on a text file (``"model"``, ``"zero_shot"``);
 * ``gen-ppl`` -- perplexity under an external judge (``"judge"``, ``"text"``);
-* ``codebook`` -- codebook use of a discrete-code latent on held-out data (``"model"``, ``"codes"``).
+* ``codebook`` -- codebook use of a discrete-code latent on held-out data (``"model"``, ``"codes"``);
+* ``latent-health`` -- is the latent informative and used (``"model"``; latent models only).
 
 See ``docs/evaluation.md``.
 """
@@ -23,6 +24,7 @@ def ladd_register_metrics(register: Any) -> None:
     from ladd_metrics.distribution import Entropy, Repetition, SlicedWasserstein, TokenKL
     from ladd_metrics.generator import PhaseKS, TrueNLL
     from ladd_metrics.genppl import GenPPL
+    from ladd_metrics.health import LatentHealth
     from ladd_metrics.likelihood import NELBO, ZeroShotNELBO
 
     register("true-nll", TrueNLL)
@@ -35,3 +37,4 @@ def ladd_register_metrics(register: Any) -> None:
     register("zero-shot-nelbo", ZeroShotNELBO)
     register("gen-ppl", GenPPL)
     register("codebook", CodebookUsage)
+    register("latent-health", LatentHealth)

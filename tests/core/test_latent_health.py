@@ -156,3 +156,87 @@ def test_diladd_probe_reports_code_use(components, tmp_path: Path) -> None:
     health = latent_health(_model(components, cfg), _batch(components, cfg, tmp_path), torch.Generator().manual_seed(0))
     assert 1.0 <= health["latent_code_perplexity"] <= 8.0
     assert "latent_gain_full_bpt" in health
+
+
+def test_latent_health_metric_in_eval(components, tmp_path: Path) -> None:
+    from ladd_core.components.metrics import EvalContext
+    from ladd_metrics.health import LatentHealth
+
+    cfg = _coladd(components, encoder="zero")
+    data = build_data(cfg, components, tmp_path / "data")
+    metric = LatentHealth(LatentHealth.Config(batches=2, batch_size=16))
+    values = metric.compute(torch.zeros(0, 16, dtype=torch.long), EvalContext(data, _model(components, cfg)))
+    assert values["latent-spread"].value == 0.0
+    assert values["latent-gain-full"].value == 0.0
+    assert values["latent-problems"].value == 2.0  # collapsed and useless
+
+
+# -- anti-collapse switches ------------------------------------------------------------------
+def test_variance_floor_penalises_collapse_and_correlation() -> None:
+    from ladd_coladd.regularizers import variance_floor
+
+    gen = torch.Generator().manual_seed(0)
+    spread = torch.randn(512, 1, 8, generator=gen)  # std ~1 per dimension, nearly uncorrelated
+    assert float(variance_floor(spread, target=0.5)) < 0.02
+    constant = torch.ones(512, 1, 8)
+    assert float(variance_floor(constant, target=0.5)) == pytest.approx(0.5 - 1e-2, abs=1e-3)
+    one_direction = torch.randn(512, 1, 1, generator=gen).expand(512, 1, 8)  # every dimension the same
+    assert float(variance_floor(one_direction, target=0.5)) > 1.0  # off-diagonal covariance is penalised
+    y = torch.full((64, 1, 8), 0.3, requires_grad=True)
+    with torch.no_grad():
+        y[:, 0, 0] += torch.linspace(-0.01, 0.01, 64)
+    variance_floor(y, target=0.5).backward()
+    assert float(y.grad[-1, 0, 0]) < 0 < float(y.grad[0, 0, 0])  # descent spreads the dimension apart
+
+
+def test_info_nce_prefers_matching_views() -> None:
+    from ladd_coladd.regularizers import info_nce
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(32, 2, 8, generator=gen)
+    matched = info_nce(a, a + 0.05 * torch.randn(32, 2, 8, generator=gen), tau=0.1)
+    shuffled = info_nce(a, a[torch.randperm(32, generator=gen)], tau=0.1)
+    assert float(matched) < 0.05 < float(shuffled)
+
+
+def test_full_mask_fraction_only_in_training(components, tmp_path: Path) -> None:
+    cfg = _coladd(components)
+    cfg = cfg.model_copy(update={"objective": cfg.objective.model_copy(update={"full_mask_fraction": 0.5})})
+    model = _model(components, cfg)
+    t = model.objective.training_times(4096, torch.device("cpu"), torch.Generator().manual_seed(0))
+    share = float((t == 1.0).double().mean())
+    assert 0.47 < share < 0.53
+    t_eval = model.objective.sample_times(4096, torch.device("cpu"), torch.Generator().manual_seed(0))
+    assert float((t_eval == 1.0).double().mean()) < 0.01
+
+
+def test_regularisers_reach_the_encoder_in_stage_one_only(components, tmp_path: Path) -> None:
+    cfg = validate_config(
+        {
+            "model": {
+                "latent": {
+                    "name": "gaussian",
+                    "two_stage": True,
+                    "variance_floor": 1.0,
+                    "infonce_weight": 1.0,
+                    "encoder": {"name": "transformer", "num_slots": 1, "dim": 8, "hidden": 16, "layers": 1, "heads": 2},
+                },
+                "backbone": TINY_BACKBONE,
+                "latent_denoiser": TINY_DENOISER,
+            },
+            "data": {"name": "sawtooth", "seq_len": 16, "train_size": 256, "val_size": 64},
+            "sampler": {"name": "sequential", "steps": 4, "latent_steps": 2},
+            "train": {"stages": [0, 10]},
+        },
+        components,
+    )
+    model = _model(components, cfg).train()
+    batch = _batch(components, cfg, tmp_path)
+    model.set_stage(1)
+    out1 = model.loss(batch, torch.Generator().manual_seed(0))
+    assert out1.logs["latent_loss"] > 0  # stage 1: no latent MSE, so this is the regulariser
+    model.set_stage(2)
+    out2 = model.loss(batch, torch.Generator().manual_seed(0))
+    model.latent.config = model.latent.config.model_copy(update={"variance_floor": 0.0, "infonce_weight": 0.0})
+    out2_plain = model.loss(batch, torch.Generator().manual_seed(0))
+    assert out2.logs["latent_loss"] == pytest.approx(out2_plain.logs["latent_loss"])  # frozen encoder: off
