@@ -1,4 +1,5 @@
-"""Built-in data sources: ``sawtooth`` (synthetic, exact likelihood), ``text`` (local files), ``shakespeare``."""
+"""Built-in data sources: ``sawtooth`` and ``mixture`` (synthetic, exact likelihood), ``text`` (local files),
+``shakespeare``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from ladd_core import hookimpl
 
 @hookimpl
 def ladd_register_data_sources(register: Any) -> None:
+    from ladd_data.mixture import Mixture
     from ladd_data.sawtooth import Sawtooth
     from ladd_data.shakespeare import ShakespeareSource
     from ladd_data.text import TextSource
 
     register("sawtooth", Sawtooth)
+    register("mixture", Mixture)
     register("text", TextSource)
     register("shakespeare", ShakespeareSource)

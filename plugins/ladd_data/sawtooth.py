@@ -17,8 +17,8 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from ladd_core.components.data import Batch, DataConfig, DataSource
-from ladd_data._util import mix_seed
+from ladd_core.components.data import DataConfig
+from ladd_data._synthetic import SyntheticSource
 from ladd_tokenizers.binary import BinaryTokenizer
 
 __all__ = ["Sawtooth", "sawtooth_probs"]
@@ -35,7 +35,7 @@ def sawtooth_probs(u: Tensor, seq_len: int, num_teeth: int, floor: float) -> Ten
     return floor + (1.0 - 2.0 * floor) * tri
 
 
-class Sawtooth(DataSource):
+class Sawtooth(SyntheticSource):
     """Binary sequences shaped like a shifted triangle wave with ``num_teeth`` teeth.
 
     Training data is regenerated every epoch: batch ``i`` of epoch ``e`` is a pure
@@ -53,19 +53,17 @@ class Sawtooth(DataSource):
         grid_points: int = Field(8192, ge=16, description="phase grid points for the exact likelihood")
 
     config: Config
-    capabilities: ClassVar[frozenset[str]] = frozenset({"known_generator"})
+    stream: ClassVar[str] = "sawtooth"
 
     def __init__(self, config: Config, seed: int = 0, work_dir: Path | None = None) -> None:
-        super().__init__(config, seed, Path(work_dir) if work_dir is not None else Path("."))
+        super().__init__(config, seed, work_dir)
         self._tokenizer = BinaryTokenizer()
-        self._val: Tensor | None = None
         self._grid: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
 
     @property
     def tokenizer(self) -> BinaryTokenizer:
         return self._tokenizer
 
-    # ------------------------------------------------------------------ sampling
     def _sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """``n`` sequences ``(n, L)`` long and their phases ``(n,)`` float64."""
         cfg = self.config
@@ -73,37 +71,6 @@ class Sawtooth(DataSource):
         p = sawtooth_probs(u, cfg.seq_len, cfg.num_teeth, cfg.floor)  # (n, L)
         x = torch.rand(n, cfg.seq_len, generator=generator, dtype=torch.float64) < p
         return x.long(), u
-
-    def sample(self, n: int, seed: int) -> tuple[Tensor, Tensor]:
-        """Fresh samples ``(n, L)`` and their true phases ``(n,)``, reproducible from ``seed``."""
-        return self._sample(n, torch.Generator().manual_seed(mix_seed("sawtooth-sample", seed)))
-
-    def _batch(self, tokens: Tensor) -> Batch:
-        return Batch(tokens, torch.ones_like(tokens, dtype=torch.bool))
-
-    def num_train_batches(self, batch_size: int) -> int:
-        """``train_size // batch_size`` (the last incomplete batch is dropped)."""
-        n = self.config.train_size // batch_size
-        if n == 0:
-            raise ValueError(f"train_size={self.config.train_size} is smaller than batch_size={batch_size}")
-        return n
-
-    def train_batches(self, batch_size: int, epoch: int, start: int = 0) -> Iterator[Batch]:
-        """Batches ``start ..`` of ``epoch``; each drawn from its own generator seeded by ``(seed, epoch, i)``."""
-        for i in range(start, self.num_train_batches(batch_size)):
-            g = torch.Generator().manual_seed(mix_seed("sawtooth-train", self.seed, epoch, i))
-            yield self._batch(self._sample(batch_size, g)[0])
-
-    def val_batches(self, batch_size: int, max_batches: int | None = None) -> Iterator[Batch]:
-        """The fixed validation set in order (the last batch may be smaller)."""
-        if self._val is None:
-            g = torch.Generator().manual_seed(mix_seed("sawtooth-val", self.config.val_seed))
-            self._val = self._sample(self.config.val_size, g)[0].bool()
-        n = math.ceil(self._val.shape[0] / batch_size)
-        if max_batches is not None:
-            n = min(n, max_batches)
-        for b in range(n):
-            yield self._batch(self._val[b * batch_size : (b + 1) * batch_size].long())
 
     # ---------------------------------------------------------------- likelihood
     def _phase_grid(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
