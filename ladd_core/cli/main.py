@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ladd_core.cli import bench_cmds, components_cmds, config_cmds, eval_cmds, run_cmds
+from ladd_core.cli import bench_cmds, components_cmds, config_cmds, eval_cmds, run_cmds, seeds_cmds
 from ladd_core.config.errors import ConfigError
 from ladd_core.numerics import NonFiniteError
 from ladd_core.registry import ComponentError
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmds.add_parsers(sub)
     eval_cmds.add_parsers(sub)
     bench_cmds.add_parsers(sub)
+    seeds_cmds.add_parsers(sub)
     return parser
 
 

@@ -36,8 +36,9 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
         description=(
             "Di-LADD on the binary sawtooth (method §6.4): one code (C=512, D=32) of a trainable transformer "
             "encoder, polynomial code schedule, trained for the sequential schedule (codes from the all-mask x, "
-            "tokens from clean codes), masked-CE token loss, MM-DiT 64x4; stage 1 (steps 0-3000) encoder + token "
-            "net, stage 2 frozen encoder/codebook + code loss; sequential sampler"
+            "tokens from clean codes), masked-CE token loss with a quarter of the rows fully masked, MM-DiT 64x4; "
+            "2000 steps: stage 1 (0-1000) encoder + token net, stage 2 frozen encoder/codebook + code loss; "
+            "sequential sampler"
         ),
         latent={
             "name": "vq",
@@ -53,8 +54,9 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
             "latent_loss": "nelbo",
             "target": "sequential",
         },
+        objective={"name": "masked-ce", "full_mask_fraction": 0.25},  # as sawtooth-coladd (docs/coladd.md)
         sampler={"name": "sequential", "steps": 64, "latent_steps": 8},
-        train={"stages": [0, 3000], "ema": 0.99},
+        train={"max_steps": 2000, "stages": [0, 1000], "ema": 0.99},
     )
     shakespeare = _derive(
         SHAKESPEARE_MDLM,
