@@ -1,0 +1,44 @@
+"""`ladd bench-seeds` on a micro budget: every seed trains as the preset says, is scored and reported."""
+
+from __future__ import annotations
+
+import json
+
+from ladd_core.cli.main import main
+
+MICRO = ["model.backbone.layers=1", "model.backbone.hidden=16", "model.backbone.heads=2", "train.batch_size=8",
+         "data.seq_len=32", "data.val_size=64", "train.max_steps=4", "train.stages=[0,2]", "train.log_every=2",
+         "train.threads=1", "model.latent_denoiser.layers=1"]  # fmt: skip
+
+
+def _args(out, *extra: str) -> list[str]:
+    sets = [a for o in MICRO for a in ("--set", o)]
+    return ["bench-seeds", "sawtooth-coladd", "--seeds", "0,1", "--steps", "1,2", "--num-samples", "8",
+            "--out", str(out), *sets, *extra]  # fmt: skip
+
+
+def test_seeds_are_trained_scored_and_tabulated(tmp_path, capsys) -> None:
+    doc = tmp_path / "bench.md"
+    doc.write_text("# Benchmarks\n\nkept\n")
+    out = tmp_path / "seeds"
+    assert main([*_args(out), "--doc", str(doc)]) == 0
+    for seed in (0, 1):
+        run = out / f"sawtooth-coladd-wpreset-s{seed}"
+        cfg = json.loads((run / "config.json").read_text())["config"]
+        assert cfg["seed"] == seed and cfg["objective"]["full_mask_fraction"] == 0.25  # the preset, seed changed
+        assert (run / "seed-eval.json").exists()
+    saved = json.loads((out / "seeds.json").read_text())
+    assert [r["seed"] for r in saved] == [0, 1]
+    assert all(set(r["ratio"]) == {"1", "2"} and "latent-gain-full" in r["health"] for r in saved)
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nkept") and text.count("<!-- seeds:begin -->") == 1
+    assert "| sawtooth-coladd | preset | 0,1 |" in text and "sawtooth-coladd-wpreset-s1" in text
+    # a second invocation reuses the finished runs and replaces the section instead of appending
+    assert main([*_args(out), "--doc", str(doc), "--report-only"]) == 0
+    assert doc.read_text().count("<!-- seeds:begin -->") == 1
+
+
+def test_unknown_preset_fails_before_training(tmp_path, capsys) -> None:
+    assert main(["bench-seeds", "sawtooth-coladdd", "--out", str(tmp_path / "x")]) == 2
+    assert "sawtooth-coladd" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
