@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ladd_presets.presets import SAWTOOTH_MDLM, SHAKESPEARE_MDLM
+from ladd_presets.presets import SAWTOOTH_MDLM, SHAKESPEARE_MDLM, on_mixture
 
 __all__ = ["PRESETS", "SAWTOOTH_COLADD", "SHAKESPEARE_COLADD"]
 
@@ -79,5 +79,6 @@ SHAKESPEARE_COLADD: dict[str, Any] = _derive(
 
 PRESETS: dict[str, dict[str, Any]] = {
     "sawtooth-coladd": SAWTOOTH_COLADD,
+    "mixture-coladd": on_mixture(SAWTOOTH_COLADD, "Sequential Co-LADD"),
     "shakespeare-coladd": SHAKESPEARE_COLADD,
 }

@@ -29,7 +29,7 @@ def _derive(base: dict[str, Any], *, description: str, latent: dict[str, Any], *
 
 def diladd_presets() -> dict[str, dict[str, Any]]:
     """``sawtooth-diladd`` and ``shakespeare-diladd``."""
-    from ladd_presets.presets import SAWTOOTH_MDLM, SHAKESPEARE_MDLM
+    from ladd_presets.presets import SAWTOOTH_MDLM, SHAKESPEARE_MDLM, on_mixture
 
     sawtooth = _derive(
         SAWTOOTH_MDLM,
@@ -79,4 +79,5 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
         sampler={"name": "joint", "steps": 64},
         train={"stages": [0, 1000]},
     )
-    return {"sawtooth-diladd": sawtooth, "shakespeare-diladd": shakespeare}
+    mixture = on_mixture(sawtooth, "Di-LADD (sequential)")
+    return {"sawtooth-diladd": sawtooth, "shakespeare-diladd": shakespeare, "mixture-diladd": mixture}
