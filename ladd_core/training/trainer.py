@@ -148,7 +148,7 @@ class Trainer:
             for net in (self.model.backbone, self.model.latent_denoiser):
                 if net is not None:
                     net.compile()  # in place: parameter names and checkpoints are unchanged
-        self.ema = EMA(self.model, tc.ema)
+        self.ema = EMA(self.model, tc.ema, num_updates=self.state.step)  # one update per step
         if ck is not None:
             self.optimizer.load_state_dict(optimizer_state_like(ck["optimizer"], self.optimizer))
             self.scheduler.load_state_dict(ck["scheduler"])
