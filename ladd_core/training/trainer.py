@@ -135,6 +135,7 @@ class Trainer:
             vocab_size=self.data.vocab_size,
             seq_len=self.data.seq_len,
             detokenize=self.data.tokenizer.decode,
+            forbidden_ids=self.data.tokenizer.non_data_ids,
         ).to(self.device)
         self.state = TrainState()
         path = latest_checkpoint(self.ckpt_root)
