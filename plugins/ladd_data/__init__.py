@@ -1,4 +1,4 @@
-"""Built-in data sources: ``sawtooth`` (synthetic, exact likelihood), ``text`` (local files), ``shakespeare``."""
+"""Built-in data sources: ``sawtooth``, ``markov`` (synthetic, exact likelihood), ``text``, ``shakespeare``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ladd_core import hookimpl
 
 @hookimpl
 def ladd_register_data_sources(register: Any) -> None:
+    from ladd_data.markov import MarkovSource
     from ladd_data.sawtooth import Sawtooth
     from ladd_data.shakespeare import ShakespeareSource
     from ladd_data.text import TextSource
@@ -16,3 +17,4 @@ def ladd_register_data_sources(register: Any) -> None:
     register("sawtooth", Sawtooth)
     register("text", TextSource)
     register("shakespeare", ShakespeareSource)
+    register("markov", MarkovSource)
