@@ -1,7 +1,8 @@
-"""AdamW with linear warm-up, and an exponential moving average of the weights."""
+"""AdamW with linear warm-up (then constant or cosine), and an exponential moving average of the weights."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -9,21 +10,35 @@ from torch import nn
 
 from ladd_core.config.experiment import TrainConfig
 
-__all__ = ["EMA", "build_optimizer", "ema_decay"]
+__all__ = ["EMA", "build_optimizer", "ema_decay", "lr_factor"]
 
 
 def build_optimizer(
     params: Iterable[nn.Parameter], cfg: TrainConfig
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over ``params`` and a scheduler: linear warm-up over ``warmup_steps``, then constant."""
+    """AdamW over ``params`` and a scheduler of the factor :func:`lr_factor` (stepped once per optimiser step)."""
     params = [p for p in params if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
-    warm = max(cfg.warmup_steps, 0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     return opt, sched
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """LR multiplier at scheduler step ``step``: linear warm-up over ``warmup_steps``, then constant or cosine.
+
+    The cosine runs from 1 at the end of the warm-up to ``min_lr_ratio`` at ``max_steps`` (and stays there).
+    """
+    warm = max(cfg.warmup_steps, 0)
+    if warm and step + 1 < warm:
+        return (step + 1) / warm
+    if cfg.lr_decay == "none":
+        return 1.0
+    span = max(cfg.max_steps - warm, 1)
+    frac = min(max(step + 1 - warm, 0) / span, 1.0)
+    return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
 def ema_decay(decay: float, num_updates: int) -> float:
