@@ -7,8 +7,8 @@ Sequences of ``seq_len`` characters start in a state drawn from the chain's stat
 Training data is regenerated every epoch (batch ``i`` of epoch ``e`` is a pure function of
 ``(seed, e, i)``), validation data is one fixed set drawn from ``val_seed``, as for ``sawtooth``.
 
-The fit is deterministic and takes ~30 s for all of Shakespeare at order 4 (120 k states; the
-stationary law by power iteration); it runs on first use and is not cached on disk (the
+The fit is deterministic and takes about a minute for all of Shakespeare at order 4 (120 k states;
+the stationary law by power iteration); it runs on first use and is not cached on disk (the
 arrays take ~250 MB).
 """
 
