@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ladd_presets.presets import MARKOV_DATA, SAWTOOTH_MDLM, SHAKESPEARE_BASE
+from ladd_presets.presets import MARKOV_DATA, SAWTOOTH_MDLM, SHAKESPEARE_MDLM
 
 __all__ = ["MARKOV_COLADD", "PRESETS", "SAWTOOTH_COLADD", "SHAKESPEARE_COLADD"]
 
@@ -53,16 +53,16 @@ SAWTOOTH_COLADD: dict[str, Any] = _derive(
     train={"stages": [0, 3000], "ema": 0.99},
 )
 
-_SHK_BACKBONE = {k: v for k, v in SHAKESPEARE_BASE["model"]["backbone"].items() if k != "name"}
+_SHK_BACKBONE = {k: v for k, v in SHAKESPEARE_MDLM["model"]["backbone"].items() if k != "name"}
 
 SHAKESPEARE_COLADD: dict[str, Any] = _derive(
-    SHAKESPEARE_BASE,
+    SHAKESPEARE_MDLM,
     description=(
         "Joint Co-LADD on Shakespeare (char-level, L=128): 4 slots x 32 dims from a trainable transformer "
         "encoder, sqrt VP schedule, tied clocks, MM-DiT 128x4, single stage, joint sampler"
     ),
     model={
-        "token_process": copy.deepcopy(SHAKESPEARE_BASE["model"]["token_process"]),
+        "token_process": copy.deepcopy(SHAKESPEARE_MDLM["model"]["token_process"]),
         "latent": {
             "name": "gaussian",
             "encoder": {"name": "transformer", "num_slots": 4, "dim": 32, "hidden": 64, "layers": 2, "heads": 4},

@@ -29,7 +29,7 @@ def _derive(base: dict[str, Any], *, description: str, latent: dict[str, Any], *
 
 def diladd_presets() -> dict[str, dict[str, Any]]:
     """``sawtooth-diladd``, ``shakespeare-diladd`` and ``markov-diladd``."""
-    from ladd_presets.presets import SAWTOOTH_MDLM, SHAKESPEARE_BASE
+    from ladd_presets.presets import SAWTOOTH_MDLM, SHAKESPEARE_MDLM
 
     sawtooth = _derive(
         SAWTOOTH_MDLM,
@@ -57,7 +57,7 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
         train={"stages": [0, 3000], "ema": 0.99},
     )
     shakespeare = _derive(
-        SHAKESPEARE_BASE,
+        SHAKESPEARE_MDLM,
         description=(
             "Di-LADD on Shakespeare (char-level, L=128): 4 codes (C=512, D=32) of a trainable transformer encoder, "
             "linear code schedule, independent clocks, masked-CE losses, encoder input masking 0.25, MM-DiT 128x4; "
