@@ -10,7 +10,7 @@ its signature asks for them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,13 @@ def build_model(
     vocab_size: int,
     seq_len: int,
     detokenize: Callable[[list[int]], str] | None = None,
+    forbidden_ids: Iterable[int] = (),
 ) -> LaddModel:
     """Assemble token process, latent channel, networks and objective into a :class:`LaddModel`.
 
     ``detokenize`` (ids -> text) is offered to components that ask for it, such as
-    frozen text encoders that re-tokenise.
+    frozen text encoders that re-tokenise.  ``forbidden_ids`` (the tokenizer's
+    ``non_data_ids``) are ids the model's samplers never emit.
     """
     ctx: dict[str, Any] = {"vocab_size": vocab_size, "seq_len": seq_len, "detokenize": detokenize}
     process = build_component(components, "token_process", cfg.model.token_process, **ctx)
@@ -100,6 +102,7 @@ def build_model(
         latent_denoiser=denoiser,
         seq_len=seq_len,
         capabilities=model_capabilities(cfg, components),
+        forbidden_ids=forbidden_ids,
     )
 
 

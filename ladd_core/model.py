@@ -7,6 +7,7 @@ Di-LADD plug other channels into the same model and training loop.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -17,6 +18,7 @@ from ladd_core.components.data import Batch
 from ladd_core.components.latents import LatentChannel, Networks
 from ladd_core.components.objectives import Objective
 from ladd_core.components.processes import TokenProcess
+from ladd_core.numerics import adjust_log_probs, check_finite
 
 __all__ = ["LaddModel", "LossOutput"]
 
@@ -51,6 +53,8 @@ class LaddModel(nn.Module):
         latent_denoiser: optional separate latent denoiser.
         seq_len: ``L``.
         capabilities: declared model capabilities (latent channel + networks).
+        forbidden_ids: data ids that can never occur in the data (the tokenizer's
+            ``non_data_ids``: padding, ``<unk>``); samplers never emit them.
     """
 
     def __init__(
@@ -63,8 +67,15 @@ class LaddModel(nn.Module):
         latent_denoiser: Backbone | None = None,
         seq_len: int,
         capabilities: frozenset[str] = frozenset(),
+        forbidden_ids: Iterable[int] = (),
     ) -> None:
         super().__init__()
+        forbidden = tuple(sorted(set(forbidden_ids)))
+        if any(not 0 <= i < process.vocab_size for i in forbidden) or len(forbidden) >= process.vocab_size:
+            raise ValueError(
+                f"forbidden_ids {forbidden} must be data ids of a vocabulary of {process.vocab_size}, not all"
+            )
+        self.forbidden_ids = forbidden
         self.process = process
         self.latent = latent
         self.backbone = backbone
@@ -94,6 +105,21 @@ class LaddModel(nn.Module):
         for p in self.parameters():
             p.requires_grad_(id(p) in keep)
         return [p for p in self.parameters() if id(p) in keep]
+
+    def sampling_log_probs(self, logits: Tensor, x_t: Tensor, temperature: float = 1.0, top_p: float = 1.0) -> Tensor:
+        """``log p(x_0 | x_t)`` to sample from, given the denoiser's raw ``logits (B, L, C)`` at ``x_t (B, L)``.
+
+        The one place every sampler goes through (each reverse step and the final noise removal):
+        the logits of :attr:`forbidden_ids` are set to ``-inf`` *before* the process normalises
+        them, so those ids get probability exactly 0 and the rest renormalise; then temperature
+        and nucleus filtering (:func:`~ladd_core.numerics.adjust_log_probs`).  Training and the
+        NELBO use the unmodified :meth:`TokenProcess.log_probs`.
+        """
+        logits = check_finite(logits, "denoiser logits")
+        if self.forbidden_ids:
+            idx = torch.tensor(self.forbidden_ids, device=logits.device)
+            logits = logits.float().index_fill(-1, idx, float("-inf"))
+        return adjust_log_probs(self.process.log_probs(logits, x_t), temperature, top_p)
 
     def loss(self, batch: Batch, generator: torch.Generator | None = None) -> LossOutput:
         """Training loss of ``batch`` (tokens ``(B, L)``) with fresh times and noise from ``generator``."""

@@ -19,17 +19,19 @@ __all__ = ["run_demo"]
 
 STEP_GRID = (1, 4, 16, 64)
 
-# (preset, full-demo overrides, quick overrides, samples per N)
+# (preset, full-demo overrides, quick overrides, samples per N).  The full budget is sized for 10 minutes
+# on 2 cores (docs/benchmarks.md, "Text: shakespeare-mdlm learning curve"); the Shakespeare run is the
+# preset cut to its first 300 steps (validation NELBO ~3.6 bits/char there: word-like text, few real words).
 PLAN: tuple[tuple[str, list[str], list[str], int], ...] = (
     (
         "sawtooth-mdlm",
-        ["train.max_steps=3000", "train.eval_every=0", "train.log_every=250"],
+        ["train.max_steps=600", "train.eval_every=0", "train.log_every=100"],
         ["train.max_steps=30", "train.log_every=10", "model.backbone.layers=1", "data.val_size=256"],
         128,
     ),
     (
         "shakespeare-mdlm",
-        ["train.max_steps=1500", "train.eval_every=0", "train.log_every=250"],
+        ["train.max_steps=300", "train.eval_every=0", "train.log_every=50"],
         ["train.max_steps=30", "train.log_every=10", "model.backbone.layers=1", "data.max_chars=200000"],
         8,
     ),
@@ -51,17 +53,23 @@ def _entropy_bits_per_token(run, n: int = 1024) -> float | None:
     return tot / count / math.log(2)
 
 
-def run_demo(out: Path, quick: bool = False) -> int:
-    """Train both presets into ``out/<preset>`` (resuming if present), then sample and print a table."""
+def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
+    """Train both presets into ``out/<preset>`` (resuming if present), then sample and print a table.
+
+    ``threads`` overrides the presets' ``train.threads`` (and the threads used for sampling).
+    """
     comps = get_components()
     rows: list[tuple[str, int, int, float, str]] = []
     texts: dict[str, list[str]] = {}
     t_start = time.perf_counter()
+    extra = [] if threads is None else [f"train.threads={threads}"]
     for preset, full, fast, n_samples in PLAN:
         run_dir = out / (preset + ("-quick" if quick else ""))
-        cfg = resolve(preset, fast if quick else full)
+        cfg = resolve(preset, [*(fast if quick else full), *extra])
         _say(f"== training {preset} for {cfg.train.max_steps} steps into {run_dir}")
-        Trainer(cfg, comps, run_dir).train()
+        t_train = time.perf_counter()
+        val = Trainer(cfg, comps, run_dir).train()["val_nelbo_bpt"]
+        _say(f"   trained in {time.perf_counter() - t_train:.0f}s; validation NELBO {val:.3f} bits/token")
         run = load_run(run_dir, comps)
         ent = _entropy_bits_per_token(run)
         for n in STEP_GRID:

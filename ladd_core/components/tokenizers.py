@@ -48,6 +48,15 @@ class Tokenizer(ABC):
         """End-of-text id, if any."""
         return None
 
+    @property
+    def non_data_ids(self) -> frozenset[int]:
+        """Ids that encoded data never holds as a token to model (padding, unknown-character markers).
+
+        Samplers never emit them: the model removes them from the denoiser's distribution
+        (:meth:`ladd_core.model.LaddModel.sampling_log_probs`).  Default: none.
+        """
+        return frozenset()
+
     @abstractmethod
     def encode(self, text: str) -> list[int]:
         """Ids of ``text``."""

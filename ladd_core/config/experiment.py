@@ -47,7 +47,11 @@ class TrainConfig(ConfigBase):
     lr: float = Field(1e-3, gt=0)
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(100, ge=0, description="linear LR warm-up, then constant")
+    warmup_steps: int = Field(100, ge=0, description="linear LR warm-up, then constant (or decayed, lr_decay)")
+    lr_decay: Literal["none", "cosine"] = Field(
+        "none", description="after the warm-up: constant, or a cosine down to min_lr_ratio * lr at max_steps"
+    )
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final LR / lr of the cosine decay")
     grad_clip: float = Field(1.0, ge=0, description="max global grad norm (0 = off)")
     ema: float = Field(0.99, ge=0, lt=1, description="EMA decay of the weights used to sample/evaluate (0 = off)")
     stages: list[int] = Field(default_factory=lambda: [0], description="steps at which each training stage starts")

@@ -1,7 +1,8 @@
-"""AdamW with linear warm-up, and an exponential moving average of the weights."""
+"""AdamW with linear warm-up (then constant or cosine), and an exponential moving average of the weights."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -9,25 +10,54 @@ from torch import nn
 
 from ladd_core.config.experiment import TrainConfig
 
-__all__ = ["EMA", "build_optimizer"]
+__all__ = ["EMA", "build_optimizer", "ema_decay", "lr_factor"]
 
 
 def build_optimizer(
     params: Iterable[nn.Parameter], cfg: TrainConfig
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over ``params`` and a scheduler: linear warm-up over ``warmup_steps``, then constant."""
+    """AdamW over ``params`` and a scheduler of the factor :func:`lr_factor` (stepped once per optimiser step)."""
     params = [p for p in params if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
-    warm = max(cfg.warmup_steps, 0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     return opt, sched
 
 
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """LR multiplier at scheduler step ``step``: linear warm-up over ``warmup_steps``, then constant or cosine.
+
+    The cosine runs from 1 at the end of the warm-up to ``min_lr_ratio`` at ``max_steps`` (and stays there).
+    """
+    warm = max(cfg.warmup_steps, 0)
+    if warm and step + 1 < warm:
+        return (step + 1) / warm
+    if cfg.lr_decay == "none":
+        return 1.0
+    span = max(cfg.max_steps - warm, 1)
+    frac = min(max(step + 1 - warm, 0) / span, 1.0)
+    return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def ema_decay(decay: float, num_updates: int) -> float:
+    """Decay of the EMA update made after ``num_updates`` earlier ones: ``d_n = min(decay, (1 + n) / (10 + n))``.
+
+    The warm-up keeps the shadow from holding the random initial weights: with a fixed
+    ``d = 0.999`` the initial weights still carry ``0.999^1000 = 37 %`` of the shadow after
+    1,000 updates; with the warm-up the first update copies 90 % of the live weights and
+    the effective averaging window grows like ``n / 10`` until it reaches ``1 / (1 - decay)``.
+    """
+    return min(decay, (1.0 + num_updates) / (10.0 + num_updates))
+
+
 class EMA:
-    """Shadow copy ``e <- d e + (1 - d) w`` of every floating-point parameter; buffers are copied as they are.
+    """Shadow copy ``e <- d_n e + (1 - d_n) w`` of every floating-point parameter; buffers are copied as they are.
+
+    ``d_n`` is :func:`ema_decay` of the number ``n`` of updates made so far.  ``n`` is not saved
+    with the shadow: a trainer that updates once per optimiser step passes its step as
+    ``num_updates`` when it rebuilds the EMA on resume, so a resumed run stays exact.
 
     Buffers (running statistics, a VQ codebook updated by its own EMA) are state, not
     weights: averaging them would mix, e.g., codebooks of different training stages.
@@ -37,11 +67,15 @@ class EMA:
 
     Args:
         model: the module to track.
-        decay: ``d``; 0 copies the weights (EMA off).
+        decay: ``d``, the decay once warmed up; 0 copies the weights (EMA off).
+        num_updates: updates already made (the optimiser step when resuming).
     """
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
+    def __init__(self, model: nn.Module, decay: float, num_updates: int = 0) -> None:
+        if num_updates < 0:
+            raise ValueError(f"num_updates must be >= 0, got {num_updates}")
         self.decay = decay
+        self.num_updates = num_updates
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
         self._params = {k for k, _ in model.named_parameters()}
         self._live: tuple[int, list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]] | None
@@ -61,14 +95,17 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        """Move the shadow towards ``model``'s weights with decay ``d_n``, copy its buffers, count the update."""
         shadow, live, buffers = self._pairs(model)
+        weight = 1.0 - ema_decay(self.decay, self.num_updates)
         try:
-            torch._foreach_lerp_(shadow, live, 1.0 - self.decay)
+            torch._foreach_lerp_(shadow, live, weight)
         except (RuntimeError, NotImplementedError):  # e.g. mixed devices or tensor types: one at a time
             for s, v in zip(shadow, live):
-                s.lerp_(v, 1.0 - self.decay)
+                s.lerp_(v, weight)
         for s, v in buffers:
             s.copy_(v)
+        self.num_updates += 1
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self.shadow)

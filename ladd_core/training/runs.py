@@ -96,7 +96,12 @@ def load_run(run_dir: Path, components: Components, device: str = "cpu", use_ema
     cfg = read_run_config(run_dir, components)
     data = build_data(cfg, components, run_dir / "data")
     model = build_model(
-        cfg, components, vocab_size=data.vocab_size, seq_len=data.seq_len, detokenize=data.tokenizer.decode
+        cfg,
+        components,
+        vocab_size=data.vocab_size,
+        seq_len=data.seq_len,
+        detokenize=data.tokenizer.decode,
+        forbidden_ids=data.tokenizer.non_data_ids,
     )
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:

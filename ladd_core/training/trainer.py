@@ -136,6 +136,7 @@ class Trainer:
             vocab_size=self.data.vocab_size,
             seq_len=self.data.seq_len,
             detokenize=self.data.tokenizer.decode,
+            forbidden_ids=self.data.tokenizer.non_data_ids,
         ).to(self.device)
         after = tc.health_after if tc.health_after is not None else int(0.4 * tc.max_steps)
         self.health = HealthMonitor(self.model, after, self.log)
@@ -151,7 +152,7 @@ class Trainer:
             for net in (self.model.backbone, self.model.latent_denoiser):
                 if net is not None:
                     net.compile()  # in place: parameter names and checkpoints are unchanged
-        self.ema = EMA(self.model, tc.ema)
+        self.ema = EMA(self.model, tc.ema, num_updates=self.state.step)  # one update per step
         if ck is not None:
             self.optimizer.load_state_dict(optimizer_state_like(ck["optimizer"], self.optimizer))
             self.scheduler.load_state_dict(ck["scheduler"])

@@ -2,7 +2,7 @@
 
 * latent ``gaussian``: encoder latents ``(K, d)`` diffused by a VP Gaussian process,
   joint (one two-stream network) or sequential (separate latent denoiser);
-* presets ``sawtooth-coladd`` and ``shakespeare-coladd`` (the MDLM presets with
+* presets ``sawtooth-coladd``, ``shakespeare-coladd`` and ``markov-coladd`` (the MDLM presets with
   Co-LADD components).
 """
 
@@ -25,7 +25,7 @@ def ladd_register_latents(register: Any) -> None:
 
 @hookimpl
 def ladd_register_presets(register: Any) -> None:
-    """Register ``sawtooth-coladd`` and ``shakespeare-coladd``."""
+    """Register ``sawtooth-coladd``, ``shakespeare-coladd`` and ``markov-coladd``."""
     from ladd_coladd.presets import PRESETS
 
     for name, cfg in PRESETS.items():

@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ladd_presets.presets import SAWTOOTH_MDLM, SHAKESPEARE_MDLM, on_mixture
+from ladd_presets.presets import MARKOV_DATA, SAWTOOTH_MDLM, SHAKESPEARE_MDLM, on_mixture
 
-__all__ = ["PRESETS", "SAWTOOTH_COLADD", "SHAKESPEARE_COLADD"]
+__all__ = ["MARKOV_COLADD", "PRESETS", "SAWTOOTH_COLADD", "SHAKESPEARE_COLADD"]
 
 
 def _derive(base: dict[str, Any], **sections: dict[str, Any]) -> dict[str, Any]:
@@ -77,8 +77,18 @@ SHAKESPEARE_COLADD: dict[str, Any] = _derive(
     sampler={"name": "joint", "steps": 64},
 )
 
+MARKOV_COLADD: dict[str, Any] = _derive(
+    SHAKESPEARE_COLADD,
+    description=(
+        "Joint Co-LADD on the order-4 Markov chain fitted on Shakespeare (exact likelihood, L=128): "
+        "shakespeare-coladd with the markov data source"
+    ),
+    data=MARKOV_DATA,
+)
+
 PRESETS: dict[str, dict[str, Any]] = {
     "sawtooth-coladd": SAWTOOTH_COLADD,
     "mixture-coladd": on_mixture(SAWTOOTH_COLADD, "Sequential Co-LADD"),
     "shakespeare-coladd": SHAKESPEARE_COLADD,
+    "markov-coladd": MARKOV_COLADD,
 }

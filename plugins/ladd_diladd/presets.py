@@ -28,7 +28,7 @@ def _derive(base: dict[str, Any], *, description: str, latent: dict[str, Any], *
 
 
 def diladd_presets() -> dict[str, dict[str, Any]]:
-    """``sawtooth-diladd`` and ``shakespeare-diladd``."""
+    """``sawtooth-diladd``, ``shakespeare-diladd``, ``markov-diladd`` and ``mixture-diladd``."""
     from ladd_presets.presets import SAWTOOTH_MDLM, SHAKESPEARE_MDLM, on_mixture
 
     sawtooth = _derive(
@@ -79,5 +79,20 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
         sampler={"name": "joint", "steps": 64},
         train={"stages": [0, 1000]},
     )
+    from ladd_presets.presets import MARKOV_DATA
+
+    markov = {
+        **copy.deepcopy(shakespeare),
+        "description": (
+            "Di-LADD on the order-4 Markov chain fitted on Shakespeare (exact likelihood, L=128): "
+            "shakespeare-diladd with the markov data source"
+        ),
+        "data": copy.deepcopy(MARKOV_DATA),
+    }
     mixture = on_mixture(sawtooth, "Di-LADD (sequential)")
-    return {"sawtooth-diladd": sawtooth, "shakespeare-diladd": shakespeare, "mixture-diladd": mixture}
+    return {
+        "sawtooth-diladd": sawtooth,
+        "shakespeare-diladd": shakespeare,
+        "markov-diladd": markov,
+        "mixture-diladd": mixture,
+    }

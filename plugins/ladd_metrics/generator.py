@@ -30,7 +30,9 @@ class TrueNLL(Metric):
     estimate of the process entropy, since those are draws from it), and ``true-nll-ratio``,
     their ratio (1.0 = samples as likely as real data; a product-of-marginals sampler scores
     about 1.65 on the sawtooth).  Spreads are standard errors over sequences; the ratio's
-    combines both by the delta method.
+    combines both by the delta method.  A source that knows its exact entropy rate (``markov``:
+    ``data.entropy_rate()`` in nats per token) also gets ``entropy-rate`` next to the Monte-Carlo
+    ``data-entropy`` (which, for sequences of finite length, sits slightly above it).
     """
 
     class Config(MetricConfig):
@@ -39,11 +41,14 @@ class TrueNLL(Metric):
 
     config: Config
     requires = frozenset({"known_generator"})
-    not_compared = frozenset({"data-entropy"})
+    not_compared = frozenset({"data-entropy", "entropy-rate"})
 
     def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
         mean, se = mean_stderr(_bits_per_token(context, samples))
         out = {"true-nll": MetricValue(mean, se, "bits/token", False)}
+        rate = getattr(context.data, "entropy_rate", None)
+        if callable(rate):
+            out["entropy-rate"] = MetricValue(float(rate()) / LN2, None, "bits/token", False)
         n_ref = self.config.reference_size
         if n_ref == 0:
             return out

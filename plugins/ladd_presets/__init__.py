@@ -1,4 +1,4 @@
-"""Built-in presets: ``sawtooth-mdlm``, ``shakespeare-mdlm``."""
+"""Built-in presets: ``sawtooth-mdlm``, ``shakespeare-mdlm``, ``markov-mdlm``."""
 
 from __future__ import annotations
 

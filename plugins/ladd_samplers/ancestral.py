@@ -9,7 +9,6 @@ from pydantic import Field
 
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.model import LaddModel
-from ladd_core.numerics import adjust_log_probs, check_finite
 
 __all__ = ["AncestralSampler", "time_grid", "token_chain"]
 
@@ -75,8 +74,7 @@ def token_chain(
         logits = model.backbone(x, latents, full(t), t_y, None).token_logits
         if logits is None:
             raise ValueError("the token chain needs a backbone that returns token_logits")
-        lp = proc.log_probs(check_finite(logits, "denoiser logits"), x)  # (B, L, C)
-        return adjust_log_probs(lp, cfg.temperature, cfg.top_p)
+        return model.sampling_log_probs(logits, x, cfg.temperature, cfg.top_p)  # (B, L, C)
 
     for i in range(cfg.steps):
         t, s = float(ts[i]), float(ts[i + 1])

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.model import LaddModel
-from ladd_core.numerics import adjust_log_probs, check_finite
+from ladd_core.numerics import check_finite
 from ladd_samplers.ancestral import time_grid
 
 __all__ = ["JointSampler"]
@@ -59,8 +59,8 @@ class JointSampler(Sampler):
             nfe += 1
             if out.token_logits is None or out.latent_out is None:
                 raise ValueError("the joint sampler needs a backbone returning token_logits and latent_out")
-            lp = proc.log_probs(check_finite(out.token_logits, "denoiser logits"), x)
-            return adjust_log_probs(lp, cfg.temperature, cfg.top_p), check_finite(out.latent_out, "latent output")
+            lp = model.sampling_log_probs(out.token_logits, x, cfg.temperature, cfg.top_p)
+            return lp, check_finite(out.latent_out, "latent output")
 
         for i in range(n):
             j = min(i, m)

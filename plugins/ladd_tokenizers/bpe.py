@@ -64,6 +64,11 @@ class BPETokenizer(Tokenizer):
     def eos_id(self) -> int:
         return self._special_id(EOS)
 
+    @property
+    def non_data_ids(self) -> frozenset[int]:
+        """``<pad>`` (``<eos>`` may be part of the data and stays allowed)."""
+        return frozenset({self.pad_id})
+
     def _special_id(self, token: str) -> int:
         idx = self._get().token_to_id(token)
         if idx is None:  # pragma: no cover - only with a foreign tokenizer.json

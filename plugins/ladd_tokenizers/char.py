@@ -59,6 +59,11 @@ class CharTokenizer(Tokenizer):
     def pad_id(self) -> int:
         return len(self._vocab()) + 1
 
+    @property
+    def non_data_ids(self) -> frozenset[int]:
+        """``<unk>`` and ``<pad>``: a sample holding them would decode to U+FFFD or to nothing."""
+        return frozenset({self.unk_id, self.pad_id})
+
     def fit(self, texts: Iterable[str]) -> None:
         """Vocabulary = sorted set of every character in ``texts``."""
         seen: set[str] = set()

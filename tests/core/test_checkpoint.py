@@ -94,7 +94,7 @@ def test_ema_averages_parameters_and_copies_buffers():
     from ladd_core.training.optim import EMA
 
     m = torch.nn.BatchNorm1d(2)  # weight/bias parameters, running stats buffers
-    ema = EMA(m, decay=0.5)
+    ema = EMA(m, decay=0.5, num_updates=100)  # past the warm-up: d = 0.5
     with torch.no_grad():
         m.weight.fill_(3.0)
         m.running_mean.fill_(7.0)
