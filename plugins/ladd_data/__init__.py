@@ -10,8 +10,8 @@ from ladd_core import hookimpl
 
 @hookimpl
 def ladd_register_data_sources(register: Any) -> None:
-    from ladd_data.mixture import Mixture
     from ladd_data.markov import MarkovSource
+    from ladd_data.mixture import Mixture
     from ladd_data.sawtooth import Sawtooth
     from ladd_data.shakespeare import ShakespeareSource
     from ladd_data.text import TextSource
