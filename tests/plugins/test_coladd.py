@@ -384,7 +384,11 @@ def test_presets_differ_from_mdlm_only_in_components(components) -> None:
         assert cfg.model.latent.name == "gaussian" and cfg.model.backbone.name == "mmdit"
         assert co["data"] == md["data"] and co["seed"] == md["seed"]
         changed = {k for k in md["train"] if co["train"].get(k) != md["train"][k]}
-        assert changed <= {"stages"}
+        assert changed <= {"stages", "max_steps"}
+        assert co["train"].get("max_steps", 0) <= md["train"]["max_steps"]  # never a larger budget than MDLM
+        # the objective is MDLM's; the sawtooth preset adds only the share of fully masked training rows
+        co_obj = {k: v for k, v in co.get("objective", {}).items() if k != "full_mask_fraction"}
+        assert co_obj == md.get("objective", {})
         bb = {k: v for k, v in co["model"]["backbone"].items() if k != "name"}
         assert bb == {k: v for k, v in md["model"]["backbone"].items() if k != "name"}
     saw = validate_config(components.get("preset", "sawtooth-coladd"), components)
