@@ -16,7 +16,9 @@ import contextlib
 import hashlib
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,22 +33,33 @@ from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
-from ladd_core.training.checkpoint import (
-    TrainState,
-    atomic_write_text,
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
+from ladd_core.training.checkpoint import TrainState, load_newest_valid, save_checkpoint
 from ladd_core.training.distributed import full_tensors, init_distributed, optimizer_state_like, wrap_model
+from ladd_core.training.history import set_aside_corrupt, truncate_history
+from ladd_core.training.lock import RunLock
 from ladd_core.training.optim import EMA, build_optimizer
-from ladd_core.training.runs import resolve_device, save_run_config
+from ladd_core.training.resume_rules import format_changes
+from ladd_core.training.runs import (
+    check_tokenizer_present,
+    load_weights,
+    record_tokenizer,
+    resolve_device,
+    save_run_config,
+)
 
-__all__ = ["StepStats", "Trainer", "TrainingDiverged", "chunk_seed", "train_entry"]
+__all__ = ["StepStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "chunk_seed", "train_entry"]
 
 
 class TrainingDiverged(FloatingPointError):
     """The loss or a gradient became NaN/inf; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM stopped training after a checkpoint was saved; ``exit_code`` is ``128 + signal``."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 def stage_at(step: int, stages: list[int]) -> int:
@@ -122,9 +135,14 @@ class Trainer:
         printer = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.log: Callable[[str], None] = printer if self.is_main else (lambda msg: None)
         self.per_rank, self.micro, self.accum = batch_split(tc.batch_size, tc.micro_batch_size, self.dist.world_size)
-        if self.is_main:  # may fit a tokenizer: once, before the other ranks load it
-            self.data: DataSource = build_data(cfg, components, self.run_dir / "data")
-            save_run_config(self.run_dir, cfg, components)
+        self._lock = RunLock(self.run_dir)
+        if self.is_main:  # one writer per run directory: refuse at once if another trainer holds it
+            self._lock.acquire()
+            check_tokenizer_present(self.run_dir)
+            changes = save_run_config(self.run_dir, cfg, components)  # under the lock: no racing check
+            if changes:
+                self.log(f"resume: accepted config changes {format_changes(changes)}")
+            self.data: DataSource = build_data(cfg, components, self.run_dir / "data")  # may fit a tokenizer
         self.dist.barrier()
         if not self.is_main:
             self.data = build_data(cfg, components, self.run_dir / "data")
@@ -136,11 +154,17 @@ class Trainer:
             seq_len=self.data.seq_len,
             detokenize=self.data.tokenizer.decode,
         ).to(self.device)
+        if self.is_main:
+            record_tokenizer(self.run_dir, self.data)  # first run: store the fingerprint; resume: verify it
         self.state = TrainState()
-        path = latest_checkpoint(self.ckpt_root)
-        ck = load_checkpoint(path) if path is not None else None
+        skipped: list[Path] = []
+        found = load_newest_valid(self.ckpt_root, self.log, skipped)  # scans checkpoints/, not only `latest`
+        path, ck = found if found is not None else (None, None)
+        self.dist.barrier()
+        if self.is_main:
+            set_aside_corrupt(skipped, self.log)
         if ck is not None:
-            self.model.load_state_dict(ck["model"])  # before wrapping: FSDP shards what is loaded
+            load_weights(self.model, ck["model"], path)  # before wrapping: FSDP shards what is loaded
             self.state = ck["train_state"]
         self.runner: torch.nn.Module | None = None
         self._enter_stage(self.state.stage if ck is not None else stage_at(0, tc.stages))
@@ -155,6 +179,10 @@ class Trainer:
             if ck["ema"] is not None:
                 self.ema.load_state_dict(ck["ema"])
             self.log(f"resumed from {path.name} (step {self.state.step}, stage {self.state.stage})")
+
+    def close(self) -> None:
+        """Release the run directory's lock (``train`` does it when it returns or fails)."""
+        self._lock.release()
 
     # -- stages, optimiser, wrapping -------------------------------------------
     def _enter_stage(self, stage: int) -> None:
@@ -281,9 +309,19 @@ class Trainer:
         """Train until ``max_steps`` (default: the config's); returns the final validation metrics."""
         tc = self.cfg.train
         total = tc.max_steps if max_steps is None else max_steps
+        if self.is_main:
+            self._lock.acquire()  # no-op while held since __init__
+        try:
+            with _StopOnSignal(enabled=not self.dist.enabled) as stop:
+                return self._train(total, stop)
+        finally:
+            self.close()
+
+    def _train(self, total: int, stop: _StopOnSignal) -> dict[str, float]:
+        tc = self.cfg.train
         metrics_file = self.run_dir / "metrics.jsonl"
         if self.is_main:
-            _truncate_log(metrics_file, self.state.step)
+            truncate_history(metrics_file, self.state.step, self.log)
         batches = self._batches()
         self.model.train()
         t0, tokens = time.perf_counter(), 0
@@ -316,8 +354,12 @@ class Trainer:
                 result = self.evaluate()
                 if self.is_main:
                     _append_jsonl(metrics_file, {"step": step, **result})
-            if step % tc.checkpoint_every == 0 or step == total:
+            if step % tc.checkpoint_every == 0 or step == total or stop.signum:
                 self.save()
+            if stop.signum:
+                name = signal.Signals(stop.signum).name
+                msg = f"{name}: stopped at step {step} after saving a checkpoint; rerun the same command to resume"
+                raise TrainingInterrupted(msg, stop.signum)
         result = self.evaluate()
         if self.is_main:
             _append_jsonl(metrics_file, {"step": self.state.step, "final": True, **result})
@@ -356,7 +398,10 @@ class Trainer:
         for k, v in backup.items():
             sd[k].copy_(v)
         self.model.train()
-        tokens = max(float(sums[1]), 1.0)
+        if float(sums[1]) == 0:  # no validation data: no number (a 0.0 would read as a perfect score)
+            self.log("notice: validation has no tokens (data.val_fraction=0 or too little data); no val NELBO")
+            return {}
+        tokens = float(sums[1])
         result = {"val_nelbo_bpt": float(sums[0]) / tokens / math.log(2)}
         if float(sums[3]) > 0:  # the channel reports a valid latent bound term: L_x + L_y bounds -log p(x)
             result["val_joint_nelbo_bpt"] = float(sums[0] + sums[2]) / tokens / math.log(2)
@@ -386,15 +431,27 @@ def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines past ``step`` (left by a run that was killed after its last checkpoint) and torn lines."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                keep.append(line)
-        except json.JSONDecodeError:
-            continue
-    atomic_write_text(path, "".join(k + "\n" for k in keep))
+class _StopOnSignal:
+    """While active, SIGINT/SIGTERM set ``signum`` (the loop saves and stops); a second one aborts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.signum = 0
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum:
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: aborted without saving")
+        self.signum = signum
+
+    def __enter__(self) -> _StopOnSignal:
+        if self.enabled:
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
