@@ -55,6 +55,9 @@ def load_text_rows(files: list[Path], sample_by: str, cache_dir: Path) -> list[s
     # the flags are read when `datasets` is first imported; force them if it was imported earlier
     datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
 
+    names = ", ".join(str(f) for f in files)
+    if all(f.stat().st_size == 0 for f in files):
+        raise ValueError(f"no text in {names} (empty files)")
     try:
         ds = load_dataset(
             "text",
@@ -65,7 +68,6 @@ def load_text_rows(files: list[Path], sample_by: str, cache_dir: Path) -> list[s
         )
     except Exception as exc:  # datasets wraps decode errors of binary or Latin-1 files in its own types
         cause = exc.__cause__ or exc.__context__ or exc
-        names = ", ".join(str(f) for f in files)
         raise ValueError(f"cannot read text files {names} as UTF-8 text: {type(cause).__name__}: {cause}") from None
     return list(ds["text"])
 
