@@ -82,7 +82,7 @@ def read_run_record(run_dir: Path) -> dict[str, Any] | None:
 def save_run_config(
     run_dir: Path, cfg: ExperimentConfig, components: Components, extra: dict[str, Any] | None = None
 ) -> list[tuple[str, Any, Any]]:
-    """Write ``RUN/config.json`` (config, versions); on an existing run accept only resume-safe changes.
+    """Write ``RUN/config.json`` (config, versions); once a run has a checkpoint accept only resume-safe changes.
 
     Call it with the run's lock held.  Returns the accepted changes ``(path, old, new)``.
 
@@ -93,7 +93,8 @@ def save_run_config(
     data = cfg.model_dump(mode="json")
     old = read_run_record(run_dir)
     changes = config_diff(old["config"], data) if old is not None else []
-    refused = [c for c in changes if not is_safe(c[0])]
+    started = bool(find_checkpoints(run_dir / "checkpoints"))  # before the first checkpoint nothing is at stake
+    refused = [c for c in changes if not is_safe(c[0])] if started else []
     if refused:
         msg = (
             f"{run_dir} already holds a run with a different config: {format_changes(refused)} "

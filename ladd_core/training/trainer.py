@@ -138,6 +138,16 @@ class Trainer:
         self._lock = RunLock(self.run_dir)
         if self.is_main:  # one writer per run directory: refuse at once if another trainer holds it
             self._lock.acquire()
+        try:
+            self._setup(cfg, components)
+        except BaseException:
+            self.close()  # a trainer that failed to start does not keep the run locked
+            raise
+
+    def _setup(self, cfg: ExperimentConfig, components: Components) -> None:
+        """Config record, data, model and the resumed state (rank 0 holds the run's lock)."""
+        tc = cfg.train
+        if self.is_main:
             check_tokenizer_present(self.run_dir)
             changes = save_run_config(self.run_dir, cfg, components)  # under the lock: no racing check
             if changes:

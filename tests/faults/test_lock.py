@@ -8,7 +8,6 @@ import signal
 import socket
 import time
 
-from ladd_core.training.lock import RunLock
 from tests.faults._cli import cli, error_line, logged_steps, spawn_cli, train_args, wait_for
 
 
@@ -34,6 +33,8 @@ def test_second_trainer_refuses_in_under_a_second_and_first_is_unharmed(tmp_path
 
 
 def test_lock_held_in_process_is_named(tmp_path, capsys):
+    from ladd_core.training.lock import RunLock
+
     run = tmp_path / "run"
     with RunLock(run):
         body = json.loads((run / ".lock").read_text())
@@ -57,6 +58,11 @@ def test_stale_lock_of_a_killed_trainer_does_not_block(tmp_path, capsys):
 
 def test_lock_is_released_when_training_ends(tmp_path, capsys):
     run = tmp_path / "run"
+    from ladd_core.training.lock import RunLock
+
     assert cli(capsys, *train_args(run, 2))[0] == 0
     with RunLock(run) as lock:  # would raise if the finished trainer still held it
+        assert lock.held
+    assert cli(capsys, *train_args(run, 3, "--set", "seed=9"))[0] == 2  # refused while starting
+    with RunLock(run) as lock:
         assert lock.held

@@ -6,7 +6,6 @@ import json
 import shutil
 
 from ladd_core.training.checkpoint import latest_checkpoint, load_checkpoint
-from ladd_core.training.history import DROPPED_FILE
 from tests.faults._cli import TINY, cli, error_line, logged_steps, train_args
 
 
@@ -27,7 +26,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_previous_and_says_so(trained_ru
     assert (trained_run / "checkpoints" / ".corrupt-step-00000004").is_dir(), "kept for inspection, never loaded"
     assert load_checkpoint(latest_checkpoint(trained_run / "checkpoints"))["train_state"].step == 4
     assert logged_steps(trained_run) == [1, 2, 3, 4]
-    dropped = (trained_run / DROPPED_FILE).read_text().splitlines()
+    dropped = (trained_run / "metrics.dropped.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in dropped if '"loss"' in x] == [3, 4], "lines past step 2 set aside"
     assert "moved from metrics.jsonl" in err
 
