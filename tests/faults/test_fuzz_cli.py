@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +27,7 @@ FUZZ = settings(
     max_examples=20,
     deadline=None,
     derandomize=True,
+    phases=[Phase.explicit, Phase.generate],  # bounded time even when it fails: no shrinking (examples are tiny)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 HOSTILE: list[Any] = [None, "", "x" * 300, [], {}, {"name": "nope"}, [1, [2]], True, 10**30, -(10**30), 1e308,

