@@ -90,17 +90,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
     )
-    spec.check()  # bad counts, seeds, device: before any run is loaded
-    if args.out.is_dir():
-        raise IsADirectoryError(f"--out {args.out} is a directory; give a results .json file path")
-    for run_dir in args.run_dirs:  # every run directory, before sampling the first one
-        check_run_dir(run_dir)
     if args.plot is not None and not plots_available():
         raise ImportError("--plot needs matplotlib: pip install 'ladd[plot]' (checked before any sampling)")
     for name in spec.metrics or []:
         comps.get("metric", name)  # unknown names fail before any sampling
     for name in spec.samplers or []:
         comps.get("sampler", name)
+    spec.check()  # bad counts, seeds, device: before any run is loaded
+    if args.out.is_dir():
+        raise IsADirectoryError(f"--out {args.out} is a directory; give a results .json file path")
+    for run_dir in args.run_dirs:  # every run directory, before sampling the first one
+        check_run_dir(run_dir)
     results = evaluate(args.run_dirs, spec, comps, _resources(args))
     results.save(args.out)
     print(format_table(results))

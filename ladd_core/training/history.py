@@ -12,10 +12,11 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from ladd_core.training.checkpoint import atomic_write_text
+from ladd_core.training.checkpoint import atomic_write_text, load_newest_valid
 
-__all__ = ["DROPPED_FILE", "set_aside_corrupt", "truncate_history"]
+__all__ = ["DROPPED_FILE", "resume_point", "set_aside_corrupt", "truncate_history"]
 
 DROPPED_FILE = "metrics.dropped.jsonl"
 
@@ -69,3 +70,18 @@ def set_aside_corrupt(paths: list[Path], log: Callable[[str], None]) -> None:
             target, n = p.with_name(f".corrupt-{p.name}.{n}"), n + 1
         os.replace(p, target)
         log(f"note: corrupt checkpoint {p.name} kept as {target.name}")
+
+
+def resume_point(
+    ckpt_root: Path, log: Callable[[str], None], is_main: bool, barrier: Callable[[], None]
+) -> tuple[Path | None, dict[str, Any] | None]:
+    """The newest checkpoint that verifies (scanning ``ckpt_root``) and its contents, or ``(None, None)``.
+
+    Every rank loads; after ``barrier`` rank 0 sets aside the checkpoints that failed verification.
+    """
+    skipped: list[Path] = []
+    found = load_newest_valid(ckpt_root, log, skipped)
+    barrier()
+    if is_main:
+        set_aside_corrupt(skipped, log)
+    return found if found is not None else (None, None)

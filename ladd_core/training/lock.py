@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -30,9 +31,11 @@ class RunLock:
 
     Args:
         run_dir: the run directory (created if missing).
+        enabled: ``False`` makes every method a no-op (ranks other than 0 of a distributed run).
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.path = Path(run_dir) / LOCK_FILE
         self._file: IO[str] | None = None
         self.stale: dict[str, Any] | None = None  # the body a dead holder left, if any
@@ -48,7 +51,7 @@ class RunLock:
         Raises:
             RunLockedError: another process holds it (its pid, host and start time are named).
         """
-        if self._file is not None:
+        if self._file is not None or not self.enabled:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         f = self.path.open("a+", encoding="utf-8")
@@ -79,6 +82,15 @@ class RunLock:
             with contextlib.suppress(OSError):
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
             f.close()
+
+    @contextlib.contextmanager
+    def released_on_error(self) -> Iterator[None]:
+        """Release the lock if the block raises (keep it otherwise)."""
+        try:
+            yield
+        except BaseException:
+            self.release()
+            raise
 
     def __enter__(self) -> RunLock:
         return self.acquire()

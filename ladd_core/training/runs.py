@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "config_hash",
     "load_run",
     "load_weights",
+    "open_run",
     "read_run_record",
     "record_source",
     "record_tokenizer",
@@ -120,6 +122,14 @@ def record_source(run_dir: Path, source: dict[str, Any]) -> None:
     record = read_run_record(run_dir)
     if record is not None and record.get("source") != source:
         atomic_write_text(Path(run_dir) / CONFIG_FILE, json.dumps({**record, "source": source}, indent=2) + "\n")
+
+
+def open_run(run_dir: Path, cfg: ExperimentConfig, components: Components, log: Callable[[str], None]) -> None:
+    """Check the run's tokenizer is in place and record the config (rank 0, with the run's lock held)."""
+    check_tokenizer_present(run_dir)
+    changes = save_run_config(run_dir, cfg, components)
+    if changes:
+        log(f"resume: accepted config changes {format_changes(changes)}")
 
 
 def tokenizer_fingerprint(data: DataSource) -> dict[str, Any]:

@@ -16,9 +16,7 @@ import contextlib
 import hashlib
 import json
 import math
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,33 +31,19 @@ from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
-from ladd_core.training.checkpoint import TrainState, load_newest_valid, save_checkpoint
+from ladd_core.training.checkpoint import TrainState, save_checkpoint
 from ladd_core.training.distributed import full_tensors, init_distributed, optimizer_state_like, wrap_model
-from ladd_core.training.history import set_aside_corrupt, truncate_history
+from ladd_core.training.history import resume_point, truncate_history
 from ladd_core.training.lock import RunLock
 from ladd_core.training.optim import EMA, build_optimizer
-from ladd_core.training.resume_rules import format_changes
-from ladd_core.training.runs import (
-    check_tokenizer_present,
-    load_weights,
-    record_tokenizer,
-    resolve_device,
-    save_run_config,
-)
+from ladd_core.training.runs import load_weights, open_run, record_tokenizer, resolve_device
+from ladd_core.training.signals import StopOnSignal, TrainingInterrupted
 
 __all__ = ["StepStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "chunk_seed", "train_entry"]
 
 
 class TrainingDiverged(FloatingPointError):
     """The loss or a gradient became NaN/inf; the last good checkpoint is kept."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT/SIGTERM stopped training after a checkpoint was saved; ``exit_code`` is ``128 + signal``."""
-
-    def __init__(self, message: str, signum: int) -> None:
-        super().__init__(message)
-        self.exit_code = 128 + signum
 
 
 def stage_at(step: int, stages: list[int]) -> int:
@@ -135,23 +119,14 @@ class Trainer:
         printer = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.log: Callable[[str], None] = printer if self.is_main else (lambda msg: None)
         self.per_rank, self.micro, self.accum = batch_split(tc.batch_size, tc.micro_batch_size, self.dist.world_size)
-        self._lock = RunLock(self.run_dir)
-        if self.is_main:  # one writer per run directory: refuse at once if another trainer holds it
-            self._lock.acquire()
-        try:
+        self._lock = RunLock(self.run_dir, enabled=self.is_main).acquire()  # one writer: refuse at once if taken
+        with self._lock.released_on_error():  # a trainer that fails to start does not keep the run locked
             self._setup(cfg, components)
-        except BaseException:
-            self.close()  # a trainer that failed to start does not keep the run locked
-            raise
 
     def _setup(self, cfg: ExperimentConfig, components: Components) -> None:
         """Config record, data, model and the resumed state (rank 0 holds the run's lock)."""
-        tc = cfg.train
         if self.is_main:
-            check_tokenizer_present(self.run_dir)
-            changes = save_run_config(self.run_dir, cfg, components)  # under the lock: no racing check
-            if changes:
-                self.log(f"resume: accepted config changes {format_changes(changes)}")
+            open_run(self.run_dir, cfg, components, self.log)  # under the lock: the config check cannot race
             self.data: DataSource = build_data(cfg, components, self.run_dir / "data")  # may fit a tokenizer
         self.dist.barrier()
         if not self.is_main:
@@ -167,32 +142,23 @@ class Trainer:
         if self.is_main:
             record_tokenizer(self.run_dir, self.data)  # first run: store the fingerprint; resume: verify it
         self.state = TrainState()
-        skipped: list[Path] = []
-        found = load_newest_valid(self.ckpt_root, self.log, skipped)  # scans checkpoints/, not only `latest`
-        path, ck = found if found is not None else (None, None)
-        self.dist.barrier()
-        if self.is_main:
-            set_aside_corrupt(skipped, self.log)
+        path, ck = resume_point(self.ckpt_root, self.log, self.is_main, self.dist.barrier)  # newest valid one
         if ck is not None:
             load_weights(self.model, ck["model"], path)  # before wrapping: FSDP shards what is loaded
             self.state = ck["train_state"]
         self.runner: torch.nn.Module | None = None
-        self._enter_stage(self.state.stage if ck is not None else stage_at(0, tc.stages))
-        if tc.compile:
+        self._enter_stage(self.state.stage if ck is not None else stage_at(0, cfg.train.stages))
+        if cfg.train.compile:
             for net in (self.model.backbone, self.model.latent_denoiser):
                 if net is not None:
                     net.compile()  # in place: parameter names and checkpoints are unchanged
-        self.ema = EMA(self.model, tc.ema)
+        self.ema = EMA(self.model, cfg.train.ema)
         if ck is not None:
             self.optimizer.load_state_dict(optimizer_state_like(ck["optimizer"], self.optimizer))
             self.scheduler.load_state_dict(ck["scheduler"])
             if ck["ema"] is not None:
                 self.ema.load_state_dict(ck["ema"])
             self.log(f"resumed from {path.name} (step {self.state.step}, stage {self.state.stage})")
-
-    def close(self) -> None:
-        """Release the run directory's lock (``train`` does it when it returns or fails)."""
-        self._lock.release()
 
     # -- stages, optimiser, wrapping -------------------------------------------
     def _enter_stage(self, stage: int) -> None:
@@ -319,15 +285,10 @@ class Trainer:
         """Train until ``max_steps`` (default: the config's); returns the final validation metrics."""
         tc = self.cfg.train
         total = tc.max_steps if max_steps is None else max_steps
-        if self.is_main:
-            self._lock.acquire()  # no-op while held since __init__
-        try:
-            with _StopOnSignal(enabled=not self.dist.enabled) as stop:
-                return self._train(total, stop)
-        finally:
-            self.close()
+        with self._lock.acquire(), StopOnSignal(enabled=not self.dist.enabled) as stop:  # lock released on return
+            return self._train(total, stop)
 
-    def _train(self, total: int, stop: _StopOnSignal) -> dict[str, float]:
+    def _train(self, total: int, stop: StopOnSignal) -> dict[str, float]:
         tc = self.cfg.train
         metrics_file = self.run_dir / "metrics.jsonl"
         if self.is_main:
@@ -367,9 +328,7 @@ class Trainer:
             if step % tc.checkpoint_every == 0 or step == total or stop.signum:
                 self.save()
             if stop.signum:
-                name = signal.Signals(stop.signum).name
-                msg = f"{name}: stopped at step {step} after saving a checkpoint; rerun the same command to resume"
-                raise TrainingInterrupted(msg, stop.signum)
+                raise TrainingInterrupted(stop.signum, step)
         result = self.evaluate()
         if self.is_main:
             _append_jsonl(metrics_file, {"step": self.state.step, "final": True, **result})
@@ -411,7 +370,7 @@ class Trainer:
         if float(sums[1]) == 0:  # no validation data: no number (a 0.0 would read as a perfect score)
             self.log("notice: validation has no tokens (data.val_fraction=0 or too little data); no val NELBO")
             return {}
-        tokens = float(sums[1])
+        tokens = max(float(sums[1]), 1.0)
         result = {"val_nelbo_bpt": float(sums[0]) / tokens / math.log(2)}
         if float(sums[3]) > 0:  # the channel reports a valid latent bound term: L_x + L_y bounds -log p(x)
             result["val_joint_nelbo_bpt"] = float(sums[0] + sums[2]) / tokens / math.log(2)
@@ -439,29 +398,3 @@ def train_entry(config: dict[str, Any], run_dir: str, *max_steps: int | None) ->
 def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
-
-
-class _StopOnSignal:
-    """While active, SIGINT/SIGTERM set ``signum`` (the loop saves and stops); a second one aborts at once."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.signum = 0
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum:
-            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: aborted without saving")
-        self.signum = signum
-
-    def __enter__(self) -> _StopOnSignal:
-        if self.enabled:
-            for sig in self.SIGNALS:
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
