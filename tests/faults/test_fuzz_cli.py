@@ -127,3 +127,37 @@ def test_bad_sample_arguments(trained_run, tmp_path_factory, capsys, arg):
     code, _, err = cli(capsys, "sample", trained_run, "--steps", "2", *arg, "--out", out, timeout=30)
     error_line(code, err)
     assert not out.exists()
+
+
+_BAD_EVAL_ARGS = st.one_of(
+    st.tuples(st.just("--steps"), st.sampled_from(["0", "-1", "1,0", "x", ",", "2.5"])),
+    st.tuples(st.just("--temperatures"), st.sampled_from(["0", "-1", "nan", "inf", "a,b", "1,-2"])),
+    st.tuples(st.just("--latent-steps"), st.integers(-5, 0).map(str)),
+    st.tuples(st.just("--seeds"), st.sampled_from(["-1", str(2**64), "1,,x", "0,-3"])),
+    st.tuples(st.just("--batch-size"), st.integers(-(2**40), 0).map(str)),
+    st.tuples(st.just("--num-samples"), st.integers(-(2**40), 0).map(str)),
+    st.tuples(st.just("--metrics"), st.text("abc-", min_size=1, max_size=6).map(lambda m: f"zz{m}")),
+)
+
+
+@FUZZ
+@given(arg=_BAD_EVAL_ARGS)
+def test_bad_eval_arguments(trained_run, tmp_path_factory, capsys, arg):
+    out = tmp_path_factory.mktemp("e") / "r.json"
+    code, _, err = cli(capsys, "eval", trained_run, *arg, "--judge", "none", "--out", out, timeout=30)
+    error_line(code, err)
+    assert not out.exists()
+
+
+@FUZZ
+@given(
+    arg=st.one_of(
+        st.tuples(st.just("--max-steps"), st.integers(-(2**40), -1).map(str)),
+        st.tuples(st.just("--set"), st.sampled_from(["noequals", "=5", "train.lr", "seed.x=1", "train=3"])),
+    )
+)
+def test_bad_train_arguments(tmp_path_factory, capsys, arg):
+    run = tmp_path_factory.mktemp("t") / "run"
+    code, _, err = cli(capsys, "train", "sawtooth-mdlm", "--out", run, *arg, timeout=30)
+    error_line(code, err)
+    assert not (run / "checkpoints").exists()
