@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,14 @@ def resume_point(
 ) -> tuple[Path | None, dict[str, Any] | None]:
     """The newest checkpoint that verifies (scanning ``ckpt_root``) and its contents, or ``(None, None)``.
 
-    Every rank loads; after ``barrier`` rank 0 sets aside the checkpoints that failed verification.
+    Every rank loads; after ``barrier`` rank 0 (holding the run's lock) sets aside the checkpoints
+    that failed verification and removes temporary checkpoints left by a killed trainer.
     """
     skipped: list[Path] = []
     found = load_newest_valid(ckpt_root, log, skipped)
     barrier()
     if is_main:
         set_aside_corrupt(skipped, log)
+        for tmp in ckpt_root.glob(".step-*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)
     return found if found is not None else (None, None)

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -92,10 +92,10 @@ def spawn_cli(*args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_for(predicate: object, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
     """Poll ``predicate()`` until true; fail if ``proc`` exits first or time runs out."""
     end = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if proc.poll() is not None:
             pytest.fail(f"child exited early ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
         if time.monotonic() > end:

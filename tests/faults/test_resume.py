@@ -11,10 +11,13 @@ from tests.faults._cli import TINY, cli, error_line, logged_steps, train_args
 
 def test_deleted_latest_pointer_resumes_from_newest_checkpoint(trained_run, capsys):
     (trained_run / "checkpoints" / "latest").unlink()
+    leftover = trained_run / "checkpoints" / ".step-00000005.x1y2.tmp"  # a save cut short by SIGKILL
+    leftover.mkdir()
     code, _, err = cli(capsys, *train_args(trained_run, 6))
     assert code == 0, err
     assert "resumed from step-00000004" in err and "'latest' is missing" in err
     assert logged_steps(trained_run) == [1, 2, 3, 4, 5, 6], "history before the resume point is kept"
+    assert not leftover.exists(), "temporary checkpoints of a dead trainer are cleaned up under the lock"
 
 
 def test_corrupt_newest_checkpoint_falls_back_to_previous_and_says_so(trained_run, capsys):
