@@ -92,7 +92,7 @@ def spawn_cli(*args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float = 300) -> None:
     """Poll ``predicate()`` until true; fail if ``proc`` exits first or time runs out."""
     end = time.monotonic() + timeout
     while not predicate():
@@ -100,6 +100,7 @@ def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], timeo
             pytest.fail(f"child exited early ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
         if time.monotonic() > end:
             proc.kill()
+            proc.wait()
             pytest.fail("timed out waiting for the child")
         time.sleep(0.01)
 

@@ -22,8 +22,10 @@ def test_second_trainer_refuses_in_under_a_second_and_first_is_unharmed(tmp_path
         code, _, err = cli(capsys, *train_args(run, 40, "--set", "train.lr=0.01"))
         elapsed = time.monotonic() - t0
         error_line(code, err, "in use by another trainer", f"pid {first.pid}", socket.gethostname(), "started")
-        assert elapsed < 1.0, f"refusal took {elapsed:.2f}s"
-        assert first.wait(timeout=300) == 0, first.stderr.read().decode()[-2000:]
+        # ~0.1 s on an idle machine; a shared, overloaded CI box gets slack, never enough to hide a blocking wait
+        limit = 1.0 if os.getloadavg()[0] <= 2 * (os.cpu_count() or 1) else 5.0
+        assert elapsed < limit, f"refusal took {elapsed:.2f}s"
+        assert first.wait(timeout=600) == 0, first.stderr.read().decode()[-2000:]
     finally:
         if first.poll() is None:
             first.kill()

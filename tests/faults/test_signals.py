@@ -28,7 +28,7 @@ def test_signal_saves_a_checkpoint_and_exits_with_a_message(tmp_path, sig):
     try:
         wait_for(lambda: len(logged_steps(run)) >= 3, proc)
         proc.send_signal(sig)
-        assert proc.wait(timeout=60) == 128 + sig
+        assert proc.wait(timeout=300) == 128 + sig
     finally:
         if proc.poll() is None:
             proc.kill()
