@@ -169,12 +169,15 @@ def load_plugins(
 
     candidates: list[tuple[str, Any]] = []
     if use_entry_points:
+        extra_plugins = list(extra_plugins)
+        names = {ep.name for ep in _iter_entry_points()} | {n for n, _ in extra_plugins}
+        _check_selection(allowed, disabled, names, comps)
         for ep in _iter_entry_points():
             if not wanted(ep.name):
                 continue
             try:
                 obj = ep.load()
-            except Exception as exc:  # a broken plug-in must not take the others down
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a broken plug-in must not take others down
                 comps.failures.append(
                     PluginFailure(ep.name, "import", f"{type(exc).__name__}: {exc}", traceback.format_exc())
                 )
@@ -235,6 +238,17 @@ def load_plugins(
             infos.pop(n, None)
     comps.plugins = sorted(infos.values(), key=lambda p: p.name)
     return comps
+
+
+def _check_selection(allowed: list[str] | None, disabled: set[str], installed: set[str], comps: Components) -> None:
+    """Names in ``LADD_LOAD_PLUGINS``/``LADD_DISABLE_PLUGINS`` that match no plug-in: a warning, never silence."""
+    for var, names in (("LADD_LOAD_PLUGINS", allowed or []), ("LADD_DISABLE_PLUGINS", sorted(disabled))):
+        for name in names:
+            if name not in installed:
+                known = ", ".join(sorted(installed))
+                msg = f"{var} names {name!r}, which is not an installed plug-in (installed: {known})"
+                comps.failures.append(PluginFailure(name, var, msg))
+                print(f"warning: {msg}", file=sys.stderr)
 
 
 def _reject_unknown_hooks(pm: pluggy.PluginManager, comps: Components) -> None:

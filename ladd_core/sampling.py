@@ -9,6 +9,7 @@ import torch
 
 from ladd_core.build import build_sampler
 from ladd_core.components.samplers import SamplerConfig
+from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import validate_config
 from ladd_core.config.loading import apply_overrides
 from ladd_core.plugins import Components
@@ -51,11 +52,37 @@ def sampler_config(
     return cfg.sampler  # type: ignore[return-value]
 
 
+SEED_LIMIT = 2**63
+
+
+def check_sampling_args(*, num_samples: int, batch_size: int, seeds: list[int] | tuple[int, ...] = ()) -> None:
+    """Reject counts and seeds that pass as ints but cannot work (a batch of 0 would never finish).
+
+    Raises:
+        ConfigError: naming each bad option (``--num-samples``, ``--batch-size``, ``--seed``).
+    """
+    problems = []
+    if not isinstance(num_samples, int) or num_samples < 1:
+        problems.append(("--num-samples", f"must be a positive integer, got {num_samples!r}"))
+    if not isinstance(batch_size, int) or batch_size < 1:
+        problems.append(("--batch-size", f"must be a positive integer, got {batch_size!r}"))
+    for seed in seeds:
+        if not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+            problems.append(("--seed", f"must be an integer in [0, 2**63), got {seed!r}"))
+    if problems:
+        raise ConfigError(problems)
+
+
 @torch.no_grad()
 def draw_samples(
     components: Components, run: LoadedRun, config: SamplerConfig, *, num_samples: int, seed: int, batch_size: int = 64
 ) -> SampleResult:
-    """Draw ``num_samples`` in batches with a float64-sampling sampler seeded by ``seed``."""
+    """Draw ``num_samples`` in batches with a float64-sampling sampler seeded by ``seed``.
+
+    Raises:
+        ConfigError: ``num_samples`` or ``batch_size`` below 1, or ``seed`` outside ``[0, 2**63)``.
+    """
+    check_sampling_args(num_samples=num_samples, batch_size=batch_size, seeds=[seed])
     sampler = build_sampler(components, config)
     gen = torch.Generator(device=run.model.device).manual_seed(seed)
     chunks, nfe, saved = [], 0, 0

@@ -13,6 +13,7 @@ from ladd_core.evaluation.judge import judge_resource
 from ladd_core.evaluation.plots import plots_available
 from ladd_core.evaluation.table import format_table
 from ladd_core.plugins import get_components
+from ladd_core.training.runs import check_run_dir
 
 __all__ = ["add_parsers", "cmd_eval", "parse_list"]
 
@@ -95,6 +96,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         comps.get("metric", name)  # unknown names fail before any sampling
     for name in spec.samplers or []:
         comps.get("sampler", name)
+    spec.check()  # bad counts, seeds, device: before any run is loaded
+    if args.out.is_dir():
+        raise IsADirectoryError(f"--out {args.out} is a directory; give a results .json file path")
+    for run_dir in args.run_dirs:  # every run directory, before sampling the first one
+        check_run_dir(run_dir)
     results = evaluate(args.run_dirs, spec, comps, _resources(args))
     results.save(args.out)
     print(format_table(results))

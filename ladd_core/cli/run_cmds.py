@@ -8,16 +8,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ladd_core.cli.config_cmds import resolve
+from ladd_core.config.errors import ConfigError
+from ladd_core.config.experiment import ExperimentConfig, validate_config
+from ladd_core.config.loading import apply_overrides, load_config_source
 from ladd_core.plugins import get_components
-from ladd_core.sampling import draw_samples, sampler_config
+from ladd_core.sampling import check_sampling_args, draw_samples, sampler_config
 from ladd_core.training.checkpoint import atomic_write_text
-from ladd_core.training.runs import load_run
+from ladd_core.training.lock import LOCK_FILE
+from ladd_core.training.resume_rules import source_digest
+from ladd_core.training.runs import (
+    CONFIG_FILE,
+    check_run_dir,
+    load_run,
+    read_run_record,
+    record_source,
+    resolve_device,
+)
 from ladd_core.training.trainer import Trainer
 
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("train", help="train a preset or config file; resumes if RUN_DIR holds a checkpoint")
+    p = sub.add_parser(
+        "train",
+        help="train a preset or config file; resumes if RUN_DIR holds a run (its stored config, plus any --set)",
+    )
     p.add_argument("source", help="preset name or YAML/JSON file")
     p.add_argument("--out", required=True, type=Path, help="run directory")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -52,18 +66,67 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+def _check_train_out(out: Path) -> None:
+    """``--out`` must be a new directory, an empty one, or an existing run."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and not (out / CONFIG_FILE).exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
+        raise FileExistsError(f"--out {out} is a non-empty directory but not a ladd run (no {CONFIG_FILE})")
+
+
+def train_config(source: str, overrides: list[str], out: Path, comps: Any) -> ExperimentConfig:
+    """The config to train: on an existing run made from ``source``, its stored config plus ``overrides``.
+
+    When ``source`` (preset or file, unchanged since) is the one the run was made from, the
+    stored config is the base, so a bare ``ladd train PRESET --out RUN`` resumes as it was
+    started.  Otherwise ``source`` is resolved afresh; either way the trainer accepts only
+    changes that are safe on resume and names every other one.
+    """
+    record = read_run_record(out)
+    raw = load_config_source(source, comps)
+    if record is not None:
+        stored = record.get("source")
+        same = stored == {"name": source, "digest": source_digest(raw)} if isinstance(stored, dict) else None
+        if same is None:  # a run from before sources were recorded: the preset name is the config name
+            same = record["config"].get("name") == source and not Path(source).suffix
+        if same:
+            return validate_config(apply_overrides(record["config"], overrides), comps, source=f"{out}/{CONFIG_FILE}")
+    return validate_config(apply_overrides(raw, overrides), comps, source=source)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.max_steps is not None and args.max_steps < 0:
+        raise ConfigError([("--max-steps", f"must be >= 0, got {args.max_steps}")])
+    _check_train_out(args.out)
     comps = get_components()
-    cfg = resolve(args.source, args.overrides)
+    cfg = train_config(args.source, args.overrides, args.out, comps)
     trainer = Trainer(cfg, comps, args.out)
+    if trainer.is_main:  # under the trainer's lock
+        digest = source_digest(load_config_source(args.source, comps))
+        record_source(args.out, {"name": args.source, "digest": digest})
     result = trainer.train(args.max_steps)
     if trainer.is_main:  # one summary line under torchrun
         print(json.dumps({"run_dir": str(args.out), "step": trainer.state.step, **result}))
     return 0
 
 
+def _check_sample_out(out: Path, run_dir: Path) -> None:
+    """``--out`` must be a file path that is not one of the run's own files."""
+    if out.is_dir():
+        raise IsADirectoryError(f"--out {out} is a directory; give a .jsonl file path")
+    run, target = run_dir.resolve(), out.resolve()
+    if target.is_relative_to(run):
+        rel = target.relative_to(run)
+        if rel.parts[0] in ("checkpoints", "data") or rel.name in (CONFIG_FILE, "metrics.jsonl", LOCK_FILE):
+            raise FileExistsError(f"--out {out} would overwrite the run's own {rel}; write the samples elsewhere")
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
+    check_sampling_args(num_samples=args.num_samples, batch_size=args.batch_size, seeds=[args.seed])
+    resolve_device(args.device, "--device")
+    _check_sample_out(args.out, args.run_dir)
     comps = get_components()
+    check_run_dir(args.run_dir)
     run = load_run(args.run_dir, comps, device=args.device)
     scfg = sampler_config(
         comps,

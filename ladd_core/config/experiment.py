@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from ladd_core.config.base import ComponentConfig, ConfigBase, Ref, ref
 from ladd_core.config.errors import ConfigError, format_validation_error
@@ -21,6 +23,11 @@ __all__ = [
     "model_capabilities",
     "validate_config",
 ]
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
+DEVICE = re.compile(r"auto|cpu|mps|xpu|cuda(:\d+)?|xpu:\d+")
 
 
 class ModelConfig(ConfigBase):
@@ -44,15 +51,15 @@ class TrainConfig(ConfigBase):
         0, ge=0, description="rows per forward/backward on each process (0 = its whole share; else grad accumulation)"
     )
     max_steps: int = Field(1000, ge=0)
-    lr: float = Field(1e-3, gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = Field(0.0, ge=0)
+    lr: float = Field(1e-3, gt=0, le=FLOAT32_MAX, allow_inf_nan=False, description="peak learning rate (float32 range)")
+    betas: tuple[Beta, Beta] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0, le=FLOAT32_MAX, allow_inf_nan=False)
     warmup_steps: int = Field(100, ge=0, description="linear LR warm-up, then constant (or decayed, lr_decay)")
     lr_decay: Literal["none", "cosine"] = Field(
         "none", description="after the warm-up: constant, or a cosine down to min_lr_ratio * lr at max_steps"
     )
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final LR / lr of the cosine decay")
-    grad_clip: float = Field(1.0, ge=0, description="max global grad norm (0 = off)")
+    grad_clip: float = Field(1.0, ge=0, allow_inf_nan=False, description="max global grad norm (0 = off)")
     ema: float = Field(0.99, ge=0, lt=1, description="EMA decay of the weights used to sample/evaluate (0 = off)")
     stages: list[int] = Field(default_factory=lambda: [0], description="steps at which each training stage starts")
     log_every: int = Field(50, ge=1)
@@ -71,13 +78,27 @@ class TrainConfig(ConfigBase):
     compile: bool = Field(False, description="torch.compile the backbones (slow first steps; checkpoints unchanged)")
     fsdp: bool = Field(False, description="shard parameters with FSDP2 (needs torchrun); else DDP when distributed")
 
+    @field_validator("stages")
+    @classmethod
+    def _stages_increase(cls, v: list[int]) -> list[int]:
+        if not v or v[0] != 0 or any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError(f"stages must start at 0 and strictly increase, got {v}")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        if not DEVICE.fullmatch(v):
+            raise ValueError(f"unknown device {v!r}; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")
+        return v
+
 
 class ExperimentConfig(ConfigBase):
     """A whole experiment; the top-level config file."""
 
     name: str = "experiment"
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63, description="experiment seed (0 <= seed < 2**63, as torch needs)")
     model: ModelConfig = Field(default_factory=ModelConfig)
     objective: Annotated[ComponentConfig, Ref("objective")] = ref("objective", "masked-ce")
     data: Annotated[ComponentConfig, Ref("data")] = ref("data", "sawtooth")
@@ -139,6 +160,19 @@ def _check_sampler(cfg: ExperimentConfig, components: Components) -> list[tuple[
     ]
 
 
+def _check_stages(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    stages = cfg.train.stages
+    if len(stages) > 1 and not hasattr(cfg.model.latent, "two_stage"):
+        return [
+            (
+                "train.stages",
+                f"latent {cfg.model.latent.name!r} trains in one stage; {stages} would only rebuild the optimizer "
+                "(use [0])",
+            )
+        ]
+    return []
+
+
 def validate_config(data: dict[str, Any], components: Components, source: str | None = None) -> ExperimentConfig:
     """Validate a config dict into the resolved :class:`ExperimentConfig`.
 
@@ -150,7 +184,7 @@ def validate_config(data: dict[str, Any], components: Components, source: str | 
         cfg = model.model_validate(data)
     except ValidationError as exc:
         raise format_validation_error(exc, data, source) from None
-    problems = _check_backbone(cfg, components) + _check_sampler(cfg, components)
+    problems = _check_backbone(cfg, components) + _check_sampler(cfg, components) + _check_stages(cfg)
     if problems:
         raise ConfigError(problems, source)
     return cfg

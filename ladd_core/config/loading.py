@@ -68,22 +68,48 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return out
 
 
-def load_config_source(source: str, components: Components) -> dict[str, Any]:
-    """A preset name or a ``.yaml``/``.yml``/``.json`` file -> config dict (not yet validated)."""
+def _is_file_source(source: str) -> bool:
     path = Path(source)
-    if path.suffix in {".yaml", ".yml", ".json"} or path.exists():
-        if not path.is_file():
-            raise ConfigError([("<file>", f"config file {source!r} does not exist")])
+    return path.suffix in {".yaml", ".yml", ".json"} or path.exists()
+
+
+def _read_file(path: Path, source: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError([("<file>", f"config file {source!r} does not exist or is not a file")])
+    try:
         text = path.read_text(encoding="utf-8")
-        try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError([("<file>", f"cannot parse {source}: {exc}")]) from None
-        if not isinstance(data, dict):
-            raise ConfigError([("<root>", f"{source} must hold a mapping, got {type(data).__name__}")])
+    except UnicodeDecodeError as exc:
+        raise ConfigError([("<file>", f"{source} is not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    except OSError as exc:
+        raise ConfigError([("<file>", f"cannot read {source}: {exc.strerror or exc}")]) from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError([("<file>", f"cannot parse {source}: {' '.join(str(exc).split())}")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([("<root>", f"{source} must hold a mapping, got {type(data).__name__}")])
+    return data
+
+
+def load_config_source(source: str, components: Components, _chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A preset name or a ``.yaml``/``.yml``/``.json`` file -> config dict (not yet validated).
+
+    A file's ``preset:`` key names a preset or another file; a relative file path is
+    resolved against the directory of the file that names it.  Cycles are an error.
+    """
+    if _is_file_source(source):
+        path = Path(source)
+        key = str(path.resolve())
+        if key in _chain:
+            raise ConfigError([("preset", f"{source} includes itself through 'preset:' ({' -> '.join(_chain)})")])
+        data = _read_file(path, source)
         base = data.pop("preset", None)
         if base is not None:
-            data = deep_merge(load_config_source(str(base), components), data)
+            if not isinstance(base, str) or not base:
+                raise ConfigError([("preset", f"{source}: 'preset' must be a preset name or a file path")])
+            nested = path.parent / base
+            ref = str(nested) if not Path(base).is_absolute() and _is_file_source(str(nested)) else base
+            data = deep_merge(load_config_source(ref, components, (*_chain, key)), data)
         return data
     presets = components.registry("preset")
     if source not in presets:

@@ -30,8 +30,8 @@ from ladd_core.evaluation.aggregate import aggregate
 from ladd_core.evaluation.context import MetricNotApplicable
 from ladd_core.evaluation.schema import ResultRow, ResultSet
 from ladd_core.plugins import Components
-from ladd_core.sampling import draw_samples, sampler_config
-from ladd_core.training.runs import LoadedRun, config_hash, load_run
+from ladd_core.sampling import check_sampling_args, draw_samples, sampler_config
+from ladd_core.training.runs import LoadedRun, config_hash, load_run, resolve_device
 
 __all__ = ["EvalSpec", "Resource", "build_metrics", "evaluate", "select_metrics"]
 
@@ -96,6 +96,27 @@ class EvalSpec:
     metric_overrides: list[str] = field(default_factory=list)
     batch_size: int = 64
     device: str = "cpu"
+
+    def check(self) -> None:
+        """Reject values that cannot work before any run is loaded or sampled.
+
+        Raises:
+            ConfigError: naming each bad option.
+        """
+        check_sampling_args(num_samples=self.num_samples, batch_size=self.batch_size, seeds=list(self.seeds))
+        problems = [("--steps", f"must be positive, got {n}") for n in self.steps or [] if n < 1]
+        if self.latent_steps is not None and self.latent_steps < 1:
+            problems.append(("--latent-steps", f"must be positive, got {self.latent_steps}"))
+        problems += [
+            ("--temperatures", f"must be positive and finite, got {t}")
+            for t in self.temperatures or []
+            if not 0 < t < float("inf")
+        ]
+        if not self.seeds:
+            problems.append(("--seeds", "empty list"))
+        if problems:
+            raise ConfigError(problems)
+        resolve_device(self.device, "--device")
 
 
 def build_metrics(components: Components, names: list[str], overrides: list[str]) -> dict[str, Metric]:
@@ -223,6 +244,7 @@ def evaluate(
     log: Log = _stderr_log,
 ) -> ResultSet:
     """Evaluate every run over the grid of ``spec``; returns per-seed rows and their aggregates."""
+    spec.check()
     resources = resources or {}
     notices: list[str] = []
 

@@ -19,7 +19,6 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +30,17 @@ from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
-from ladd_core.training.checkpoint import (
-    TrainState,
-    atomic_write_text,
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
+from ladd_core.training.checkpoint import TrainState, save_checkpoint
 from ladd_core.training.distributed import full_tensors, init_distributed, optimizer_state_like, wrap_model
 from ladd_core.training.health import HealthMonitor
+from ladd_core.training.history import resume_point, truncate_history
+from ladd_core.training.lock import RunLock
 from ladd_core.training.optim import EMA, build_optimizer
-from ladd_core.training.runs import resolve_device, save_run_config
+from ladd_core.training.runs import load_weights, open_run, record_tokenizer, resolve_device
+from ladd_core.training.signals import StopOnSignal, TrainingInterrupted
+from ladd_core.training.stats import StepStats
 
-__all__ = ["StepStats", "Trainer", "TrainingDiverged", "chunk_seed", "train_entry"]
+__all__ = ["StepStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "chunk_seed", "train_entry"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -72,25 +69,6 @@ def batch_split(batch_size: int, micro: int, world: int) -> tuple[int, int, int]
             [("train.micro_batch_size", f"{micro} does not divide the {per_rank} rows of each of {world} processes")]
         )
     return per_rank, micro, per_rank // micro
-
-
-@dataclass
-class StepStats:
-    """One optimiser step, reduced over micro-batches and processes (global-batch means).
-
-    Attributes:
-        loss: mean training loss.
-        nelbo_nats: summed token NELBO (nats).
-        num_tokens: summed scored tokens.
-        grad_norm: global gradient norm before clipping.
-        logs: the model's diagnostics, averaged over micro-batches (this process only).
-    """
-
-    loss: float
-    nelbo_nats: float
-    num_tokens: float
-    grad_norm: float
-    logs: dict[str, float] = field(default_factory=dict)
 
 
 class Trainer:
@@ -123,9 +101,15 @@ class Trainer:
         printer = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.log: Callable[[str], None] = printer if self.is_main else (lambda msg: None)
         self.per_rank, self.micro, self.accum = batch_split(tc.batch_size, tc.micro_batch_size, self.dist.world_size)
-        if self.is_main:  # may fit a tokenizer: once, before the other ranks load it
-            self.data: DataSource = build_data(cfg, components, self.run_dir / "data")
-            save_run_config(self.run_dir, cfg, components)
+        self._lock = RunLock(self.run_dir, enabled=self.is_main).acquire()  # one writer: refuse at once if taken
+        with self._lock.released_on_error():  # a trainer that fails to start does not keep the run locked
+            self._setup(cfg, components)
+
+    def _setup(self, cfg: ExperimentConfig, components: Components) -> None:
+        """Config record, data, model and the resumed state (rank 0 holds the run's lock)."""
+        if self.is_main:
+            open_run(self.run_dir, cfg, components, self.log)  # under the lock: the config check cannot race
+            self.data: DataSource = build_data(cfg, components, self.run_dir / "data")  # may fit a tokenizer
         self.dist.barrier()
         if not self.is_main:
             self.data = build_data(cfg, components, self.run_dir / "data")
@@ -138,17 +122,19 @@ class Trainer:
             detokenize=self.data.tokenizer.decode,
             forbidden_ids=self.data.tokenizer.non_data_ids,
         ).to(self.device)
+        if self.is_main:
+            record_tokenizer(self.run_dir, self.data)  # first run: store the fingerprint; resume: verify it
+        tc = cfg.train
         after = tc.health_after if tc.health_after is not None else int(0.4 * tc.max_steps)
         self.health = HealthMonitor(self.model, after, self.log)
         self.state = TrainState()
-        path = latest_checkpoint(self.ckpt_root)
-        ck = load_checkpoint(path) if path is not None else None
+        path, ck = resume_point(self.ckpt_root, self.log, self.is_main, self.dist.barrier)  # newest valid one
         if ck is not None:
-            self.model.load_state_dict(ck["model"])  # before wrapping: FSDP shards what is loaded
+            load_weights(self.model, ck["model"], path)  # before wrapping: FSDP shards what is loaded
             self.state = ck["train_state"]
         self.runner: torch.nn.Module | None = None
-        self._enter_stage(self.state.stage if ck is not None else stage_at(0, tc.stages))
-        if tc.compile:
+        self._enter_stage(self.state.stage if ck is not None else stage_at(0, cfg.train.stages))
+        if cfg.train.compile:
             for net in (self.model.backbone, self.model.latent_denoiser):
                 if net is not None:
                     net.compile()  # in place: parameter names and checkpoints are unchanged
@@ -285,9 +271,14 @@ class Trainer:
         """Train until ``max_steps`` (default: the config's); returns the final validation metrics."""
         tc = self.cfg.train
         total = tc.max_steps if max_steps is None else max_steps
+        with self._lock.acquire(), StopOnSignal(enabled=not self.dist.enabled) as stop:  # lock released on return
+            return self._train(total, stop)
+
+    def _train(self, total: int, stop: StopOnSignal) -> dict[str, float]:
+        tc = self.cfg.train
         metrics_file = self.run_dir / "metrics.jsonl"
         if self.is_main:
-            _truncate_log(metrics_file, self.state.step)
+            truncate_history(metrics_file, self.state.step, self.log)
         batches = self._batches()
         self.model.train()
         t0, tokens = time.perf_counter(), 0
@@ -321,8 +312,10 @@ class Trainer:
                 result = self.evaluate()
                 if self.is_main:
                     _append_jsonl(metrics_file, {"step": step, **result})
-            if step % tc.checkpoint_every == 0 or step == total:
+            if step % tc.checkpoint_every == 0 or step == total or stop.signum:
                 self.save()
+            if stop.signum:
+                raise TrainingInterrupted(stop.signum, step)
         result: dict[str, Any] = {**self.evaluate(), **self.health.summary()}
         if self.is_main:
             _append_jsonl(metrics_file, {"step": self.state.step, "final": True, **result})
@@ -366,6 +359,9 @@ class Trainer:
         for k, v in backup.items():
             sd[k].copy_(v)
         self.model.train()
+        if float(sums[1]) == 0:  # no validation data: no number (a 0.0 would read as a perfect score)
+            self.log("notice: validation has no tokens (data.val_fraction=0 or too little data); no val NELBO")
+            return {}
         tokens = max(float(sums[1]), 1.0)
         result = {"val_nelbo_bpt": float(sums[0]) / tokens / math.log(2)}
         if float(sums[3]) > 0:  # the channel reports a valid latent bound term: L_x + L_y bounds -log p(x)
@@ -394,17 +390,3 @@ def train_entry(config: dict[str, Any], run_dir: str, *max_steps: int | None) ->
 def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines past ``step`` (left by a run that was killed after its last checkpoint) and torn lines."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                keep.append(line)
-        except json.JSONDecodeError:
-            continue
-    atomic_write_text(path, "".join(k + "\n" for k in keep))

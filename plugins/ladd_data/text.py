@@ -55,13 +55,20 @@ def load_text_rows(files: list[Path], sample_by: str, cache_dir: Path) -> list[s
     # the flags are read when `datasets` is first imported; force them if it was imported earlier
     datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
 
-    ds = load_dataset(
-        "text",
-        data_files=[str(f) for f in files],
-        split="train",
-        sample_by=sample_by,
-        cache_dir=str(cache_dir),
-    )
+    names = ", ".join(str(f) for f in files)
+    if all(f.stat().st_size == 0 for f in files):
+        raise ValueError(f"no text in {names} (empty files)")
+    try:
+        ds = load_dataset(
+            "text",
+            data_files=[str(f) for f in files],
+            split="train",
+            sample_by=sample_by,
+            cache_dir=str(cache_dir),
+        )
+    except Exception as exc:  # datasets wraps decode errors of binary or Latin-1 files in its own types
+        cause = exc.__cause__ or exc.__context__ or exc
+        raise ValueError(f"cannot read text files {names} as UTF-8 text: {type(cause).__name__}: {cause}") from None
     return list(ds["text"])
 
 
@@ -86,6 +93,7 @@ class TextSource(DataSource):
         super().__init__(config, seed, Path(work_dir))
         self._tokenizer = tokenizer
         self._data: dict[str, np.ndarray] | None = None
+        self._tok_ready = False
 
     # --------------------------------------------------------------- preparation
     def source_files(self) -> list[Path]:
@@ -116,7 +124,10 @@ class TextSource(DataSource):
             with np.load(cache) as z:
                 self._data = {k: z[k] for k in z.files}
             return self._data
-        train_rows, val_rows = self._split(self._read_rows(files))
+        rows = self._read_rows(files)
+        if not any(r.strip() for r in rows):
+            raise ValueError(f"{self.config.name}: no text in {', '.join(str(f) for f in files)} (empty files?)")
+        train_rows, val_rows = self._split(rows)
         if not tok_ready:
             self._tokenizer.fit(iter(train_rows))
             self._tokenizer.save(tok_dir)
@@ -171,7 +182,11 @@ class TextSource(DataSource):
     # -------------------------------------------------------------------- access
     @property
     def tokenizer(self) -> Tokenizer:
-        self._prepare()
+        """The tokenizer; a saved (or untrained) one is used as is, without reading the corpus (sampling)."""
+        if self._data is None and not self._tok_ready:
+            self._tok_ready = self._tokenizer.load(self.work_dir / "tokenizer") or not self._tokenizer.needs_fit
+        if self._data is None and not self._tok_ready:
+            self._prepare()
         return self._tokenizer
 
     def num_examples(self, split: Literal["train", "val"]) -> int:
