@@ -34,6 +34,8 @@ from typing import Any
 import pluggy
 
 from ladd_core import hookspecs
+from ladd_core.config.base import ComponentConfig
+from ladd_core.config.experiment import build_experiment_model
 from ladd_core.kinds import KINDS, check_component_class
 from ladd_core.registry import Registry
 
@@ -142,13 +144,21 @@ class Components:
         """Shortcut for ``registry(kind).get(name)``."""
         return self.registry(kind).get(name)
 
+    def component_configs(self) -> dict[str, list[type[ComponentConfig]]]:
+        """Kind -> the ``Config`` classes registered for it, for the component kinds (not presets or other data)."""
+        return {
+            kind.name: [cls.Config for _, cls in self.registries[kind.name].items()]
+            for kind in KINDS.values()
+            if kind.is_component
+        }
+
     @property
     def config_model(self) -> Any:
         """The experiment config model with unions over these registries (built once)."""
         if self._config_model is None:
-            from ladd_core.config.experiment import build_experiment_model
-
-            self._config_model = build_experiment_model(self)
+            self._config_model = build_experiment_model(
+                self.component_configs(), dict(self.registries["default"].items())
+            )
         return self._config_model
 
 
