@@ -15,9 +15,11 @@ Discovery is lazy (nothing happens at import) and idempotent
 * ``LADD_LOAD_PLUGINS=a,b`` -- load only these (``""`` loads none);
 * ``LADD_TRACE_PLUGINS=1`` -- print every hook call to stderr.
 
-A plug-in that fails to import, or raises in a hook, is reported by name
-(:attr:`Components.failures`, ``ladd plugins``) and the others still load.
-Two plug-ins registering the same name is an error naming both.
+A plug-in that fails to import, implements a hook ladd does not define (a typo,
+a missing ``ladd_`` prefix), raises in a hook or registers an unfit object is
+reported by name (:attr:`Components.failures`, ``ladd plugins``), registers
+nothing, and the others still load.  Two plug-ins registering the same name is
+an error naming both.
 """
 
 from __future__ import annotations

@@ -154,3 +154,11 @@ def test_default_for_an_unknown_field_isolates_its_plugin():
     comps = load_plugins([("typo", Typo)], use_entry_points=False)
     (failure,) = comps.failures
     assert failure.plugin == "typo" and "model.backbon" in failure.error and "model.backbone" in failure.error
+
+
+def test_cli_list_summarises_data_kinds(capsys):
+    assert main(["list", "default"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split() == ["data", "sawtooth"] for line in lines)
+    assert main(["list", "preset", "sawtooth-mdlm"]) == 0
+    assert "MDLM on the binary sawtooth" in capsys.readouterr().out
