@@ -17,6 +17,7 @@ from typing import Any
 from ladd_core.components.backbones import BackboneSpec
 from ladd_core.components.data import DataSource
 from ladd_core.config.base import ComponentConfig
+from ladd_core.config.capabilities import model_capabilities
 from ladd_core.config.experiment import ExperimentConfig
 from ladd_core.config.schema import ref_marker
 from ladd_core.model import LaddModel
@@ -92,8 +93,6 @@ def build_model(
     if cfg.model.latent_denoiser is not None:
         denoiser = build_component(components, "backbone", cfg.model.latent_denoiser, spec=spec)
     objective = build_component(components, "objective", cfg.objective)
-    from ladd_core.config.experiment import model_capabilities
-
     return LaddModel(
         process=process,
         latent=latent,

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ladd_core.components.samplers import Sampler
     from ladd_core.components.schedules import Schedule
     from ladd_core.components.tokenizers import Tokenizer
+    from ladd_core.evaluation.plan import BenchPlan
     from ladd_core.registry import Register
 
 hookspec = pluggy.HookspecMarker("ladd")
@@ -111,5 +112,26 @@ def ladd_register_metrics(register: Register[type[Metric]]) -> None:
 def ladd_register_presets(register: Register[dict[str, Any]]) -> None:
     """Register named experiment configs (plain dicts validated on use).
 
-    ``register("sawtooth-mdlm", {...})``; a ``"description"`` key is allowed.
+    ``register("my-preset", {...})``; a ``"description"`` key is allowed.
+    """
+
+
+@hookspec
+def ladd_register_config_defaults(register: Register[str]) -> None:
+    """Name the component an experiment config gets when it leaves a component field out.
+
+    ``register("data", "my-data")``, ``register("model.backbone", "my-net")``: the
+    key is a component field path of the experiment config, the value a
+    registered component name.  The core names no component itself; a field
+    nobody gives a default is required.
+    """
+
+
+@hookspec
+def ladd_register_bench_plans(register: Register[BenchPlan]) -> None:
+    """Register what ``ladd bench`` runs for a dataset: ``register("my-data", BenchPlan(...))``.
+
+    The plan lists the presets to compare (the reference first), their budgets
+    (full and ``--quick``) and the samplers to evaluate; see
+    :class:`ladd_core.evaluation.plan.BenchPlan`.
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,9 @@ from ladd_core.components.samplers import Sampler
 from ladd_core.components.schedules import Schedule
 from ladd_core.components.tokenizers import Tokenizer
 from ladd_core.config.base import ComponentConfig
+from ladd_core.config.experiment import check_default
 from ladd_core.config.schema import config_name_literal
+from ladd_core.evaluation.plan import BenchPlan
 
 __all__ = ["KINDS", "Kind", "check_component_class"]
 
@@ -29,14 +32,23 @@ class Kind:
     Attributes:
         name: singular registry name (``"latent"``).
         hook: the registration hook (``"ladd_register_latents"``).
-        base: the ABC its components subclass (``None`` for presets).
-        description: the constructor contract.
+        base: the ABC its components subclass (``None`` for kinds holding data).
+        description: the constructor contract, or what the data is.
+        value_type: for data kinds (``base`` is ``None``), the type of the registered values.
+        check: for data kinds, an extra check ``(name, value)`` raising ``TypeError``.
     """
 
     name: str
     hook: str
     base: type | None
     description: str
+    value_type: type = dict
+    check: Callable[[str, Any], None] | None = None
+
+    @property
+    def is_component(self) -> bool:
+        """Whether entries are component classes with a ``Config`` (members of the config unions)."""
+        return self.base is not None
 
 
 KINDS: dict[str, Kind] = {
@@ -54,6 +66,8 @@ KINDS: dict[str, Kind] = {
         Kind("data", "ladd_register_data_sources", DataSource, "Cls(config, seed, work_dir, **refs)"),
         Kind("metric", "ladd_register_metrics", Metric, "Cls(config)"),
         Kind("preset", "ladd_register_presets", None, "a config dict"),
+        Kind("default", "ladd_register_config_defaults", None, "component name", str, check_default),
+        Kind("bench_plan", "ladd_register_bench_plans", None, "a BenchPlan", BenchPlan),
     )
 }
 
@@ -63,8 +77,10 @@ def check_component_class(kind: Kind) -> Any:
 
     def validate(name: str, obj: Any) -> None:
         if kind.base is None:
-            if not isinstance(obj, dict):
-                raise TypeError(f"{kind.name} {name!r} must be a dict, got {type(obj).__name__}")
+            if not isinstance(obj, kind.value_type):
+                raise TypeError(f"{kind.name} {name!r} must be a {kind.value_type.__name__}, got {type(obj).__name__}")
+            if kind.check is not None:
+                kind.check(name, obj)
             return
         if not (isinstance(obj, type) and issubclass(obj, kind.base)):
             raise TypeError(f"{kind.name} {name!r} must be a subclass of {kind.base.__name__}, got {obj!r}")

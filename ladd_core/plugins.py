@@ -15,13 +15,16 @@ Discovery is lazy (nothing happens at import) and idempotent
 * ``LADD_LOAD_PLUGINS=a,b`` -- load only these (``""`` loads none);
 * ``LADD_TRACE_PLUGINS=1`` -- print every hook call to stderr.
 
-A plug-in that fails to import, or raises in a hook, is reported by name
-(:attr:`Components.failures`, ``ladd plugins``) and the others still load.
-Two plug-ins registering the same name is an error naming both.
+A plug-in that fails to import, implements a hook ladd does not define (a typo,
+a missing ``ladd_`` prefix), raises in a hook or registers an unfit object is
+reported by name (:attr:`Components.failures`, ``ladd plugins``), registers
+nothing, and the others still load.  Two plug-ins registering the same name is
+an error naming both.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata as md
 import os
 import sys
@@ -33,6 +36,8 @@ from typing import Any
 import pluggy
 
 from ladd_core import hookspecs
+from ladd_core.config.base import ComponentConfig
+from ladd_core.config.experiment import build_experiment_model
 from ladd_core.kinds import KINDS, check_component_class
 from ladd_core.registry import Registry
 
@@ -69,14 +74,48 @@ class PluginInfo:
     components: dict[str, list[str]] = field(default_factory=dict)
 
 
-class _Staging:
-    """Collects one hook call's registrations so a failing hook registers nothing."""
+@dataclass(frozen=True)
+class _Staged:
+    """One ``register(name, obj, aliases=...)`` call, not yet committed."""
 
-    def __init__(self) -> None:
-        self.items: list[tuple[str, Any, tuple[str, ...]]] = []
+    name: str
+    obj: Any
+    aliases: tuple[str, ...]
+
+
+class _Staging:
+    """The :class:`~ladd_core.registry.Register` handed to one plug-in's hook for one kind.
+
+    It only records; :meth:`validate` checks every record once, and the
+    loader commits a plug-in's records only when all its hooks succeeded, so a
+    failing plug-in registers nothing.
+    """
+
+    def __init__(self, registry: Registry[Any], owner: str) -> None:
+        self.registry = registry
+        self.owner = owner
+        self.items: list[_Staged] = []
 
     def __call__(self, name: str, obj: Any, *, aliases: tuple[str, ...] = ()) -> None:
-        self.items.append((name, obj, tuple(aliases)))
+        self.items.append(_Staged(name, obj, tuple(aliases)))
+
+    def __repr__(self) -> str:  # shown by LADD_TRACE_PLUGINS
+        return f"<Register {self.registry.kind} for plug-in {self.owner!r}>"
+
+    def validate(self) -> None:
+        """Run the registry's check on every record (raises ``TypeError``)."""
+        for item in self.items:
+            self.registry.check(item.name, item.obj)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A plug-in object found by discovery, with its distribution (when from an entry point)."""
+
+    name: str
+    obj: object
+    version: str | None = None
+    distribution: str | None = None
 
 
 @dataclass
@@ -107,13 +146,21 @@ class Components:
         """Shortcut for ``registry(kind).get(name)``."""
         return self.registry(kind).get(name)
 
+    def component_configs(self) -> dict[str, list[type[ComponentConfig]]]:
+        """Kind -> the ``Config`` classes registered for it, for the component kinds (not presets or other data)."""
+        return {
+            kind.name: [cls.Config for _, cls in self.registries[kind.name].items()]
+            for kind in KINDS.values()
+            if kind.is_component
+        }
+
     @property
     def config_model(self) -> Any:
         """The experiment config model with unions over these registries (built once)."""
         if self._config_model is None:
-            from ladd_core.config.experiment import build_experiment_model
-
-            self._config_model = build_experiment_model(self)
+            self._config_model = build_experiment_model(
+                self.component_configs(), dict(self.registries["default"].items())
+            )
         return self._config_model
 
 
@@ -135,12 +182,23 @@ def _iter_entry_points() -> Iterable[md.EntryPoint]:
     return md.entry_points(group=ENTRY_POINT_GROUP)
 
 
+def _failure(plugin: str, stage: str, exc: BaseException, *, with_traceback: bool = True) -> PluginFailure:
+    detail = "".join(traceback.format_exception(exc)) if with_traceback else ""
+    return PluginFailure(plugin, stage, f"{type(exc).__name__}: {exc}", detail)
+
+
 def load_plugins(
     extra_plugins: Iterable[tuple[str, object]] = (),
     *,
     use_entry_points: bool = True,
 ) -> Components:
     """Discover plug-ins and fill fresh registries.
+
+    Four steps, each isolating failures per plug-in: :func:`_discover` (switches,
+    entry-point imports), :func:`_register` (pluggy registration and unknown-hook
+    check), :func:`_collect` (every hook called through pluggy's hook caller, one
+    plug-in at a time, records validated) and :func:`_commit` (records of
+    plug-ins with no failure go into the registries).
 
     Args:
         extra_plugins: ``(name, module_or_object)`` pairs registered directly
@@ -149,95 +207,79 @@ def load_plugins(
 
     Returns:
         A new :class:`Components`.  Use :func:`get_components` for the cached default.
+
+    Raises:
+        DuplicateComponentError: two plug-ins registered the same name (the
+            message names both); this is a conflict between plug-ins, not a
+            fault of one, so it is not isolated.
     """
-    pm = pluggy.PluginManager("ladd")
+    comps = Components(registries=_new_registries())
+    candidates = _discover(comps, extra_plugins, use_entry_points)
+    loaded = _register(comps, candidates)
+    staged = _collect(comps, loaded)
+    _commit(comps, loaded, staged)
+    return comps
+
+
+@dataclass
+class _Loaded:
+    """A plug-in registered with its own plug-in manager.
+
+    Each plug-in gets a :class:`pluggy.PluginManager` of its own, so calling
+    ``pm.hook.<hook>(register=...)`` -- pluggy's hook caller, with its argument
+    checks and tracing -- runs exactly that plug-in's implementation and one
+    plug-in's exception cannot stop another's hook.  (``subset_hook_caller``
+    would do the same on one manager but needs hashable plug-in objects.)
+    """
+
+    pm: pluggy.PluginManager
+    info: PluginInfo
+
+
+def _new_manager() -> pluggy.PluginManager:
+    """A plug-in manager with ladd's hookspecs; ``LADD_TRACE_PLUGINS`` prints every hook call to stderr."""
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     if os.environ.get("LADD_TRACE_PLUGINS"):
-        pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
+        pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))  # late-bound: honours a redirected stderr
         pm.enable_tracing()
+    return pm
+
+
+def _discover(
+    comps: Components, extra_plugins: Iterable[tuple[str, object]], use_entry_points: bool
+) -> list[_Candidate]:
+    """Apply ``LADD_DISABLE_PLUGINS`` / ``LADD_LOAD_PLUGINS`` and import the entry points.
+
+    Blocked names go to ``comps.blocked``; an entry point that fails to import
+    is a failure of stage ``"import"``.
+    """
     disabled = set(_env_list("LADD_DISABLE_PLUGINS") or [])
     allowed = _env_list("LADD_LOAD_PLUGINS")
-    comps = Components(registries=_new_registries())
-    dists: dict[str, tuple[str | None, str | None]] = {}
 
     def wanted(name: str) -> bool:
         if name in disabled or (allowed is not None and name not in allowed):
             comps.blocked.append(name)
-            pm.set_blocked(name)
             return False
         return True
 
-    candidates: list[tuple[str, Any]] = []
+    extra_plugins = list(extra_plugins)
     if use_entry_points:
-        extra_plugins = list(extra_plugins)
-        names = {ep.name for ep in _iter_entry_points()} | {n for n, _ in extra_plugins}
-        _check_selection(allowed, disabled, names, comps)
-        for ep in _iter_entry_points():
-            if not wanted(ep.name):
-                continue
-            try:
-                obj = ep.load()
-            except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a broken plug-in must not take others down
-                comps.failures.append(
-                    PluginFailure(ep.name, "import", f"{type(exc).__name__}: {exc}", traceback.format_exc())
-                )
-                continue
-            dist = getattr(ep, "dist", None)
-            dists[ep.name] = (getattr(dist, "version", None), getattr(dist, "name", None))
-            candidates.append((ep.name, obj))
-    for name, obj in extra_plugins:
-        if wanted(name):
-            candidates.append((name, obj))
-    for name, obj in candidates:
-        if pm.has_plugin(name) or pm.is_registered(obj):
+        installed = {ep.name for ep in _iter_entry_points()} | {name for name, _ in extra_plugins}
+        _check_selection(allowed, disabled, installed, comps)
+    found: list[_Candidate] = []
+    for ep in _iter_entry_points() if use_entry_points else ():
+        if not wanted(ep.name):
             continue
         try:
-            pm.register(obj, name=name)
-        except Exception as exc:
-            comps.failures.append(PluginFailure(name, "register", f"{type(exc).__name__}: {exc}"))
-    _reject_unknown_hooks(pm, comps)
-    pm.check_pending()
-
-    infos: dict[str, PluginInfo] = {}
-    for name, obj in pm.list_name_plugin():
-        if obj is None:
+            obj = ep.load()
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a broken plug-in must not take others down
+            comps.failures.append(_failure(ep.name, "import", exc))
             continue
-        hooks = sorted(h.name for h in (pm.get_hookcallers(obj) or []))
-        version, dist_name = dists.get(name, (None, None))
-        infos[name] = PluginInfo(name, version, dist_name, hooks)
-    failed: set[str] = set()
-    for kind in KINDS.values():
-        registry = comps.registries[kind.name]
-        caller = getattr(pm.hook, kind.hook)
-        for impl in caller.get_hookimpls():
-            if impl.plugin_name in failed:
-                continue
-            staging = _Staging()
-            try:
-                impl.function(register=staging)
-            except Exception as exc:
-                failed.add(impl.plugin_name)
-                comps.failures.append(
-                    PluginFailure(impl.plugin_name, kind.hook, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-                )
-                continue
-            try:
-                for cname, cobj, _ in staging.items:
-                    if registry.validator is not None:
-                        registry.validator(cname, cobj)
-            except TypeError as exc:
-                failed.add(impl.plugin_name)
-                comps.failures.append(PluginFailure(impl.plugin_name, kind.hook, f"TypeError: {exc}"))
-                continue
-            for cname, cobj, aliases in staging.items:
-                registry.register(cname, cobj, owner=impl.plugin_name, aliases=aliases)
-                infos[impl.plugin_name].components.setdefault(kind.name, []).append(cname)
-    if failed:  # drop whatever a failed plug-in registered through its other hooks
-        comps.registries = _without_owners(comps.registries, failed)
-        for n in failed:
-            infos.pop(n, None)
-    comps.plugins = sorted(infos.values(), key=lambda p: p.name)
-    return comps
+        dist = getattr(ep, "dist", None)
+        found.append(_Candidate(ep.name, obj, getattr(dist, "version", None), getattr(dist, "name", None)))
+    found.extend(_Candidate(name, obj) for name, obj in extra_plugins if wanted(name))
+    return found
 
 
 def _check_selection(allowed: list[str] | None, disabled: set[str], installed: set[str], comps: Components) -> None:
@@ -251,32 +293,87 @@ def _check_selection(allowed: list[str] | None, disabled: set[str], installed: s
                 print(f"warning: {msg}", file=sys.stderr)
 
 
-def _reject_unknown_hooks(pm: pluggy.PluginManager, comps: Components) -> None:
-    """Unregister plug-ins that implement a hook ladd does not define (a typo), reporting them."""
-    known = {name for name in dir(hookspecs) if name.startswith("ladd_")}
-    for name, obj in list(pm.list_name_plugin()):
-        if obj is None:
+def _register(comps: Components, candidates: list[_Candidate]) -> dict[str, _Loaded]:
+    """Register each candidate with a manager of its own; reject (and report) hookimpls matching no hookspec.
+
+    Returns:
+        Plug-in name -> :class:`_Loaded`, in discovery order.
+    """
+    loaded: dict[str, _Loaded] = {}
+    for cand in candidates:
+        if cand.name in loaded or any(done.pm.is_registered(cand.obj) for done in loaded.values()):
+            continue  # the same plug-in offered twice
+        pm = _new_manager()
+        try:
+            pm.register(cand.obj, name=cand.name)
+        except Exception as exc:  # e.g. a hookimpl asking for an argument the hook does not pass
+            comps.failures.append(_failure(cand.name, "register", exc, with_traceback=False))
             continue
-        bad = sorted(
-            attr
-            for attr in dir(obj)
-            if attr.startswith("ladd_") and attr not in known and pm.parse_hookimpl_opts(obj, attr) is not None
-        )
-        if bad:
-            pm.unregister(obj)
-            comps.failures.append(
-                PluginFailure(name, "register", f"implements unknown hook(s) {bad}; known hooks: {sorted(known)}")
-            )
+        unknown = _unknown_hooks(pm, cand.obj)
+        if unknown:  # what ``pm.check_pending()`` would raise, reported for this plug-in only
+            comps.failures.append(PluginFailure(cand.name, "register", _unknown_hooks_message(unknown)))
+            continue
+        hooks = sorted(h.name for h in pm.get_hookcallers(cand.obj) or [])
+        loaded[cand.name] = _Loaded(pm, PluginInfo(cand.name, cand.version, cand.distribution, hooks))
+    return loaded
 
 
-def _without_owners(registries: dict[str, Registry[Any]], owners: set[str]) -> dict[str, Registry[Any]]:
-    fresh = _new_registries()
-    for kind, reg in registries.items():
-        for name in reg.list():
-            e = reg.entry(name)
-            if e.owner not in owners:
-                fresh[kind].register(name, e.obj, owner=e.owner, aliases=e.aliases)
-    return fresh
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """Non-optional hookimpls of ``plugin`` that match no ladd hookspec (a typo, or a missing ``ladd_`` prefix)."""
+    return sorted(
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or []
+        if not caller.has_spec() and any(not impl.optionalhook for impl in caller.get_hookimpls())
+    )
+
+
+def _unknown_hooks_message(unknown: list[str]) -> str:
+    known = sorted(name for name in dir(hookspecs) if name.startswith("ladd_"))
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return f"implements unknown hook(s) {', '.join(hints)}; known hooks: {', '.join(known)}"
+
+
+def _collect(comps: Components, loaded: dict[str, _Loaded]) -> dict[str, list[_Staging]]:
+    """Call every registration hook of every plug-in through pluggy and validate what each registers.
+
+    A plug-in whose hook raises, or registers an unfit object, is a failure
+    under that hook's name and loses everything it staged.
+
+    Returns:
+        Plug-in name -> its staged registrations (plug-ins without failures only).
+    """
+    staged: dict[str, list[_Staging]] = {}
+    failed: set[str] = set()
+    for kind in KINDS.values():
+        for name, plugin in loaded.items():
+            if name in failed or kind.hook not in plugin.info.hooks:
+                continue
+            staging = _Staging(comps.registries[kind.name], name)
+            try:
+                getattr(plugin.pm.hook, kind.hook)(register=staging)
+                staging.validate()
+            except Exception as exc:  # isolate the plug-in, keep the others
+                failed.add(name)
+                staged.pop(name, None)
+                comps.failures.append(_failure(name, kind.hook, exc))
+                continue
+            staged.setdefault(name, []).append(staging)
+    return staged
+
+
+def _commit(comps: Components, loaded: dict[str, _Loaded], staged: dict[str, list[_Staging]]) -> None:
+    """Put the staged registrations into the registries and list the plug-ins that loaded."""
+    failed = {f.plugin for f in comps.failures}
+    for owner, stagings in staged.items():
+        for staging in stagings:
+            for item in staging.items:
+                staging.registry.register(item.name, item.obj, owner=owner, aliases=item.aliases, checked=True)
+                loaded[owner].info.components.setdefault(staging.registry.kind, []).append(item.name)
+    infos = (plugin.info for name, plugin in loaded.items() if name not in failed)
+    comps.plugins = sorted(infos, key=lambda p: p.name)
 
 
 _DEFAULT: Components | None = None

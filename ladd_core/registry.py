@@ -13,9 +13,10 @@ import fnmatch
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 
 __all__ = [
     "ComponentError",
@@ -85,19 +86,20 @@ class Entry(Generic[T]):
         return f"{mod}:{line}"
 
 
-class Register(Generic[T]):
-    """The callback handed to a registration hook, bound to one plug-in.
+class Register(Protocol[T_contra]):
+    """The ``register`` callback every ``ladd_register_<kind>s`` hook receives.
 
-    ``register("name", obj, aliases=("alias",))`` adds one component owned by
-    the plug-in that is being called.
+    A plug-in annotates its hook with the kind's object type, e.g.
+    ``def ladd_register_schedules(register: Register[type[Schedule]]) -> None``,
+    and calls ``register("name", obj, aliases=("alias",))`` once per
+    component.  The loader hands each plug-in its own callback, so what a
+    plug-in registers is owned by it and is dropped as a whole when any of its
+    hooks fails (see :mod:`ladd_core.plugins`).
     """
 
-    def __init__(self, registry: Registry[T], owner: str) -> None:
-        self._registry = registry
-        self._owner = owner
-
-    def __call__(self, name: str, obj: T, *, aliases: tuple[str, ...] = ()) -> None:
-        self._registry.register(name, obj, owner=self._owner, aliases=aliases)
+    def __call__(self, name: str, obj: T_contra, *, aliases: tuple[str, ...] = ()) -> None:
+        """Stage ``obj`` under ``name`` (and ``aliases``) for this plug-in."""
+        ...
 
 
 @dataclass
@@ -117,16 +119,39 @@ class Registry(Generic[T]):
     _entries: dict[str, Entry[T]] = field(default_factory=dict, repr=False)
     _aliases: dict[str, str] = field(default_factory=dict, repr=False)
 
-    def register(self, name: str, obj: T, *, owner: str = "<direct>", aliases: tuple[str, ...] = ()) -> None:
+    def check(self, name: str, obj: T) -> None:
+        """Raise ``TypeError`` when ``name`` is not a non-empty string or the validator rejects ``obj``."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{self.kind} names must be non-empty strings, got {name!r}")
+        if self.validator is not None:
+            self.validator(name, obj)
+
+    def register(
+        self,
+        name: str,
+        obj: T,
+        *,
+        owner: str = "<direct>",
+        aliases: tuple[str, ...] = (),
+        checked: bool = False,
+    ) -> None:
         """Add ``obj`` under ``name``.
+
+        Args:
+            name: the registered name.
+            obj: the component.
+            owner: the plug-in registering it (named in duplicate errors).
+            aliases: extra names resolving to the same entry.
+            checked: the caller already ran :meth:`check` on ``(name, obj)``
+                (the plug-in loader validates while collecting), so skip it.
 
         Raises:
             DuplicateComponentError: the name (or an alias) is taken; the
                 message names both owners.
-            TypeError: the validator rejected ``obj``.
+            TypeError: :meth:`check` rejected ``(name, obj)``.
         """
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"{self.kind} names must be non-empty strings, got {name!r}")
+        if not checked:
+            self.check(name, obj)
         for n in (name, *aliases):
             taken = self._resolve(n)
             if taken is not None:
@@ -136,8 +161,6 @@ class Registry(Generic[T]):
                     f"({prev.location}) and by plug-in {owner!r}. Disable one with "
                     f"LADD_DISABLE_PLUGINS=<name>."
                 )
-        if self.validator is not None:
-            self.validator(name, obj)
         self._entries[name] = Entry(name, obj, owner, tuple(aliases))
         for a in aliases:
             self._aliases[a] = name

@@ -1,4 +1,4 @@
-"""``ladd bench``: train MDLM, Co-LADD and Di-LADD at matched size and budget, evaluate, write docs/benchmarks.md."""
+"""``ladd bench``: train the presets of the registered bench plans at matched size and budget, evaluate, report."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ladd_core.evaluation.bench import MODELS, hardware, plan_for, train_all
+from ladd_core.evaluation.bench import hardware, plans_for, train_all
 from ladd_core.evaluation.engine import EvalSpec, evaluate
 from ladd_core.evaluation.judge import judge_resource
 from ladd_core.evaluation.plots import frontier_path, plot_frontier, plot_quality_vs_nfe, plots_available
@@ -21,9 +21,9 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("bench", help="MDLM vs Co-LADD vs Di-LADD on the sawtooth and Shakespeare; writes a report")
+    p = sub.add_parser("bench", help="compare the presets of each registered bench plan (`ladd list bench_plan`)")
     p.add_argument("--quick", action="store_true", help="a few minutes; numbers are not meaningful")
-    p.add_argument("--datasets", default="sawtooth,shakespeare")
+    p.add_argument("--datasets", help="comma-separated bench plans (default: every registered plan)")
     p.add_argument("--out", type=Path, default=Path("runs/bench"))
     p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"), help="report to update ('' = none)")
     p.add_argument("--judge", help="judge for gen-ppl on text data: causal-LM directory, .gguf file, or 'none' "
@@ -37,12 +37,12 @@ def _log(msg: str) -> None:
 
 def _cost_table(costs: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| run | backbone params | trainable params | steps | tokens | ms/step | × MDLM |",
+        "| run | backbone params | trainable params | steps | tokens | ms/step | × first |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in costs:
         ms = f"{c['ms_per_step']:.1f}" if c["ms_per_step"] else "–"
-        ratio = f"{c['ratio_to_mdlm']:.2f}" if c["ratio_to_mdlm"] else "–"
+        ratio = f"{c['ratio_to_reference']:.2f}" if c["ratio_to_reference"] else "–"
         lines.append(
             f"| {c['run']} | {c['backbone_params']:,} | {c['total_trainable_params']:,} | {c['steps']} | "
             f"{c['tokens']:,} | {ms} | {ratio} |"
@@ -70,16 +70,17 @@ def _plots(results: Any, img_dir: Path, ds: str, quick: bool, temperatures: list
 
 def cmd_bench(args: argparse.Namespace) -> int:
     comps = get_components()
-    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    plan = plan_for(args.quick, datasets)
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
+    plans = plans_for(datasets, comps)
     judge = judge_resource(args.judge)  # fails on a bad --judge path before any training
     t0 = time.perf_counter()
-    runs, costs = train_all(plan, comps, args.out, _log)
+    runs, costs = train_all(plans, args.quick, comps, args.out, _log)
+    command = f"ladd bench{' --quick' if args.quick else ''} --datasets {','.join(plans)}"
     report = [
-        f"Command: `ladd bench{' --quick' if args.quick else ''} --datasets {args.datasets}`  ",
+        f"Command: `{command}`  ",
         f"Date: {datetime.now(UTC).date()}; hardware: {hardware()}  ",
-        f"Models per dataset: {', '.join(MODELS)} (latent models' backbone width matched to MDLM's parameter count; "
-        "same steps × batch × length).",
+        *[f"Presets for {ds}: {', '.join(plan.presets)}  " for ds, plan in plans.items()],
+        "Backbone width of each preset matched to the first one's parameter count; same steps × batch × length.",
         "",
         "### Training cost",
         "",
@@ -89,21 +90,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for ds, dirs in runs.items():
         if not dirs:
             continue
+        plan, budget = plans[ds], plans[ds].budget(args.quick)
         spec = EvalSpec(
-            steps=plan.grid,
+            steps=list(budget.grid),
             latent_steps=plan.latent_steps,
-            samplers=plan.samplers,
-            temperatures=plan.temperatures.get(ds),
-            num_samples=plan.num_samples[ds],
-            seeds=plan.seeds,
+            samplers=list(plan.samplers),
+            temperatures=list(plan.temperatures) if plan.temperatures else None,
+            num_samples=budget.num_samples,
+            seeds=list(budget.seeds),
         )
         _log(f"== bench: evaluating {ds}")
         results = evaluate(dirs, spec, comps, {"judge": judge}, log=_log)
         results.save(args.out / f"{ds}-results.json")
         table = format_table(results)
         print(f"\n### {ds}\n{table}")
-        report += ["", f"### {ds}", "", f"{plan.num_samples[ds]} samples per cell and seed, seeds {plan.seeds}, "
-                   f"temperature 1, latent steps M = {plan.latent_steps} for the sequential sampler.", "",
+        report += ["", f"### {ds}", "", f"{budget.num_samples} samples per cell and seed, seeds {list(budget.seeds)}, "
+                   f"temperature 1, latent steps M = {plan.latent_steps} for samplers that take them.", "",
                    "```", table, "```"]  # fmt: skip
         report += _plots(results, img_dir, ds, args.quick, spec.temperatures)
         if results.notices:
@@ -122,6 +124,6 @@ def _write_section(doc: Path, body: str, quick: bool) -> None:
     if begin in text and end in text:
         text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
-        title = "## Quality: quick smoke run (not meaningful)" if quick else "## Quality: MDLM vs Co-LADD vs Di-LADD"
+        title = "## Quality: quick smoke run (not meaningful)" if quick else "## Quality: the bench plans"
         text = text.rstrip() + f"\n\n{title}\n\n{block}\n"
     doc.write_text(text, encoding="utf-8")

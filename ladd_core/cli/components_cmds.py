@@ -60,11 +60,20 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary(obj: Any, doc: str) -> str:
+    """One line about a registered object: a preset's description, a default's component name, else its docstring."""
+    if isinstance(obj, dict):
+        return str(obj.get("description", ""))
+    if isinstance(obj, str):
+        return obj
+    lines = doc.splitlines()
+    return lines[0] if lines else ""
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     reg = get_components().registry(args.kind)
     for name in reg.list(args.pattern):
-        doc = reg.describe(name)["doc"].splitlines()
-        print(f"{name:<20} {doc[0] if doc else ''}")
+        print(f"{name:<20} {_summary(reg.get(name), reg.describe(name)['doc'])}")
     return 0
 
 

@@ -22,7 +22,7 @@ def add_parsers(sub: Any) -> None:
         "bench-seeds",
         help="train presets for several seeds (and widths) exactly as a user would; mean and worst seed per N",
     )
-    p.add_argument("presets", nargs="+", help="preset names, e.g. sawtooth-coladd sawtooth-diladd")
+    p.add_argument("presets", nargs="+", help="preset names (`ladd list preset`)")
     p.add_argument("--seeds", default="0,1,2,3,4", help="training seeds (comma-separated)")
     p.add_argument(
         "--widths", default="preset", help="backbone widths: 'preset' (its own) and/or numbers, comma-separated"

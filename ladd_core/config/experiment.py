@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from ladd_core.config.base import ComponentConfig, ConfigBase, Ref, ref
+from ladd_core.config.capabilities import check_capabilities, model_capabilities
 from ladd_core.config.errors import ConfigError, format_validation_error
-from ladd_core.config.schema import SchemaBuilder
+from ladd_core.config.schema import SchemaBuilder, ref_marker
 
 if TYPE_CHECKING:
     from ladd_core.plugins import Components
@@ -20,6 +22,8 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "build_experiment_model",
+    "check_default",
+    "component_fields",
     "model_capabilities",
     "validate_config",
 ]
@@ -28,14 +32,16 @@ __all__ = [
 FLOAT32_MAX = 3.4028234663852886e38
 Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
 DEVICE = re.compile(r"auto|cpu|mps|xpu|cuda(:\d+)?|xpu:\d+")
+_PLUGIN_DEFAULT: Any = Field(description="defaults to the name a plug-in registers with ladd_register_config_defaults")
+"""A component field without a default in the core: plug-ins name it (the core knows no component by name)."""
 
 
 class ModelConfig(ConfigBase):
     """The model: token process, latent channel and networks."""
 
-    token_process: Annotated[ComponentConfig, Ref("token_process")] = ref("token_process", "masked")
-    latent: Annotated[ComponentConfig, Ref("latent")] = ref("latent", "none")
-    backbone: Annotated[ComponentConfig, Ref("backbone")] = ref("backbone", "dit")
+    token_process: Annotated[ComponentConfig, Ref("token_process")] = _PLUGIN_DEFAULT
+    latent: Annotated[ComponentConfig, Ref("latent")] = _PLUGIN_DEFAULT
+    backbone: Annotated[ComponentConfig, Ref("backbone")] = _PLUGIN_DEFAULT
     latent_denoiser: Annotated[ComponentConfig, Ref("backbone")] | None = ref(
         "backbone", None, description="separate latent-only denoiser (sequential Co-LADD)"
     )
@@ -99,65 +105,64 @@ class ExperimentConfig(ConfigBase):
     name: str = "experiment"
     description: str = ""
     seed: int = Field(0, ge=0, lt=2**63, description="experiment seed (0 <= seed < 2**63, as torch needs)")
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    objective: Annotated[ComponentConfig, Ref("objective")] = ref("objective", "masked-ce")
-    data: Annotated[ComponentConfig, Ref("data")] = ref("data", "sawtooth")
-    sampler: Annotated[ComponentConfig, Ref("sampler")] = ref("sampler", "ancestral")
+    model: ModelConfig = Field(default_factory=dict)  # type: ignore[arg-type]  # validated into ModelConfig
+    objective: Annotated[ComponentConfig, Ref("objective")] = _PLUGIN_DEFAULT
+    data: Annotated[ComponentConfig, Ref("data")] = _PLUGIN_DEFAULT
+    sampler: Annotated[ComponentConfig, Ref("sampler")] = _PLUGIN_DEFAULT
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 
-def build_experiment_model(components: Components) -> type[ExperimentConfig]:
-    """The experiment config model with discriminated unions over ``components``."""
-    configs = {k: [cls.Config for _, cls in reg.items()] for k, reg in components.registries.items() if k != "preset"}
-    return SchemaBuilder(configs).resolve(ExperimentConfig)  # type: ignore[return-value]
+def component_fields(model: type[BaseModel] = ExperimentConfig, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """``(field path, kind)`` of every component field (a ``Ref``) of the experiment config, sections included."""
+    for fname, field in model.model_fields.items():
+        marker, _ = ref_marker(field)
+        if marker is not None:
+            yield f"{prefix}{fname}", marker.kind
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from component_fields(field.annotation, f"{prefix}{fname}.")
 
 
-def model_capabilities(cfg: ExperimentConfig, components: Components) -> frozenset[str]:
-    """Capabilities of the model ``cfg`` describes (latent channel + networks), from configs alone."""
-    latent_cls = components.get("latent", cfg.model.latent.name)
-    has_den = cfg.model.latent_denoiser is not None
-    caps = set(latent_cls.capabilities_for(cfg.model.latent, has_latent_denoiser=has_den))
-    caps |= components.get("backbone", cfg.model.backbone.name).capabilities
-    if has_den:
-        caps.add("latent_denoiser")
-    return frozenset(caps)
+def check_default(path: str, name: object) -> None:
+    """Validator of the ``default`` registry: ``path`` is a component field and ``name`` a component name.
+
+    Raises:
+        TypeError: naming the known field paths.
+    """
+    paths = dict(component_fields())
+    if path not in paths:
+        raise TypeError(f"default {path!r}: not a component field of the experiment config; fields: {', '.join(paths)}")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"default {path!r} must be a component name (a non-empty string), got {name!r}")
 
 
-def _check_backbone(cfg: ExperimentConfig, components: Components) -> list[tuple[str, str]]:
-    latent_cls = components.get("latent", cfg.model.latent.name)
-    backbones = components.registry("backbone")
-    problems = []
-    checks = [("model.backbone", cfg.model.backbone, latent_cls.backbone_requires)]
-    if cfg.model.latent_denoiser is not None:
-        checks.append(("model.latent_denoiser", cfg.model.latent_denoiser, latent_cls.latent_denoiser_requires))
-    for path, net, needed in checks:
-        missing = needed - backbones.get(net.name).capabilities
-        if missing:
-            ok = [n for n, cls in backbones.items() if needed <= cls.capabilities]
-            problems.append(
-                (
-                    f"{path}.name",
-                    f"latent {cfg.model.latent.name!r} needs a network with {sorted(missing)} here. "
-                    f"Compatible backbones: {', '.join(ok) or '(none)'}.",
-                )
-            )
-    return problems
+def build_experiment_model(
+    configs: Mapping[str, list[type[ComponentConfig]]], defaults: Mapping[str, str]
+) -> type[ExperimentConfig]:
+    """The experiment config model with discriminated unions over the registered component configs.
+
+    Args:
+        configs: kind -> the ``Config`` classes registered for it.
+        defaults: component field path (``"data"``, ``"model.backbone"``) -> the
+            component name used when a config leaves the field out (plug-ins
+            register them with ``ladd_register_config_defaults``); a field with
+            no default is required.
+    """
+    owners = _field_owners()
+    by_field = {owners[path]: name for path, name in defaults.items()}
+    return SchemaBuilder(dict(configs), by_field).resolve(ExperimentConfig)  # type: ignore[return-value]
 
 
-def _check_sampler(cfg: ExperimentConfig, components: Components) -> list[tuple[str, str]]:
-    caps = model_capabilities(cfg, components)
-    samplers = components.registry("sampler")
-    needed = samplers.get(cfg.sampler.name).requires
-    if needed <= caps:
-        return []
-    ok = [n for n, cls in samplers.items() if cls.requires <= caps]
-    return [
-        (
-            "sampler.name",
-            f"sampler {cfg.sampler.name!r} needs {sorted(needed - caps)} which this model "
-            f"(latent {cfg.model.latent.name!r}) lacks. Compatible samplers: {', '.join(ok) or '(none)'}.",
-        )
-    ]
+def _field_owners(
+    model: type[BaseModel] = ExperimentConfig, prefix: str = ""
+) -> dict[str, tuple[type[BaseModel], str]]:
+    """Field path -> ``(model class, field name)`` holding it."""
+    out: dict[str, tuple[type[BaseModel], str]] = {}
+    for fname, field in model.model_fields.items():
+        if ref_marker(field)[0] is not None:
+            out[f"{prefix}{fname}"] = (model, fname)
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            out.update(_field_owners(field.annotation, f"{prefix}{fname}."))
+    return out
 
 
 def _check_stages(cfg: ExperimentConfig) -> list[tuple[str, str]]:
@@ -184,7 +189,7 @@ def validate_config(data: dict[str, Any], components: Components, source: str | 
         cfg = model.model_validate(data)
     except ValidationError as exc:
         raise format_validation_error(exc, data, source) from None
-    problems = _check_backbone(cfg, components) + _check_sampler(cfg, components) + _check_stages(cfg)
+    problems = check_capabilities(cfg, components) + _check_stages(cfg)
     if problems:
         raise ConfigError(problems, source)
     return cfg

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ladd_core.config.errors import ConfigError
+from ladd_core.registry import UnknownComponentError
 
 if TYPE_CHECKING:
     from ladd_core.plugins import Components
@@ -113,8 +114,6 @@ def load_config_source(source: str, components: Components, _chain: tuple[str, .
         return data
     presets = components.registry("preset")
     if source not in presets:
-        from ladd_core.registry import UnknownComponentError
-
         raise ConfigError([("<preset>", str(UnknownComponentError("preset", source, presets.list())))])
     data = copy.deepcopy(presets.get(source))
     data.setdefault("name", source)

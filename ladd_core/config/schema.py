@@ -64,10 +64,17 @@ class SchemaBuilder:
 
     Args:
         configs_by_kind: kind -> list of registered ``Config`` classes.
+        defaults: ``(model class, field name)`` -> the component name a Ref
+            field of that model defaults to (replacing the field's own default).
     """
 
-    def __init__(self, configs_by_kind: dict[str, list[type[ComponentConfig]]]) -> None:
+    def __init__(
+        self,
+        configs_by_kind: dict[str, list[type[ComponentConfig]]],
+        defaults: dict[tuple[type[BaseModel], str], str] | None = None,
+    ) -> None:
         self._configs = configs_by_kind
+        self._defaults = dict(defaults or {})
         self._resolved: dict[type[BaseModel], type[BaseModel]] = {}
         self._unions: dict[str, Any] = {}
         self._in_progress: set[type[BaseModel]] = set()
@@ -106,7 +113,8 @@ class SchemaBuilder:
                 if marker is not None:
                     u = self.union(marker.kind)
                     ann = typing.Optional[u] if optional else u  # noqa: UP045
-                    overrides[fname] = (ann, _copy_field(field))
+                    default = self._defaults.get((model, fname))
+                    overrides[fname] = (ann, _copy_field(field) if default is None else _default_field(field, default))
                     continue
                 sub = _model_type(field.annotation)
                 if sub is not None:
@@ -134,6 +142,10 @@ class _Never2(ComponentConfig):
 
 
 _NEVER = (Annotated[_Never1, Tag("\x00never1")], Annotated[_Never2, Tag("\x00never2")])
+
+
+def _default_field(field: FieldInfo, name: str) -> FieldInfo:
+    return Field(default_factory=lambda: {"name": name}, description=field.description)
 
 
 def _copy_field(field: FieldInfo) -> FieldInfo:

@@ -1,9 +1,10 @@
-"""``ladd bench``: MDLM vs Co-LADD vs Di-LADD at matched backbone size and token budget, evaluated on a step grid.
+"""``ladd bench``: presets compared at matched backbone size and token budget, evaluated on a step grid.
 
-For each dataset the presets ``<dataset>-mdlm``, ``<dataset>-coladd`` and ``<dataset>-diladd`` are trained
-with the same steps x batch x length (stage boundaries scaled with the budget); the latent models' backbone
-width is chosen so that their backbone parameter count is the closest to MDLM's.  Every run is then
-evaluated with every compatible sampler on the step grid, and the tables, plots and costs are written.
+What runs comes from plug-ins: each registers a :class:`~ladd_core.evaluation.plan.BenchPlan` per dataset
+(``ladd_register_bench_plans``).  The presets of a plan are trained with the same steps x batch x length
+(stage boundaries scaled with the budget); the backbone width of every preset after the first is chosen
+so that its backbone parameter count is the closest to the first one's.  Every run is then evaluated with
+every compatible sampler of the plan on its step grid, and the tables, plots and costs are written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import platform
 import statistics
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,51 +24,22 @@ from ladd_core.build import build_data, build_model
 from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import validate_config
 from ladd_core.config.loading import apply_overrides, load_config_source
+from ladd_core.evaluation.plan import BenchBudget, BenchPlan
 from ladd_core.plugins import Components
 from ladd_core.training.trainer import Trainer
 
-__all__ = ["BenchPlan", "backbone_params", "match_backbone", "plan_for", "train_all"]
-
-MODELS = ("mdlm", "coladd", "diladd")
+__all__ = ["BenchBudget", "BenchPlan", "backbone_params", "match_backbone", "plans_for", "train_all"]
 
 
-@dataclass
-class BenchPlan:
-    """Budgets of one bench invocation."""
+def plans_for(datasets: list[str] | None, components: Components) -> dict[str, BenchPlan]:
+    """The registered plans of ``datasets`` (all registered plans when ``None``), in the order given.
 
-    datasets: list[str]
-    steps: dict[str, int]
-    overrides: dict[str, list[str]]
-    grid: list[int]
-    seeds: list[int]
-    num_samples: dict[str, int]
-    samplers: list[str] = field(default_factory=lambda: ["ancestral", "joint", "sequential"])
-    latent_steps: int = 8
-    temperatures: dict[str, list[float]] = field(default_factory=dict)
-
-
-def plan_for(quick: bool, datasets: list[str]) -> BenchPlan:
-    """The full plan (about an hour on 2 cores) or the ``--quick`` smoke plan (a few minutes)."""
-    if quick:
-        return BenchPlan(
-            datasets=datasets,
-            steps={"sawtooth": 200, "shakespeare": 100},
-            overrides={
-                "sawtooth": ["data.val_size=512", "model.backbone.layers=2"],
-                "shakespeare": ["data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"],
-            },
-            grid=[1, 2, 4],
-            seeds=[0],
-            num_samples={"sawtooth": 64, "shakespeare": 8},
-        )
-    return BenchPlan(
-        datasets=datasets,
-        steps={"sawtooth": 3000, "shakespeare": 1000},
-        overrides={"sawtooth": [], "shakespeare": []},
-        grid=[1, 2, 4, 8, 16, 32, 64],
-        seeds=[0, 1, 2],
-        num_samples={"sawtooth": 256, "shakespeare": 32},
-    )
+    Raises:
+        UnknownComponentError: a dataset has no registered plan (the message lists those that do).
+    """
+    registry = components.registry("bench_plan")
+    names = registry.list() if datasets is None else datasets
+    return {name: registry.get(name) for name in names}
 
 
 def backbone_params(cfg_data: dict[str, Any], components: Components, vocab_size: int, seq_len: int) -> int:
@@ -115,23 +86,23 @@ def _ms_per_step(run_dir: Path) -> float | None:
 
 
 def train_all(
-    plan: BenchPlan, components: Components, out: Path, log: Any
+    plans: dict[str, BenchPlan], quick: bool, components: Components, out: Path, log: Any
 ) -> tuple[dict[str, list[Path]], list[dict[str, Any]]]:
-    """Train every available model of every dataset; returns run dirs per dataset and a cost table."""
+    """Train every installed preset of every plan at its budget; returns run dirs per dataset and a cost table."""
     runs: dict[str, list[Path]] = {}
     costs: list[dict[str, Any]] = []
     presets = components.registry("preset")
-    for ds in plan.datasets:
+    for ds, plan in plans.items():
+        budget = plan.budget(quick)
         runs[ds] = []
         target = None
         base_ms = None
-        for model in MODELS:
-            name = f"{ds}-{model}"
+        for name in plan.presets:
             if name not in presets:
                 log(f"bench: preset {name!r} is not installed; skipped")
                 continue
-            steps = plan.steps[ds]
-            data = apply_overrides(load_config_source(name, components), plan.overrides[ds])
+            steps = budget.steps
+            data = apply_overrides(load_config_source(name, components), list(budget.overrides))
             data = apply_overrides(data, [f"train.max_steps={steps}", "train.eval_every=0"])
             data["train"]["stages"] = _scaled_stages(load_config_source(name, components), steps)
             run_dir = out / name
@@ -158,7 +129,7 @@ def train_all(
                     "steps": steps,
                     "tokens": steps * cfg.train.batch_size * cfg.data.seq_len,
                     "ms_per_step": ms,
-                    "ratio_to_mdlm": (ms / base_ms) if ms and base_ms else None,
+                    "ratio_to_reference": (ms / base_ms) if ms and base_ms else None,
                     "train_seconds": time.perf_counter() - t0,
                 }
             )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ladd_core.components.metrics import MetricValue
+from ladd_core.training.checkpoint import atomic_write_text
 
 __all__ = ["SCHEMA_VERSION", "ResultRow", "ResultSet", "metric_from_dict", "metric_to_dict"]
 
@@ -152,8 +153,6 @@ class ResultSet:
 
     def save(self, path: Path) -> None:
         """Write strict JSON to ``path`` (atomically)."""
-        from ladd_core.training.checkpoint import atomic_write_text
-
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 

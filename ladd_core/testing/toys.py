@@ -15,13 +15,15 @@ from pydantic import BaseModel, TypeAdapter
 from torch import Tensor, nn
 
 from ladd_core.build import build_component, build_model
-from ladd_core.components.backbones import Backbone, BackboneConfig, BackboneOutput
+from ladd_core.components.backbones import Backbone, BackboneConfig, BackboneOutput, BackboneSpec
 from ladd_core.components.encoders import Encoder, EncoderConfig
 from ladd_core.config.base import ComponentConfig
-from ladd_core.config.experiment import ExperimentConfig, model_capabilities, validate_config
+from ladd_core.config.capabilities import model_capabilities
+from ladd_core.config.experiment import ExperimentConfig, validate_config
 from ladd_core.config.schema import SchemaBuilder, ref_marker
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components, get_components, load_plugins
+from ladd_core.testing.exact import MaskedSpace, expected_over_masks, tanh_sinh
 
 __all__ = [
     "TINY",
@@ -74,8 +76,7 @@ def components_for(plugins: Sequence[tuple[str, object]] = (), use_entry_points:
 def _builder(components: Components) -> SchemaBuilder:
     hit = _BUILDERS.get(id(components))
     if hit is None or hit[0] is not components:
-        configs = {k: [c.Config for _, c in reg.items()] for k, reg in components.registries.items() if k != "preset"}
-        hit = (components, SchemaBuilder(configs))
+        hit = (components, SchemaBuilder(components.component_configs()))
         _BUILDERS[id(components)] = hit
     return hit[1]
 
@@ -239,8 +240,6 @@ class TableDenoiser(Backbone):
         decode_latents: Callable[[Tensor], Tensor] | None = None,
         code_count: int = 0,
     ) -> None:
-        from ladd_core.components.backbones import BackboneSpec
-
         super().__init__(self.Config(), BackboneSpec(num_classes=num_classes, seq_len=num_tokens))
         self.index, self.decode_latents = index, decode_latents
         self.register_buffer("log_table", table.double().clamp_min(1e-300).log())
@@ -336,8 +335,6 @@ def reported_token_nelbo(model: LaddModel, x0: Tensor, nodes: int = 60) -> Tenso
     ``[0, 1]`` by tanh-sinh quadrature: the continuous-time NELBO exactly as the framework computes it
     (``process.log_probs`` of the denoiser's logits, the objective, ``process.elbo_weight``).
     """
-    from ladd_core.testing.exact import MaskedSpace, expected_over_masks, tanh_sinh
-
     length = x0.shape[0]
     space = MaskedSpace([model.process.vocab_size] * length)
     t, _, w = tanh_sinh(nodes)

@@ -6,15 +6,19 @@ the kernels live in :mod:`ladd_attention.backends`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+
+if TYPE_CHECKING:
+    from ladd_core.components.attention import AttentionBackend
+    from ladd_core.registry import Register
 
 __all__ = ["ladd_register_attention_backends"]
 
 
 @hookimpl
-def ladd_register_attention_backends(register: Any) -> None:
+def ladd_register_attention_backends(register: Register[type[AttentionBackend]]) -> None:
     """Register the ``sdpa``, ``math`` and ``xformers`` attention backends."""
     from ladd_attention.backends import MathAttention, SDPAAttention, XFormersAttention
 

@@ -182,17 +182,22 @@ _BUILTIN: dict[str, type[AttentionBackend]] = {
 
 
 def backend_for(config: ComponentConfig | None) -> AttentionBackend:
-    """The backend a (possibly unresolved) ``attention`` config names; ``None`` means ``sdpa``.
+    """The built-in backend a (possibly unresolved) ``attention`` config names; ``None`` means ``sdpa``.
 
     Used when a backbone is constructed directly rather than through ``ladd_core.build``
-    (which injects the built backend).  Names other than the built-ins are looked up in
-    the installed plug-ins.
+    (which builds the backend from the registries and injects it as ``attention=``).
+    Only this plug-in's backends are known here: there is one construction path for
+    components of other plug-ins, the builder.
+
+    Raises:
+        ValueError: ``config`` names a backend of another plug-in.
     """
     name = "sdpa" if config is None else config.name
     cls = _BUILTIN.get(name)
     if cls is None:
-        from ladd_core.plugins import get_components
-
-        cls = get_components().get("attention", name)
+        raise ValueError(
+            f"attention backend {name!r} is not one of {', '.join(_BUILTIN)}: build the backbone with "
+            "ladd_core.build.build_model (which injects the backend) or pass attention=<backend instance>"
+        )
     data = {} if config is None else config.model_dump()
     return cls(cls.Config.model_validate(data))

@@ -8,15 +8,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ladd_core import hookimpl
+
+if TYPE_CHECKING:
+    from ladd_core.components.latents import LatentChannel
+    from ladd_core.registry import Register
 
 __all__ = ["ladd_register_latents", "ladd_register_presets"]
 
 
 @hookimpl
-def ladd_register_latents(register: Any) -> None:
+def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
     """Register the ``gaussian`` latent channel."""
     from ladd_coladd.channel import GaussianLatent
 
@@ -24,8 +28,8 @@ def ladd_register_latents(register: Any) -> None:
 
 
 @hookimpl
-def ladd_register_presets(register: Any) -> None:
-    """Register ``sawtooth-coladd``, ``shakespeare-coladd`` and ``markov-coladd``."""
+def ladd_register_presets(register: Register[dict[str, Any]]) -> None:
+    """Register ``sawtooth-coladd``, ``shakespeare-coladd``, ``markov-coladd`` and ``mixture-coladd``."""
     from ladd_coladd.presets import PRESETS
 
     for name, cfg in PRESETS.items():

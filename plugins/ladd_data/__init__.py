@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
 
+if TYPE_CHECKING:
+    from ladd_core.components.data import DataSource
+    from ladd_core.registry import Register
+
 
 @hookimpl
-def ladd_register_data_sources(register: Any) -> None:
+def ladd_register_data_sources(register: Register[type[DataSource]]) -> None:
     from ladd_data.markov import MarkovSource
     from ladd_data.mixture import Mixture
     from ladd_data.sawtooth import Sawtooth

@@ -10,15 +10,19 @@ See ``docs/diladd.md``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ladd_core import hookimpl
+
+if TYPE_CHECKING:
+    from ladd_core.components.latents import LatentChannel
+    from ladd_core.registry import Register
 
 __all__ = ["ladd_register_latents", "ladd_register_presets"]
 
 
 @hookimpl
-def ladd_register_latents(register: Any) -> None:
+def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
     """Register the ``vq`` latent channel."""
     from ladd_diladd.channel import VQLatent
 
@@ -26,7 +30,7 @@ def ladd_register_latents(register: Any) -> None:
 
 
 @hookimpl
-def ladd_register_presets(register: Any) -> None:
+def ladd_register_presets(register: Register[dict[str, Any]]) -> None:
     """Register ``sawtooth-diladd`` and ``shakespeare-diladd``."""
     from ladd_diladd.presets import diladd_presets
 

@@ -15,6 +15,15 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
+from ladd_core.components.absorbing import (
+    NEG,
+    absorb,
+    dense_categorical,
+    finalize,
+    posterior_step,
+    reveal_probability,
+    subs_log_probs,
+)
 from ladd_core.components.backbones import BackboneOutput
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latents import (
@@ -28,13 +37,10 @@ from ladd_core.components.latents import (
 from ladd_core.components.objectives import sample_times
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
-from ladd_core.numerics import check_finite, sample_categorical
+from ladd_core.numerics import check_finite
 from ladd_diladd.quantizer import VectorQuantizer
 
 __all__ = ["NEG", "VQLatent"]
-
-NEG = -1e9
-"""Finite stand-in for log(0) (as in the masked token process)."""
 
 
 class _MaskVector(nn.Module):
@@ -175,9 +181,7 @@ class VQLatent(LatentChannel):
         if code_logits.shape[-1] not in (c, c + 1):
             raise ValueError(f"code logits must have width {c} (or {c + 1}), got {tuple(code_logits.shape)}")
         lp = torch.log_softmax(code_logits[..., :c].float(), dim=-1).clamp_min(NEG)  # (B, K, C)
-        revealed = codes != self.mask_id
-        dirac = torch.full_like(lp, NEG).scatter(-1, codes.clamp_max(c - 1)[..., None], 0.0)
-        return torch.where(revealed[..., None], dirac, lp)
+        return subs_log_probs(lp, codes, self.mask_id)
 
     def _t_y(self, t_x: Tensor, generator: torch.Generator | None) -> Tensor:
         clocks = self.config.clocks
@@ -256,9 +260,7 @@ class VQLatent(LatentChannel):
         self, c0: Tensor, z_q: Tensor, t_y: Tensor, generator: torch.Generator | None
     ) -> tuple[Tensor, Tensor]:
         """``c_t`` (each code masked w.p. ``1 - alpha(t_y)``) and its code vectors ``(B, K, D)``."""
-        keep = self.schedule.alpha(t_y)[:, None]  # (B, 1)
-        masked = torch.rand(c0.shape, generator=generator, device=c0.device) < 1 - keep  # (B, K)
-        c_t = torch.where(masked, torch.full_like(c0, self.mask_id), c0)
+        c_t, masked = absorb(c0, self.schedule.alpha(t_y), self.mask_id, generator=generator)  # (B, K)
         y_in = torch.where(masked[..., None], self.mask.vector.to(z_q.dtype), z_q)  # (B, K, D)
         return c_t, y_in
 
@@ -354,19 +356,13 @@ class VQLatent(LatentChannel):
     ) -> Tensor:
         """Masked posterior step on codes in float64: a masked code stays masked w.p. ``(1-a_s)/(1-a_t)``."""
         log_p = self.code_log_probs(check_finite(latent_out, "code logits"), state)  # (B, K, C)
-        a_t = self.schedule.alpha(t).double()[:, None]  # (B, 1)
-        a_s = self.schedule.alpha(s).double()[:, None]
-        p_reveal = ((a_s - a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
-        masked = state == self.mask_id
-        u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
-        draw = sample_categorical(log_p.double().exp(), generator)  # (B, K) in [0, C-1]
-        return torch.where(masked & (u < p_reveal), draw, state)
+        p_reveal = reveal_probability(self.schedule, t, s, state.dim())  # (B, 1)
+        return posterior_step(state, self.mask_id, p_reveal, dense_categorical(log_p, generator), generator)
 
     def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Fill every remaining mask with a draw from the code distribution."""
         log_p = self.code_log_probs(check_finite(latent_out, "code logits"), state)
-        draw = sample_categorical(log_p.double().exp(), generator)
-        return torch.where(state == self.mask_id, draw, state)
+        return finalize(state, self.mask_id, dense_categorical(log_p, generator))
 
     def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
         """Code logits from the joint network fed the all-mask ``token_prior (B, L)`` at ``t_x = 1``."""

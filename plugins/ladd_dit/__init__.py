@@ -8,15 +8,19 @@ ids in, clean-token logits out (capability ``"tokens"``).  Other backbones
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+
+if TYPE_CHECKING:
+    from ladd_core.components.backbones import Backbone
+    from ladd_core.registry import Register
 
 __all__ = ["ladd_register_backbones"]
 
 
 @hookimpl
-def ladd_register_backbones(register: Any) -> None:
+def ladd_register_backbones(register: Register[type[Backbone]]) -> None:
     """Register the ``dit`` backbone."""
     from ladd_dit.dit import DiT
 

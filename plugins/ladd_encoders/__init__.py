@@ -8,15 +8,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+
+if TYPE_CHECKING:
+    from ladd_core.components.encoders import Encoder
+    from ladd_core.registry import Register
 
 __all__ = ["ladd_register_encoders"]
 
 
 @hookimpl
-def ladd_register_encoders(register: Any) -> None:
+def ladd_register_encoders(register: Register[type[Encoder]]) -> None:
     """Register the ``transformer``, ``zero`` and ``minilm`` encoders."""
     from ladd_encoders.minilm import MiniLMEncoder
     from ladd_encoders.transformer import TransformerEncoder

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
 
+if TYPE_CHECKING:
+    from ladd_core.components.latents import LatentChannel
+    from ladd_core.registry import Register
+
 
 @hookimpl
-def ladd_register_latents(register: Any) -> None:
+def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
     from ladd_latent_none.channel import NoLatent
 
     register("none", NoLatent)

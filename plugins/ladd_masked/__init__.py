@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
 
+if TYPE_CHECKING:
+    from ladd_core.components.processes import TokenProcess
+    from ladd_core.registry import Register
+
 
 @hookimpl
-def ladd_register_token_processes(register: Any) -> None:
+def ladd_register_token_processes(register: Register[type[TokenProcess]]) -> None:
     from ladd_masked.process import MaskedProcess
 
     register("masked", MaskedProcess)

@@ -13,13 +13,17 @@ See ``docs/evaluation.md``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
 
+if TYPE_CHECKING:
+    from ladd_core.components.metrics import Metric
+    from ladd_core.registry import Register
+
 
 @hookimpl
-def ladd_register_metrics(register: Any) -> None:
+def ladd_register_metrics(register: Register[type[Metric]]) -> None:
     from ladd_metrics.codebook import CodebookUsage
     from ladd_metrics.distribution import Entropy, Repetition, SlicedWasserstein, TokenKL
     from ladd_metrics.generator import PhaseKS, TrueNLL

@@ -8,15 +8,19 @@ token ids and latent slots, separate weights per stream, one joint attention.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+
+if TYPE_CHECKING:
+    from ladd_core.components.backbones import Backbone
+    from ladd_core.registry import Register
 
 __all__ = ["ladd_register_backbones"]
 
 
 @hookimpl
-def ladd_register_backbones(register: Any) -> None:
+def ladd_register_backbones(register: Register[type[Backbone]]) -> None:
     """Register the ``mmdit`` and ``latent-dit`` backbones."""
     from ladd_mmdit.latent_dit import LatentDiT
     from ladd_mmdit.mmdit import MMDiT

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
 
+if TYPE_CHECKING:
+    from ladd_core.components.objectives import Objective
+    from ladd_core.registry import Register
+
 
 @hookimpl
-def ladd_register_objectives(register: Any) -> None:
+def ladd_register_objectives(register: Register[type[Objective]]) -> None:
     from ladd_objectives.token import MaskedCE, Nelbo
 
     register("nelbo", Nelbo)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
 
+if TYPE_CHECKING:
+    from ladd_core.components.samplers import Sampler
+    from ladd_core.registry import Register
+
 
 @hookimpl
-def ladd_register_samplers(register: Any) -> None:
+def ladd_register_samplers(register: Register[type[Sampler]]) -> None:
     from ladd_samplers.ancestral import AncestralSampler
     from ladd_samplers.joint import JointSampler
     from ladd_samplers.sequential import SequentialSampler

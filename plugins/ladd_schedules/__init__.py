@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
 
+if TYPE_CHECKING:
+    from ladd_core.components.schedules import Schedule
+    from ladd_core.registry import Register
+
 
 @hookimpl
-def ladd_register_schedules(register: Any) -> None:
+def ladd_register_schedules(register: Register[type[Schedule]]) -> None:
     from ladd_schedules.schedules import (
         CosineSchedule,
         LinearSchedule,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
 
+if TYPE_CHECKING:
+    from ladd_core.components.tokenizers import Tokenizer
+    from ladd_core.registry import Register
+
 
 @hookimpl
-def ladd_register_tokenizers(register: Any) -> None:
+def ladd_register_tokenizers(register: Register[type[Tokenizer]]) -> None:
     from ladd_tokenizers.binary import BinaryTokenizer
     from ladd_tokenizers.bpe import BPETokenizer
     from ladd_tokenizers.char import CharTokenizer

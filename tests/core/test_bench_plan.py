@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from ladd_core.cli import bench_cmds
 from ladd_core.cli.main import main
-from ladd_core.evaluation.bench import BenchPlan
+from ladd_core.evaluation.bench import plans_for
+from ladd_core.evaluation.plan import BenchBudget
 
 MICRO = ["model.backbone.layers=1", "model.backbone.hidden=16", "model.backbone.heads=2", "train.batch_size=8",
          "data.seq_len=32", "train.log_every=1", "train.threads=1"]  # fmt: skip
@@ -16,17 +18,22 @@ MICRO = ["model.backbone.layers=1", "model.backbone.hidden=16", "model.backbone.
 
 @pytest.fixture
 def micro_plan(monkeypatch):
-    def plan(quick: bool, datasets: list[str]) -> BenchPlan:
-        return BenchPlan(
-            datasets=datasets,
-            steps={"sawtooth": 4, "shakespeare": 3},
-            overrides={"sawtooth": [*MICRO, "data.val_size=32"], "shakespeare": [*MICRO, "data.max_chars=20000"]},
-            grid=[1, 2],
-            seeds=[0],
-            num_samples={"sawtooth": 8, "shakespeare": 4},
-        )
+    """The registered plans with micro budgets (same presets and samplers)."""
+    micro = {
+        "sawtooth": BenchBudget(
+            steps=4, grid=(1, 2), seeds=(0,), num_samples=8, overrides=(*MICRO, "data.val_size=32")
+        ),
+        "shakespeare": BenchBudget(
+            steps=3, grid=(1, 2), seeds=(0,), num_samples=4, overrides=(*MICRO, "data.max_chars=20000")
+        ),
+    }
 
-    monkeypatch.setattr(bench_cmds, "plan_for", plan)
+    def plans(datasets, components):
+        return {
+            ds: replace(plan, full=micro[ds], quick=micro[ds]) for ds, plan in plans_for(datasets, components).items()
+        }
+
+    monkeypatch.setattr(bench_cmds, "plans_for", plans)
 
 
 def test_micro_bench_reports_every_model_and_dataset(tmp_path, micro_plan, capsys):
@@ -77,3 +84,36 @@ def test_eval_plot_without_matplotlib_fails_before_sampling(tmp_path, monkeypatc
     args = ["eval", str(tmp_path / "no-run"), "--out", str(out), "--plot", str(tmp_path / "q.png"), "--judge", "none"]
     assert main(args) != 0
     assert "--plot needs matplotlib" in capsys.readouterr().err and not out.exists()
+
+
+def test_bench_plans_are_plugin_data(components):
+    """The core names no dataset or preset: the built-in presets plug-in registers the plans."""
+    registry = components.registry("bench_plan")
+    assert registry.list() == ["sawtooth", "shakespeare"]
+    assert registry.entry("sawtooth").owner == "presets"
+    saw = registry.get("sawtooth")
+    assert saw.presets == ("sawtooth-mdlm", "sawtooth-coladd", "sawtooth-diladd")
+    assert saw.full.steps == 3000 and saw.quick.steps == 200 and saw.full.grid == (1, 2, 4, 8, 16, 32, 64)
+    assert list(plans_for(["shakespeare"], components)) == ["shakespeare"]
+    with pytest.raises(KeyError, match="sawtooth"):
+        plans_for(["sawtoth"], components)
+
+
+def test_bench_plan_from_a_third_party_plugin(components):
+    from ladd_core import hookimpl
+    from ladd_core.evaluation.plan import BenchPlan
+    from ladd_core.plugins import load_plugins
+
+    budget = BenchBudget(steps=1, grid=(1,), seeds=(0,), num_samples=1)
+    plan = BenchPlan(presets=("mine",), full=budget, quick=budget, samplers=("mine",))
+
+    class Mine:
+        @staticmethod
+        @hookimpl
+        def ladd_register_bench_plans(register):
+            register("my-data", plan)
+            register("not-a-plan", {"presets": []})
+
+    comps = load_plugins([("mine", Mine)], use_entry_points=False)
+    (failure,) = comps.failures
+    assert failure.plugin == "mine" and "must be a BenchPlan" in failure.error

@@ -8,6 +8,7 @@ from ladd_core.cli.main import main
 from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import validate_config
 from ladd_core.config.loading import apply_overrides, deep_merge, load_config_source
+from ladd_core.plugins import load_plugins
 
 
 def _problems(components, data):
@@ -106,3 +107,58 @@ def test_latent_denoiser_must_be_latent_only(components):
     data["model"]["latent_denoiser"] = {"name": "mmdit"}
     probs = _problems(components, data)
     assert "latent-dit" in probs["model.latent_denoiser.name"]
+
+
+def test_component_defaults_come_from_plugins(components):
+    """The core names no component: ``{}`` is an MDLM on the sawtooth because the presets plug-in says so."""
+    defaults = components.registry("default")
+    assert dict(defaults.items()) == {
+        "data": "sawtooth",
+        "model.backbone": "dit",
+        "model.latent": "none",
+        "model.token_process": "masked",
+        "objective": "masked-ce",
+        "sampler": "ancestral",
+    }
+    assert {defaults.entry(n).owner for n in defaults.list()} == {"presets"}
+    cfg = validate_config({}, components)
+    assert (cfg.model.token_process.name, cfg.model.latent.name, cfg.model.backbone.name) == ("masked", "none", "dit")
+    assert (cfg.objective.name, cfg.data.name, cfg.sampler.name) == ("masked-ce", "sawtooth", "ancestral")
+
+
+def test_without_a_default_the_field_is_required(monkeypatch):
+    monkeypatch.setenv("LADD_DISABLE_PLUGINS", "presets")
+    comps = load_plugins()
+    assert len(comps.registry("default")) == 0
+    with pytest.raises(ConfigError) as exc:
+        validate_config({}, comps)
+    assert "data" in str(exc.value) and "sampler" in str(exc.value)
+    full = {
+        "model": {"token_process": {"name": "masked"}, "latent": {"name": "none"}, "backbone": {"name": "dit"}},
+        "objective": {"name": "masked-ce"},
+        "data": {"name": "mixture"},
+        "sampler": {"name": "ancestral"},
+    }
+    assert validate_config(full, comps).data.name == "mixture"
+
+
+def test_default_for_an_unknown_field_isolates_its_plugin():
+    from ladd_core import hookimpl
+
+    class Typo:
+        @staticmethod
+        @hookimpl
+        def ladd_register_config_defaults(register):
+            register("model.backbon", "dit")
+
+    comps = load_plugins([("typo", Typo)], use_entry_points=False)
+    (failure,) = comps.failures
+    assert failure.plugin == "typo" and "model.backbon" in failure.error and "model.backbone" in failure.error
+
+
+def test_cli_list_summarises_data_kinds(capsys):
+    assert main(["list", "default"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split() == ["data", "sawtooth"] for line in lines)
+    assert main(["list", "preset", "sawtooth-mdlm"]) == 0
+    assert "MDLM on the binary sawtooth" in capsys.readouterr().out

@@ -23,7 +23,7 @@ def test_bench_quick_sawtooth(tmp_path, capsys):
     assert main(["bench", "--quick", "--datasets", "sawtooth", "--out", str(tmp_path / "b"), "--doc", str(doc)]) == 0
     text = doc.read_text()
     assert "<!-- bench-quick:begin -->" in text and "sawtooth-mdlm" in text
-    assert "× MDLM" in text
+    assert "× first" in text and "Presets for sawtooth: sawtooth-mdlm, sawtooth-coladd, sawtooth-diladd" in text
 
 
 @pytest.mark.slow

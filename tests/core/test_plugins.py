@@ -150,3 +150,93 @@ def test_misspelt_hook_is_rejected():
     (failure,) = comps.failures
     assert failure.plugin == "typo" and "ladd_register_schedule" in failure.error
     assert "toy" in comps.registry("schedule")
+
+
+def test_hook_without_ladd_prefix_is_reported_by_name_and_others_load(capsys):
+    """An unknown hook name used to make ``pm.check_pending()`` raise out of the loader, stopping every plug-in."""
+    unprefixed = _plugin(register_schedules=lambda register: register("toy", Toy))
+    good = _plugin(ladd_register_schedules=lambda register: register("toy", Toy))
+    comps = load_plugins([("unprefixed", unprefixed), ("good", good)], use_entry_points=False)
+    (failure,) = comps.failures
+    assert failure.plugin == "unprefixed" and failure.stage == "register"
+    assert "register_schedules" in failure.error and "did you mean ladd_register_schedules" in failure.error
+    assert [p.name for p in comps.plugins] == ["good"]
+    assert comps.registry("schedule").entry("toy").owner == "good"
+
+
+def test_misnamed_hook_listed_by_ladd_plugins(monkeypatch, capsys):
+    from ladd_core.cli.main import main
+
+    misnamed = _plugin(ladd_register_schedulez=lambda register: None)
+    monkeypatch.setattr(plugins_mod, "_iter_entry_points", lambda: [])
+    plugins_mod.reset_components(load_plugins([("misnamed", misnamed)]))
+    try:
+        assert main(["plugins"]) == 0
+    finally:
+        plugins_mod.reset_components()
+    out = capsys.readouterr().out
+    assert "FAILED misnamed [register]" in out and "ladd_register_schedulez" in out
+
+
+def test_trace_prints_every_hook_call(monkeypatch, capsys):
+    monkeypatch.setenv("LADD_TRACE_PLUGINS", "1")
+    toy = _plugin(ladd_register_schedules=lambda register: register("toy", Toy))
+    comps = load_plugins([("toy-plugin", toy)], use_entry_points=False)
+    assert "toy" in comps.registry("schedule")
+    err = capsys.readouterr().err
+    assert "ladd_register_schedules [hook]" in err
+    assert "<Register schedule for plug-in 'toy-plugin'>" in err
+    assert "finish ladd_register_schedules" in err
+
+
+def test_trace_is_silent_by_default(monkeypatch, capsys):
+    monkeypatch.delenv("LADD_TRACE_PLUGINS", raising=False)
+    load_plugins([("toy-plugin", _plugin(ladd_register_schedules=lambda register: register("toy", Toy)))])
+    assert "[hook]" not in capsys.readouterr().err
+
+
+def test_ladd_plugins_cli_traces_hook_calls():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LADD_TRACE_PLUGINS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ladd_core.cli.main", "plugins"], capture_output=True, text=True, env=env, check=True
+    )
+    assert "ladd_register_token_processes [hook]" in proc.stderr
+    assert "<Register token_process for plug-in 'masked'>" in proc.stderr
+    assert "masked" in proc.stdout
+
+
+def test_failing_plugin_loses_its_other_hooks_too():
+    def explode(register):
+        raise ValueError("bad preset")
+
+    half = _plugin(ladd_register_schedules=lambda register: register("toy", Toy), ladd_register_presets=explode)
+    comps = load_plugins([("half", half)], use_entry_points=False)
+    (failure,) = comps.failures
+    assert failure.stage == "ladd_register_presets" and "ValueError: bad preset" in failure.error
+    assert "bad preset" in failure.detail, "the traceback is kept for `ladd plugins --json` readers"
+    assert "toy" not in comps.registry("schedule") and comps.plugins == []
+
+
+def test_each_registration_is_validated_once(monkeypatch):
+    calls = []
+    original = plugins_mod.check_component_class
+
+    def counting(kind):
+        check = original(kind)
+
+        def validate(name, obj):
+            calls.append(name)
+            check(name, obj)
+
+        return validate
+
+    monkeypatch.setattr(plugins_mod, "check_component_class", counting)
+    comps = load_plugins(
+        [("toy-plugin", _plugin(ladd_register_schedules=lambda register: register("toy", Toy)))], use_entry_points=False
+    )
+    assert "toy" in comps.registry("schedule")
+    assert calls == ["toy"]

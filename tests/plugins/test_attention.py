@@ -182,3 +182,12 @@ def test_cuda_xformers_matches_math(dtype: torch.dtype) -> None:
         pytest.skip(f"xformers not usable here: {backend.disabled}")
     ref = math_attention(q.float(), k.float(), v.float(), _mask("cuda"))
     torch.testing.assert_close(out.float(), ref, atol=3e-2, rtol=3e-2)
+
+
+def test_backend_for_knows_only_builtin_backends() -> None:
+    """A direct construction cannot reach other plug-ins' backends through a global registry."""
+    from ladd_core.config.base import ComponentConfig
+
+    assert isinstance(ab.backend_for(ComponentConfig(name="math")), MathAttention)
+    with pytest.raises(ValueError, match="build_model"):
+        ab.backend_for(ComponentConfig(name="flash9"))

@@ -194,7 +194,7 @@ def test_cache_reuse_skips_fit_and_tokenization(corpus: Path, tmp_path: Path, mo
 def test_built_from_config_with_bpe(corpus: Path, tmp_path: Path) -> None:
     comps = load_plugins([("data", ladd_data), ("tokenizers", ladd_tokenizers)], use_entry_points=False)
     assert set(comps.registry("data").list()) >= {"sawtooth", "text", "shakespeare"}
-    configs = {k: [cls.Config for _, cls in reg.items()] for k, reg in comps.registries.items() if k != "preset"}
+    configs = comps.component_configs()
     model = SchemaBuilder(configs).resolve(TextSource.Config)
     cfg = model.model_validate({"files": [str(corpus)], "seq_len": 8, "tokenizer": {"name": "bpe", "vocab_size": 280}})
     src = build_component(comps, "data", cfg, seed=0, work_dir=tmp_path / "run")

@@ -18,7 +18,7 @@ from ladd_core.testing import strategies as S
 from ladd_core.testing.toys import config_model, tiny_config
 
 COMPS = get_components()
-COMPONENTS = [(k, n) for k in KINDS if k != "preset" for n in COMPS.registry(k).list()]
+COMPONENTS = [(k, n) for k, kind in KINDS.items() if kind.is_component for n in COMPS.registry(k).list()]
 
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS, ids=[f"{k}:{n}" for k, n in COMPONENTS])

@@ -88,7 +88,7 @@ def test_reported_totals_equal_the_sum_of_their_terms(latent, seed):
     assert math.isclose(bpt, float(again.token_nelbo.detach().sum()) / n / math.log(2), rel_tol=1e-6)
 
 
-COMPONENTS = [(k, n) for k in KINDS if k != "preset" for n in COMPS.registry(k).list()]
+COMPONENTS = [(k, n) for k, kind in KINDS.items() if kind.is_component for n in COMPS.registry(k).list()]
 
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS, ids=[f"{k}:{n}" for k, n in COMPONENTS])

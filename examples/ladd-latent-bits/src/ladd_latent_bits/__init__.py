@@ -10,16 +10,20 @@ Registered through the entry point ``bits = "ladd_latent_bits"`` in group ``ladd
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ladd_core import hookimpl
+
+if TYPE_CHECKING:
+    from ladd_core.components.latents import LatentChannel
+    from ladd_core.registry import Register
 
 __all__ = ["ladd_register_latents", "ladd_register_presets"]
 __version__ = "0.1.0"
 
 
 @hookimpl
-def ladd_register_latents(register: Any) -> None:
+def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
     """Register the ``bits`` latent channel."""
     from ladd_latent_bits.channel import BitsLatent
 
@@ -27,7 +31,7 @@ def ladd_register_latents(register: Any) -> None:
 
 
 @hookimpl
-def ladd_register_presets(register: Any) -> None:
+def ladd_register_presets(register: Register[dict[str, Any]]) -> None:
     """Register ``sawtooth-bits``."""
     from ladd_latent_bits.presets import SAWTOOTH_BITS
 

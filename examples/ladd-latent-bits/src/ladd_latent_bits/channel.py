@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
+from ladd_core.components.absorbing import Draw, absorb, finalize, posterior_step, reveal_probability, subs_log_probs
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latents import LatentChannel, LatentConfig, LatentTrainOutput, Networks
 from ladd_core.components.objectives import sample_times
@@ -116,9 +117,7 @@ class BitsLatent(LatentChannel):
         """SUBS ``log p(bit_0 | state)`` ``(B, K, b, 2)`` float32: a Dirac at revealed bits."""
         logit = latent_out.float()
         lp = torch.stack([F.logsigmoid(-logit), F.logsigmoid(logit)], dim=-1)  # (B, K, b, 2)
-        revealed = state != MASK
-        dirac = torch.full_like(lp, -1e9).scatter(-1, state.clamp_max(1)[..., None], 0.0)
-        return torch.where(revealed[..., None], dirac, lp)
+        return subs_log_probs(lp, state, MASK)
 
     def _t_y(self, t_x: Tensor, generator: torch.Generator | None) -> Tensor:
         if self.config.clocks == "tied" or not self.training:  # eval: tied clocks = the joint schedule's bound
@@ -140,9 +139,7 @@ class BitsLatent(LatentChannel):
         cfg = self.config
         bits, st_values, logits = self.encode(x0, attention_mask, generator)
         t_y = self._t_y(t_x, generator)
-        keep = self.schedule.alpha(t_y)[:, None, None]  # (B, 1, 1)
-        masked = torch.rand(bits.shape, generator=generator, device=bits.device) < 1 - keep  # (B, K, b)
-        state = torch.where(masked, torch.full_like(bits, MASK), bits)
+        state, masked = absorb(bits, self.schedule.alpha(t_y), MASK, generator=generator)  # (B, K, b)
         y_in = torch.where(masked, torch.zeros_like(st_values), st_values)  # gradients reach the encoder
         out = nets.backbone(x_t, y_in, t_x, t_y, attention_mask)
         if out.token_logits is None or out.latent_out is None:
@@ -172,25 +169,26 @@ class BitsLatent(LatentChannel):
         """All-mask bits ``(B, K, b)``."""
         return torch.full((batch_size, self.num_slots, self.config.bits), MASK, dtype=torch.long, device=device)
 
-    def _draw(self, latent_out: Tensor, state: Tensor, generator: torch.Generator | None) -> Tensor:
-        p_one = self.bit_log_probs(check_finite(latent_out, "bit logits"), state)[..., 1].double().exp()
-        u = torch.rand(p_one.shape, generator=generator, device=p_one.device, dtype=torch.float64)
-        return (u < p_one).long()  # (B, K, b), float64 Bernoulli draws
+    def _bernoulli(self, latent_out: Tensor, generator: torch.Generator | None) -> Draw:
+        """A :data:`~ladd_core.components.absorbing.Draw` of float64 Bernoulli bits from the predicted logits."""
+
+        def draw(state: Tensor, where: Tensor) -> Tensor:
+            p_one = self.bit_log_probs(check_finite(latent_out, "bit logits"), state)[..., 1].double().exp()
+            u = torch.rand(p_one.shape, generator=generator, device=p_one.device, dtype=torch.float64)
+            return torch.where(where, (u < p_one).long(), state)  # (B, K, b)
+
+        return draw
 
     def latent_step(
         self, state: Tensor, latent_out: Tensor, t: Tensor, s: Tensor, generator: torch.Generator | None = None
     ) -> Tensor:
         """Masked posterior step: a masked bit is revealed w.p. ``(a_s - a_t) / (1 - a_t)``."""
-        a_t = self.schedule.alpha(t).double()[:, None, None]
-        a_s = self.schedule.alpha(s).double()[:, None, None]
-        p_reveal = ((a_s - a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
-        u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
-        draw = self._draw(latent_out, state, generator)
-        return torch.where((state == MASK) & (u < p_reveal), draw, state)
+        p_reveal = reveal_probability(self.schedule, t, s, state.dim())  # (B, 1, 1)
+        return posterior_step(state, MASK, p_reveal, self._bernoulli(latent_out, generator), generator)
 
     def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Reveal every bit still masked."""
-        return torch.where(state == MASK, self._draw(latent_out, state, generator), state)
+        return finalize(state, MASK, self._bernoulli(latent_out, generator))
 
     def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
         """Bit logits from the joint network fed the all-mask ``token_prior (B, L)`` at ``t_x = 1``."""

@@ -1,0 +1,155 @@
+"""The absorbing ("masked") diffusion process, once, over any id tensor: tokens, VQ codes, bits.
+
+Stateless functions with explicit times, shared by the masked token process and by every latent
+channel that diffuses discrete ids by masking (``vq``, the example ``bits``), so the SUBS
+parameterisation, the reveal probability and the posterior step exist in one place.
+
+Notation (ladd-method.md): ``alpha(t)`` is the probability that an id is still visible at time
+``t``; the mask id ``m`` is absorbing.  For ``s < t``:
+
+* forward: ``q(x_t | x_0) = alpha(t) delta(x_0) + (1 - alpha(t)) delta(m)``, independently per id;
+* SUBS: ``p(x_0 | x_t)`` is a Dirac on ``x_t`` where ``x_t`` is revealed, the model's distribution
+  (never ``m``) where it is masked;
+* reverse: a masked id is revealed w.p. ``(alpha_s - alpha_t) / (1 - alpha_t)`` with a draw from
+  ``p(x_0 | x_t)``, else stays masked; a revealed id never changes.
+
+Shapes: ids ``(B, ...)`` (``(B, L)`` tokens, ``(B, K)`` codes, ``(B, K, b)`` bits); log-probs add a
+trailing class axis ``(B, ..., C)``; times are ``(B,)``.  Uniforms and categorical draws of the
+reverse process are float64 (:func:`ladd_core.numerics.sample_categorical`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ladd_core.components.schedules import Schedule
+from ladd_core.numerics import sample_categorical
+
+__all__ = [
+    "NEG",
+    "Draw",
+    "absorb",
+    "dense_categorical",
+    "finalize",
+    "posterior_step",
+    "reveal_probability",
+    "sparse_categorical",
+    "subs_log_probs",
+]
+
+NEG = -1e9
+"""Finite stand-in for log(0): exp(NEG) == 0 and 0 * NEG == 0, so no NaN can appear downstream."""
+
+Draw = Callable[[Tensor, Tensor], Tensor]
+"""``draw(state, where) -> state`` with fresh ids at the ``where`` positions and ``state`` elsewhere."""
+
+
+def _per_row(values: Tensor, ndim: int) -> Tensor:
+    """``(B,)`` -> ``(B, 1, ..., 1)`` broadcasting against a ``(B, ...)`` tensor of ``ndim`` dims."""
+    return values.reshape(values.shape[0], *([1] * (ndim - 1)))
+
+
+def absorb(
+    x0: Tensor,
+    alpha_t: Tensor,
+    mask_id: int,
+    maskable: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Forward sample ``x_t ~ q(x_t | x_0)``: each id is replaced by ``mask_id`` w.p. ``1 - alpha_t``.
+
+    Args:
+        x0: clean ids ``(B, ...)``.
+        alpha_t: visibility ``alpha(t)`` per row ``(B,)``.
+        mask_id: the absorbing id.
+        maskable: ``(B, ...)`` positions that may be masked (padding may not); all when ``None``.
+        generator: random source (one uniform per id, in ``torch.rand``'s default dtype).
+
+    Returns:
+        ``(x_t, masked)``: the noised ids and the boolean mask of the masked positions.
+    """
+    u = torch.rand(x0.shape, generator=generator, device=x0.device)
+    masked = u < 1 - _per_row(alpha_t, x0.dim())
+    if maskable is not None:
+        masked = masked & maskable.bool()
+    return torch.where(masked, torch.full_like(x0, mask_id), x0), masked
+
+
+def subs_log_probs(log_probs: Tensor, x_t: Tensor, mask_id: int) -> Tensor:
+    """SUBS ``log p(x_0 | x_t)`` ``(B, ..., C)``: a Dirac on ``x_t`` at revealed positions.
+
+    Args:
+        log_probs: the model's normalised log-probs ``(B, ..., C)`` with ``mask_id`` given no mass
+            (its column, if any, at about :data:`NEG`).
+        x_t: noised ids ``(B, ...)``.
+        mask_id: the absorbing id (``>= C`` when the log-probs have no mask column).
+    """
+    revealed = x_t != mask_id
+    dirac = torch.full_like(log_probs, NEG).scatter(-1, x_t.clamp_max(log_probs.shape[-1] - 1)[..., None], 0.0)
+    return torch.where(revealed[..., None], dirac, log_probs)
+
+
+def reveal_probability(schedule: Schedule, t: Tensor, s: Tensor, ndim: int = 2) -> Tensor:
+    """``(alpha(s) - alpha(t)) / (1 - alpha(t))`` in float64, clamped to ``[0, 1]``, shaped ``(B, 1, ..., 1)``.
+
+    The probability that an id masked at time ``t`` is revealed by time ``s < t``; ``ndim`` is the
+    number of dimensions of the id tensor it will broadcast against.
+    """
+    a_t = _per_row(schedule.alpha(t).double(), ndim)
+    a_s = _per_row(schedule.alpha(s).double(), ndim)
+    return ((a_s - a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
+
+
+def posterior_step(
+    state: Tensor, mask_id: int, p_reveal: Tensor, draw: Draw, generator: torch.Generator | None = None
+) -> Tensor:
+    """One reverse step ``t -> s``: each masked id is revealed w.p. ``p_reveal`` and filled by ``draw``.
+
+    One float64 uniform per id is drawn first (all positions, so the stream does not depend on the
+    state), then ``draw(state, reveal)``.  Revealed ids are never changed.
+
+    Args:
+        state: ids at time ``t`` ``(B, ...)``.
+        mask_id: the absorbing id.
+        p_reveal: :func:`reveal_probability` ``(B, 1, ..., 1)``.
+        draw: fills the revealed positions (:func:`sparse_categorical`, :func:`dense_categorical`, ...).
+        generator: random source.
+    """
+    u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
+    return draw(state, (state == mask_id) & (u < p_reveal))
+
+
+def finalize(state: Tensor, mask_id: int, draw: Draw) -> Tensor:
+    """The last step (``s = 0``): every id still masked is filled by ``draw``."""
+    return draw(state, state == mask_id)
+
+
+def sparse_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Draw:
+    """A :data:`Draw` sampling ``exp(log_probs)`` (float64) at the ``where`` positions only.
+
+    Consumes the generator for the selected rows only (cheap for long sequences; the token process).
+    """
+
+    def draw(state: Tensor, where: Tensor) -> Tensor:
+        out = state.clone()
+        idx = where.nonzero(as_tuple=True)
+        if idx[0].numel():
+            out[idx] = sample_categorical(log_probs[idx].double().exp(), generator)  # (n, C) rows only
+        return out
+
+    return draw
+
+
+def dense_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Draw:
+    """A :data:`Draw` sampling ``exp(log_probs)`` (float64) at every position, kept at ``where``.
+
+    Consumes the generator for every position, whatever is revealed (the ``vq`` channel's codes).
+    """
+
+    def draw(state: Tensor, where: Tensor) -> Tensor:
+        return torch.where(where, sample_categorical(log_probs.double().exp(), generator), state)
+
+    return draw

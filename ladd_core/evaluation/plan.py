@@ -1,0 +1,63 @@
+"""What ``ladd bench`` runs for one dataset: data that plug-ins register, not names the core knows.
+
+A plug-in shipping presets registers one :class:`BenchPlan` per dataset through
+``ladd_register_bench_plans``::
+
+    register("my-data", BenchPlan(presets=("my-data-baseline", "my-data-latent"), ...))
+
+``ladd bench --datasets my-data`` then trains every installed preset of the
+plan at the same budget, matches the other presets' backbone width to the first
+one's parameter count and evaluates every run with each sampler of the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BenchBudget", "BenchPlan"]
+
+
+@dataclass(frozen=True)
+class BenchBudget:
+    """One budget of a plan (full or ``--quick``).
+
+    Attributes:
+        steps: training steps of every run (stage boundaries scale with it).
+        overrides: ``path=value`` overrides applied to every preset of the plan.
+        grid: sampling steps evaluated.
+        seeds: evaluation seeds.
+        num_samples: samples per cell and seed.
+    """
+
+    steps: int
+    grid: tuple[int, ...]
+    seeds: tuple[int, ...]
+    num_samples: int
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """The bench of one dataset.
+
+    Attributes:
+        presets: presets compared, the reference first (the others' backbone
+            width is matched to its parameter count); presets that are not
+            installed are skipped with a message.
+        full: the budget of ``ladd bench``.
+        quick: the budget of ``ladd bench --quick`` (a smoke run).
+        samplers: samplers evaluated (each run with those its model supports).
+        latent_steps: latent steps of the samplers that take them.
+        temperatures: sampling temperatures (``None``: temperature 1 only).
+    """
+
+    presets: tuple[str, ...]
+    full: BenchBudget
+    quick: BenchBudget
+    samplers: tuple[str, ...]
+    latent_steps: int = 8
+    temperatures: tuple[float, ...] | None = None
+
+    def budget(self, quick: bool) -> BenchBudget:
+        """:attr:`quick` or :attr:`full`."""
+        return self.quick if quick else self.full

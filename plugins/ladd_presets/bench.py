@@ -1,0 +1,45 @@
+"""The built-in ``ladd bench`` plans: MDLM vs Co-LADD vs Di-LADD on the sawtooth and on Shakespeare.
+
+Each dataset compares ``<dataset>-mdlm`` (the reference), ``<dataset>-coladd`` and
+``<dataset>-diladd`` at the same steps x batch x length; the full plan takes
+about an hour on 2 cores, the quick one a few minutes.
+"""
+
+from __future__ import annotations
+
+from ladd_core.evaluation.plan import BenchBudget, BenchPlan
+
+__all__ = ["BENCH_PLANS"]
+
+_MODELS = ("mdlm", "coladd", "diladd")
+_SAMPLERS = ("ancestral", "joint", "sequential")
+_FULL_GRID = (1, 2, 4, 8, 16, 32, 64)
+_QUICK_GRID = (1, 2, 4)
+
+BENCH_PLANS: dict[str, BenchPlan] = {
+    "sawtooth": BenchPlan(
+        presets=tuple(f"sawtooth-{m}" for m in _MODELS),
+        full=BenchBudget(steps=3000, grid=_FULL_GRID, seeds=(0, 1, 2), num_samples=256),
+        quick=BenchBudget(
+            steps=200,
+            grid=_QUICK_GRID,
+            seeds=(0,),
+            num_samples=64,
+            overrides=("data.val_size=512", "model.backbone.layers=2"),
+        ),
+        samplers=_SAMPLERS,
+    ),
+    "shakespeare": BenchPlan(
+        presets=tuple(f"shakespeare-{m}" for m in _MODELS),
+        full=BenchBudget(steps=1000, grid=_FULL_GRID, seeds=(0, 1, 2), num_samples=32),
+        quick=BenchBudget(
+            steps=100,
+            grid=_QUICK_GRID,
+            seeds=(0,),
+            num_samples=8,
+            overrides=("data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"),
+        ),
+        samplers=_SAMPLERS,
+    ),
+}
+"""Dataset -> plan, registered through ``ladd_register_bench_plans``."""
