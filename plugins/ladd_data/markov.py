@@ -56,6 +56,8 @@ class MarkovSource(DataSource):
 
     def __init__(self, config: Config, seed: int = 0, work_dir: Path | None = None) -> None:
         super().__init__(config, seed, Path(work_dir) if work_dir is not None else Path("."))
+        # the run keeps the fitted tokenizer like every text run does (sampling checks it is there)
+        self._tokenizer_dir = Path(work_dir) / "tokenizer" if work_dir is not None else None
         self._tokenizer = CharTokenizer()
         self._chain: MarkovChain | None = None
         self._val: Tensor | None = None
@@ -79,6 +81,8 @@ class MarkovSource(DataSource):
             if self.config.max_chars is not None:
                 text = text[: self.config.max_chars]
             self._tokenizer.fit([text])
+            if self._tokenizer_dir is not None:
+                self._tokenizer.save(self._tokenizer_dir)
             ids = np.asarray(self._tokenizer.encode(text), dtype=np.int64)
             self._chain = fit_markov_chain(ids, self._tokenizer.unk_id, self.config.order)
         return self._chain
