@@ -170,6 +170,6 @@ def per_seed_lines(results: list[SeedResult], grid: list[int]) -> list[str]:
         gain = f"{h['latent-gain-full']:.3f}" if "latent-gain-full" in h else "–"
         lines.append(
             f"| {Path(r.run_dir).name} | " + " | ".join(cells) + f" | {gain} | "
-            f"{f'{sp:.3f}' if sp is not None else '–'} | {r.train_seconds:.0f} |"
+            f"{f'{sp:.3f}' if sp is not None else '–'} | {f'{r.train_seconds:.0f}' if r.train_seconds else '–'} |"
         )
     return lines
