@@ -35,6 +35,8 @@ __all__ = [
     "dense_categorical",
     "finalize",
     "posterior_step",
+    "remasking_bound",
+    "remasking_step",
     "reveal_probability",
     "sparse_categorical",
     "subs_log_probs",
@@ -120,6 +122,61 @@ def posterior_step(
     """
     u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
     return draw(state, (state == mask_id) & (u < p_reveal))
+
+
+def remasking_bound(schedule: Schedule, t: Tensor, s: Tensor, ndim: int = 2) -> Tensor:
+    """``sigma_max = min(1, (1 - alpha(s)) / alpha(t))`` in float64, shaped ``(B, 1, ..., 1)``.
+
+    The largest remasking probability for which the ReMDM step (:func:`remasking_step`) is still a
+    valid posterior with the forward marginals ``q(x_s | x_0)`` (Wang et al. 2025, "Remasking
+    discrete diffusion models"): with ``sigma <= sigma_max`` the reveal probability of a masked id,
+    ``(alpha_s - (1 - sigma) alpha_t) / (1 - alpha_t)``, lies in ``[0, 1]``.
+    """
+    a_t = _per_row(schedule.alpha(t).double(), ndim)
+    a_s = _per_row(schedule.alpha(s).double(), ndim)
+    return ((1 - a_s) / a_t.clamp_min(1e-30)).clamp(0.0, 1.0)
+
+
+def remasking_step(
+    state: Tensor,
+    mask_id: int,
+    schedule: Schedule,
+    t: Tensor,
+    s: Tensor,
+    sigma: Tensor,
+    draw: Draw,
+    generator: torch.Generator | None = None,
+    frozen: Tensor | None = None,
+) -> Tensor:
+    """One ReMDM reverse step ``t -> s``: masked ids are revealed, revealed ids may be re-masked.
+
+    ``q_sigma(x_s | x_t, x_0)``: a revealed id becomes the mask w.p. ``sigma`` (else stays); a masked
+    id is revealed w.p. ``(alpha_s - (1 - sigma) alpha_t) / (1 - alpha_t)`` with a ``draw`` from
+    ``p(x_0 | x_t)``.  ``sigma = 0`` is exactly :func:`posterior_step` (same single float64 uniform per
+    id, decided by its state, and the same draws), so the two agree sample for sample.
+
+    Args:
+        state: ids at time ``t`` ``(B, ...)``.
+        mask_id: the absorbing id.
+        schedule: gives ``alpha``.
+        t, s: times ``(B,)``, ``s < t``.
+        sigma: remasking probability ``(B, 1, ..., 1)`` (or broadcastable), at most
+            :func:`remasking_bound`; larger values are clamped to it.
+        draw: fills the revealed positions.
+        generator: random source.
+        frozen: ``(B, ...)`` ids that are never re-masked (given tokens of a condition); none when ``None``.
+    """
+    a_t = _per_row(schedule.alpha(t).double(), state.dim())
+    a_s = _per_row(schedule.alpha(s).double(), state.dim())
+    sig = torch.minimum(sigma.double(), remasking_bound(schedule, t, s, state.dim()))
+    p_reveal = ((a_s - (1 - sig) * a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
+    u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
+    masked = state == mask_id
+    remask = ~masked & (u < sig)
+    if frozen is not None:
+        remask &= ~frozen
+    out = draw(state, masked & (u < p_reveal))
+    return out.masked_fill(remask, mask_id)
 
 
 def finalize(state: Tensor, mask_id: int, draw: Draw) -> Tensor:

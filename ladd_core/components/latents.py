@@ -191,10 +191,27 @@ class LatentChannel(nn.Module, ABC):
     def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
         """Latent prediction for the latent-first chain of the sequential schedule (one NFE).
 
-        ``token_prior (B, L)`` is the fully noised token sequence, for channels that
-        generate the latent with the joint network (Di-LADD); others use ``nets.latent_denoiser``.
+        ``token_prior (B, L)`` is the token state the latent is generated given: the fully noised
+        sequence (all masks) when sampling unconditionally, the visible tokens of a condition (prompt,
+        infilling template) with the rest masked otherwise.  Channels that generate the latent with
+        the joint network (Di-LADD) read it; others use ``nets.latent_denoiser``.
         """
         raise NotImplementedError(f"{type(self).__name__} has no sequential schedule")
+
+    def prompt_latent(self, nets: Networks, tokens: Tensor, visible: Tensor) -> Tensor | None:
+        """A clean latent inferred directly from the visible tokens of a condition, or ``None``.
+
+        Used by the sequential schedule when sampling with a condition: a channel whose latent
+        chain cannot read tokens (an unconditional latent denoiser) returns its latent given the
+        visible tokens here (one NFE); ``None`` (the default) means the latent chain of
+        :meth:`predict_latent`, fed ``tokens``, is the conditioned route.
+
+        Args:
+            nets: the networks.
+            tokens: ``(B, L)`` the given ids at ``visible``, masks elsewhere.
+            visible: ``(B, L)`` bool.
+        """
+        return None
 
     def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
         """``(latent_input (B, K, input_dim), t_y (B,))`` that conditions the token chain on a clean latent."""

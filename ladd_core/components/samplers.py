@@ -13,6 +13,7 @@ from torch import Tensor
 from ladd_core.config.base import ComponentConfig
 
 if TYPE_CHECKING:
+    from ladd_core.conditioning import Condition
     from ladd_core.model import LaddModel
 
 __all__ = ["SampleOutput", "Sampler", "SamplerConfig"]
@@ -58,9 +59,29 @@ class Sampler(ABC):
     def __init__(self, config: SamplerConfig) -> None:
         self.config = config
 
+    @classmethod
+    def requires_for(cls, config: SamplerConfig) -> frozenset[str]:
+        """Model capabilities this sampler needs under ``config`` (default: :attr:`requires`).
+
+        A sampler whose needs depend on a config field (a latent mode) narrows them here; config
+        validation checks this set, while ``requires`` stays what every config of the sampler needs.
+        """
+        return cls.requires
+
     @abstractmethod
     @torch.no_grad()
     def sample(
-        self, model: LaddModel, num_samples: int, *, generator: torch.Generator, length: int | None = None
+        self,
+        model: LaddModel,
+        num_samples: int,
+        *,
+        generator: torch.Generator,
+        length: int | None = None,
+        condition: Condition | None = None,
     ) -> SampleOutput:
-        """Draw ``num_samples`` sequences of ``length`` (default: the model's) from ``model``."""
+        """Draw ``num_samples`` sequences of ``length`` (default: the model's) from ``model``.
+
+        With a ``condition`` (one row, broadcast, or ``num_samples`` rows; its length is the
+        sequence length) the visible tokens are given: every sample holds them unchanged, and only
+        the other positions are generated (latents are generated given the visible tokens).
+        """

@@ -62,7 +62,7 @@ def _check_backbone(cfg: ExperimentConfig, components: Components) -> list[Probl
 def _check_sampler(cfg: ExperimentConfig, components: Components) -> list[Problem]:
     caps = model_capabilities(cfg, components)
     samplers = components.registry("sampler")
-    needed = samplers.get(cfg.sampler.name).requires
+    needed = samplers.get(cfg.sampler.name).requires_for(cfg.sampler)
     if needed <= caps:
         return []
     ok = [n for n, cls in samplers.items() if cls.requires <= caps]

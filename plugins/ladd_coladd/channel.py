@@ -124,6 +124,12 @@ class GaussianLatent(LatentChannel):
             description="stage 1 = encoder + token denoiser (latent loss off, latent denoiser frozen); "
             "stage 2 = encoder frozen. Needs two entries in train.stages. False: everything trains together",
         )
+        prompt_latent: Literal["encoder", "denoiser"] = Field(
+            "encoder",
+            description="sequential sampling with a prompt/template: encoder = the latent is the encoder's "
+            "latent of the visible tokens with the masked positions hidden (the corruption p_r_max > 0 trains "
+            "the token network to read); denoiser = the unconditional latent-denoiser chain (ignores the prompt)",
+        )
 
         @model_validator(mode="after")
         def _check(self) -> GaussianLatent.Config:
@@ -396,6 +402,21 @@ class GaussianLatent(LatentChannel):
         if out is None:
             raise ValueError("the latent denoiser returned no latent_out")
         return out
+
+    def prompt_latent(self, nets: Networks, tokens: Tensor, visible: Tensor) -> Tensor | None:
+        """With ``prompt_latent = "encoder"`` and a latent denoiser: the encoder's mean latent of the visible
+        tokens, every other position hidden (``(B, K, d)`` float64, one call); otherwise ``None``.
+
+        The latent denoiser is unconditional, so it cannot generate a latent given a prompt; the encoder can
+        read a partial sequence because training hides the positions the token network must predict from it
+        (``p_r_max``).  The latent is the encoder's point estimate, not a draw from ``p(y | prompt)``.
+        """
+        if self.config.prompt_latent != "encoder" or nets.latent_denoiser is None:
+            return None
+        x_in = tokens.masked_fill(~visible, 0)  # (B, L); hidden ids are never read, 0 is a valid id
+        mu = self.encoder(x_in, torch.ones_like(visible), ~visible)  # (B, K, d)
+        self._state_t = torch.zeros(tokens.shape[0], dtype=torch.float64, device=tokens.device)
+        return mu.to(torch.float64)
 
     def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
         return self.network_input(state), torch.zeros(state.shape[0], device=state.device)

@@ -108,6 +108,18 @@ class VQLatent(LatentChannel):
             ),
         )
 
+        code_context: float = Field(
+            0.0,
+            ge=0.0,
+            le=1.0,
+            description=(
+                "target=sequential: share of training examples whose code pass reads the token pass's randomly "
+                "masked x_t at t_x instead of the all-mask x at t_x = 1, so the code chain learns to generate "
+                "codes given a prompt (0 = off, as before; eval mode always reads the all-mask x, so the "
+                "reported bound stays the sequential one)"
+            ),
+        )
+
     config: Config
     backbone_requires = frozenset({"latent_stream"})
 
@@ -312,7 +324,12 @@ class VQLatent(LatentChannel):
         t_y = self._t_y_independent(b, x_t.device, gen)
         c_t, y_in = self._mask_codes(c0, z_q, t_y, gen)
         prior = nets.token_prior(b, length, x_t.device)  # (B, L), as predict_latent feeds it
-        out = self._outputs(nets.backbone(prior, y_in, torch.ones_like(t_x), t_y, None), False, True)
+        t_ctx = torch.ones_like(t_x)
+        if self.training and self.config.code_context > 0:
+            use_x_t = torch.rand(b, generator=gen, device=x_t.device) < self.config.code_context  # (B,)
+            prior = torch.where(use_x_t[:, None], x_t, prior)  # (B, L)
+            t_ctx = torch.where(use_x_t, t_x, t_ctx)
+        out = self._outputs(nets.backbone(prior, y_in, t_ctx, t_y, None), False, True)
         return tok.token_logits, out.latent_out, c_t, t_y  # type: ignore[return-value]
 
     def probe(
@@ -365,8 +382,17 @@ class VQLatent(LatentChannel):
         return finalize(state, self.mask_id, dense_categorical(log_p, generator))
 
     def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
-        """Code logits from the joint network fed the all-mask ``token_prior (B, L)`` at ``t_x = 1``."""
+        """Code logits from the joint network fed the token state ``token_prior (B, L)``.
+
+        Unconditionally that is the all-mask sequence at ``t_x = 1``; given a prompt it is the prompt with
+        the rest masked, at ``t_x`` = its masked fraction per row (the time of the linear token schedule;
+        the shipped backbones do not read the token time).  A model trained with ``target: sequential``
+        reads partially observed tokens in its code pass only when trained with ``code_context > 0``.
+        """
         t_x = torch.ones(state.shape[0], device=state.device)
+        if nets.token_prior is not None:
+            masked = token_prior == nets.token_prior(*token_prior.shape, token_prior.device)  # (B, L)
+            t_x = masked.float().mean(-1)
         out = nets.backbone(token_prior, self.network_input(state), t_x, t_y.float(), None)
         if out.latent_out is None:
             raise ValueError("the backbone returned no latent_out")

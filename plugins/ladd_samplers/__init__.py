@@ -1,4 +1,5 @@
-"""Built-in samplers: ``ancestral`` (token-only models), ``joint`` and ``sequential`` (latent models)."""
+"""Built-in samplers: ``ancestral`` (token-only models), ``joint`` and ``sequential`` (latent models), and
+``maskgit`` and ``remdm`` (token-chain samplers that compose with any latent through ``latent_mode``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ if TYPE_CHECKING:
 def ladd_register_samplers(register: Register[type[Sampler]]) -> None:
     from ladd_samplers.ancestral import AncestralSampler
     from ladd_samplers.joint import JointSampler
+    from ladd_samplers.maskgit import MaskGitSampler
+    from ladd_samplers.remdm import RemdmSampler
     from ladd_samplers.sequential import SequentialSampler
 
     register("ancestral", AncestralSampler)
     register("joint", JointSampler)
     register("sequential", SequentialSampler)
+    register("maskgit", MaskGitSampler)
+    register("remdm", RemdmSampler)

@@ -1,4 +1,4 @@
-"""The ``ancestral`` sampler for token-only models (MDLM)."""
+"""The ``ancestral`` sampler for token-only models (MDLM), and the token chain other samplers reuse."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ import torch
 from pydantic import Field
 
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
+from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
+from ladd_samplers._chains import TokenStep, ancestral_step, start_tokens, time_grid
 
 __all__ = ["AncestralSampler", "time_grid", "token_chain"]
-
-
-def time_grid(steps: int, t_final: float, device: torch.device) -> torch.Tensor:
-    """Uniform grid ``linspace(1, t_final, steps + 1)`` in float64, shape ``(steps + 1,)``."""
-    return torch.linspace(1.0, t_final, steps + 1, dtype=torch.float64, device=device)
 
 
 class AncestralSampler(Sampler):
@@ -23,6 +20,8 @@ class AncestralSampler(Sampler):
 
     Each step calls the denoiser once and samples ``x_s ~ p(x_s | x_t)`` in float64;
     the last call at ``t_final`` fills every remaining mask.  NFE = N + 1 without cache.
+    With a condition the chain starts from the partially masked sequence (the given tokens
+    revealed), so every step is the posterior given them; they never change.
 
     Cache: when the backbone is time-independent and a step revealed no token in
     the whole batch, the next network output would be identical, so the call is
@@ -38,11 +37,17 @@ class AncestralSampler(Sampler):
 
     @torch.no_grad()
     def sample(
-        self, model: LaddModel, num_samples: int, *, generator: torch.Generator, length: int | None = None
+        self,
+        model: LaddModel,
+        num_samples: int,
+        *,
+        generator: torch.Generator,
+        length: int | None = None,
+        condition: Condition | None = None,
     ) -> SampleOutput:
         cfg = self.config
-        x = model.process.prior(num_samples, length or model.seq_len, model.device)  # (B, L)
-        x, nfe, saved = token_chain(model, x, cfg, generator, latents=None, t_y=None)
+        x, cond = start_tokens(model, num_samples, length, condition)  # (B, L)
+        x, nfe, saved = token_chain(model, x, cfg, generator, latents=None, t_y=None, condition=cond)
         return SampleOutput(tokens=x, nfe=nfe, info={"calls_saved": saved, "steps": cfg.steps})
 
 
@@ -54,14 +59,19 @@ def token_chain(
     *,
     latents: torch.Tensor | None,
     t_y: torch.Tensor | None,
+    condition: Condition | None = None,
+    step: TokenStep | None = None,
 ) -> tuple[torch.Tensor, int, int]:
-    """Run ``cfg.steps`` ancestral token steps from ``x (B, L)`` with a fixed latent condition, then noise removal.
+    """Run ``cfg.steps`` token steps from ``x (B, L)`` with a fixed latent condition, then noise removal.
 
-    The backbone is called as ``backbone(x, latents, t, t_y)``.  Returns the clean tokens, the
-    network calls made, and the calls the cache skipped (only when ``cfg.cache`` is set and the
-    backbone is time-independent: a step that revealed nothing leaves the next output unchanged).
+    The backbone is called as ``backbone(x, latents, t, t_y)``.  ``step`` makes each move ``t -> s``
+    (default: the process's ancestral posterior step); ``condition`` (expanded to the batch) is
+    re-imposed after every step and after the final fill.  Returns the clean tokens, the network
+    calls made, and the calls the cache skipped (only when ``cfg.cache`` is set and the backbone
+    is time-independent: a step that changed nothing leaves the next output unchanged).
     """
     proc, device, b = model.process, x.device, x.shape[0]
+    step = step or ancestral_step(model, generator)
     ts = time_grid(cfg.steps, cfg.t_final, device)
     use_cache = bool(getattr(cfg, "cache", False)) and not model.backbone.time_conditioned
     nfe, saved = 0, 0
@@ -83,7 +93,9 @@ def token_chain(
             nfe += 1
         else:
             saved += 1
-        x_new = proc.reverse_step(x, log_p, full(t), full(s), generator)
+        x_new = step(x, log_p, i, full(t), full(s))
+        if condition is not None:
+            x_new = condition.apply(x_new)
         if not (use_cache and torch.equal(x_new, x)):
             log_p = None
         x = x_new
@@ -94,4 +106,6 @@ def token_chain(
         else:
             saved += 1
         x = proc.finalize(x, log_p, generator)
+        if condition is not None:
+            x = condition.apply(x)
     return x, nfe, saved

@@ -8,11 +8,12 @@ import torch
 from pydantic import Field
 
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
+from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
 from ladd_core.numerics import check_finite
-from ladd_samplers.ancestral import time_grid
+from ladd_samplers._chains import TokenStep, ancestral_step, start_tokens, time_grid
 
-__all__ = ["JointSampler"]
+__all__ = ["JointSampler", "joint_chain"]
 
 
 class JointSampler(Sampler):
@@ -25,6 +26,9 @@ class JointSampler(Sampler):
     remaining latent noise is removed by the final call).  A last call at
     ``t_final`` fills every remaining mask and finalises the latent: NFE = N + 1.
     Token draws are float64; temperature and top-p act on the token channel only.
+
+    With a condition the token chain starts from the partially masked sequence; since the
+    network reads ``x`` at every call, the latent is denoised given the visible tokens.
     """
 
     class Config(SamplerConfig):
@@ -36,44 +40,75 @@ class JointSampler(Sampler):
 
     @torch.no_grad()
     def sample(
-        self, model: LaddModel, num_samples: int, *, generator: torch.Generator, length: int | None = None
+        self,
+        model: LaddModel,
+        num_samples: int,
+        *,
+        generator: torch.Generator,
+        length: int | None = None,
+        condition: Condition | None = None,
     ) -> SampleOutput:
         cfg = self.config
-        device = model.device
-        length = length or model.seq_len
-        proc, latent = model.process, model.latent
         n = cfg.steps
         m = n if cfg.latent_steps is None else cfg.latent_steps
-        ts = time_grid(n, cfg.t_final, device)
-        ts_y = time_grid(m, cfg.t_final, device)
-        x = proc.prior(num_samples, length, device)  # (B, L)
-        y = latent.sample_prior(num_samples, device, generator)
-        nfe = 0
-
-        def full(v: torch.Tensor | float) -> torch.Tensor:
-            return torch.full((num_samples,), float(v), device=device, dtype=torch.float64)
-
-        def call(x: torch.Tensor, y: torch.Tensor, t: float, t_y: float) -> tuple[torch.Tensor, torch.Tensor]:
-            nonlocal nfe
-            out = model.backbone(x, latent.network_input(y), full(t).float(), full(t_y).float(), None)
-            nfe += 1
-            if out.token_logits is None or out.latent_out is None:
-                raise ValueError("the joint sampler needs a backbone returning token_logits and latent_out")
-            lp = model.sampling_log_probs(out.token_logits, x, cfg.temperature, cfg.top_p)
-            return lp, check_finite(out.latent_out, "latent output")
-
-        for i in range(n):
-            j = min(i, m)
-            log_p, latent_out = call(x, y, float(ts[i]), float(ts_y[j]))
-            if i < m:
-                y = latent.latent_step(y, latent_out, full(ts_y[i]), full(ts_y[i + 1]), generator)
-            x = proc.reverse_step(x, log_p, full(ts[i]), full(ts[i + 1]), generator)
-        log_p, latent_out = call(x, y, cfg.t_final, float(ts_y[min(n, m)]))
-        y = latent.latent_finalize(y, latent_out, generator)
-        x = proc.finalize(x, log_p, generator)
+        x, cond = start_tokens(model, num_samples, length, condition)  # (B, L)
+        x, y, nfe = joint_chain(model, x, cfg, m, generator, condition=cond)
         return SampleOutput(
             tokens=x,
             nfe=nfe,
             latents=y,
             info={"steps": n, "latent_steps": m, "token_nfe": nfe, "latent_nfe": nfe, "calls_saved": 0},
         )
+
+
+def joint_chain(
+    model: LaddModel,
+    x: torch.Tensor,
+    cfg: SamplerConfig,
+    latent_steps: int,
+    generator: torch.Generator,
+    *,
+    condition: Condition | None = None,
+    step: TokenStep | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Denoise tokens ``x (B, L)`` (``cfg.steps`` steps) and a fresh latent (``latent_steps``) together.
+
+    See :class:`JointSampler` for the grids; ``step`` makes each token move (default: the
+    process's ancestral step) and ``condition`` is re-imposed after each step and the final fill.
+    Returns the clean tokens, the clean latent and the network calls made (N + 1).
+    """
+    device, b = x.device, x.shape[0]
+    proc, latent = model.process, model.latent
+    step = step or ancestral_step(model, generator)
+    n, m = cfg.steps, latent_steps
+    ts = time_grid(n, cfg.t_final, device)
+    ts_y = time_grid(m, cfg.t_final, device)
+    y = latent.sample_prior(b, device, generator)
+    nfe = 0
+
+    def full(v: torch.Tensor | float) -> torch.Tensor:
+        return torch.full((b,), float(v), device=device, dtype=torch.float64)
+
+    def call(x: torch.Tensor, y: torch.Tensor, t: float, t_y: float) -> tuple[torch.Tensor, torch.Tensor]:
+        nonlocal nfe
+        out = model.backbone(x, latent.network_input(y), full(t).float(), full(t_y).float(), None)
+        nfe += 1
+        if out.token_logits is None or out.latent_out is None:
+            raise ValueError("the joint sampler needs a backbone returning token_logits and latent_out")
+        lp = model.sampling_log_probs(out.token_logits, x, cfg.temperature, cfg.top_p)
+        return lp, check_finite(out.latent_out, "latent output")
+
+    for i in range(n):
+        j = min(i, m)
+        log_p, latent_out = call(x, y, float(ts[i]), float(ts_y[j]))
+        if i < m:
+            y = latent.latent_step(y, latent_out, full(ts_y[i]), full(ts_y[i + 1]), generator)
+        x = step(x, log_p, i, full(ts[i]), full(ts[i + 1]))
+        if condition is not None:
+            x = condition.apply(x)
+    log_p, latent_out = call(x, y, cfg.t_final, float(ts_y[min(n, m)]))
+    y = latent.latent_finalize(y, latent_out, generator)
+    x = proc.finalize(x, log_p, generator)
+    if condition is not None:
+        x = condition.apply(x)
+    return x, y, nfe

@@ -8,10 +8,12 @@ import torch
 from pydantic import Field
 
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
+from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers.ancestral import time_grid, token_chain
+from ladd_samplers._chains import start_tokens, time_grid
+from ladd_samplers.ancestral import token_chain
 
-__all__ = ["SequentialSampler"]
+__all__ = ["SequentialSampler", "latent_first"]
 
 
 class SequentialSampler(Sampler):
@@ -23,6 +25,9 @@ class SequentialSampler(Sampler):
     ``backbone(x, cond, t, t_y_cond)`` where ``(cond, t_y_cond) = latent.token_condition(y)``,
     then a noise-removal call if any mask is left.  NFE = (M + 1) + (N + 1) at most;
     only calls actually made are counted (``info`` has ``latent_nfe`` and ``token_nfe``).
+
+    With a condition the latent is generated given the visible tokens (:func:`latent_first`)
+    and the token chain starts from the partially masked sequence.
 
     Cache (token chain): when the backbone is time-independent and a step revealed
     nothing, the next prediction would be identical (the condition is fixed), so the
@@ -39,38 +44,59 @@ class SequentialSampler(Sampler):
 
     @torch.no_grad()
     def sample(
-        self, model: LaddModel, num_samples: int, *, generator: torch.Generator, length: int | None = None
+        self,
+        model: LaddModel,
+        num_samples: int,
+        *,
+        generator: torch.Generator,
+        length: int | None = None,
+        condition: Condition | None = None,
     ) -> SampleOutput:
         cfg = self.config
-        device = model.device
-        length = length or model.seq_len
-        proc, latent, nets = model.process, model.latent, model.nets
-        n, m = cfg.steps, cfg.latent_steps
-
-        def full(v: torch.Tensor | float) -> torch.Tensor:
-            return torch.full((num_samples,), float(v), device=device, dtype=torch.float64)
-
-        # -- latent chain -------------------------------------------------------------
-        token_prior = proc.prior(num_samples, length, device)  # (B, L)
-        ts_y = time_grid(m, cfg.t_final, device)
-        y = latent.sample_prior(num_samples, device, generator)
-        latent_nfe = 0
-        for j in range(m):
-            out = latent.predict_latent(nets, y, full(ts_y[j]), token_prior)
-            latent_nfe += 1
-            y = latent.latent_step(y, out, full(ts_y[j]), full(ts_y[j + 1]), generator)
-        out = latent.predict_latent(nets, y, full(ts_y[m]), token_prior)
-        latent_nfe += 1
-        y = latent.latent_finalize(y, out, generator)
-
-        # -- token chain --------------------------------------------------------------
-        cond, t_y = latent.token_condition(y)
-        x, token_nfe, saved = token_chain(model, token_prior.clone(), cfg, generator, latents=cond, t_y=t_y)
+        x, cond = start_tokens(model, num_samples, length, condition)  # (B, L)
+        y, latent_nfe = latent_first(model, x, cfg.latent_steps, cfg.t_final, generator, condition=cond)
+        latents, t_y = model.latent.token_condition(y)
+        x, token_nfe, saved = token_chain(model, x, cfg, generator, latents=latents, t_y=t_y, condition=cond)
         info = {
-            "steps": n,
-            "latent_steps": m,
+            "steps": cfg.steps,
+            "latent_steps": cfg.latent_steps,
             "latent_nfe": latent_nfe,
             "token_nfe": token_nfe,
             "calls_saved": saved,
         }
         return SampleOutput(tokens=x, nfe=latent_nfe + token_nfe, latents=y, info=info)
+
+
+def latent_first(
+    model: LaddModel,
+    tokens: torch.Tensor,
+    latent_steps: int,
+    t_final: float,
+    generator: torch.Generator,
+    *,
+    condition: Condition | None = None,
+) -> tuple[torch.Tensor, int]:
+    """The clean latent of the sequential schedule, generated before any token, and the calls made.
+
+    ``tokens (B, L)`` is the token state the latent is generated given: the all-mask prior, or the
+    prompt/template with the rest masked.  With a condition, a channel that infers its latent
+    directly from the visible tokens (``latent.prompt_latent`` returns a latent, 1 call) skips the
+    chain; otherwise the chain runs M steps ``predict_latent(nets, y, t_y, tokens)`` +
+    ``latent_step`` on a uniform grid and one final call (M + 1 calls).
+    """
+    latent, nets, b, device = model.latent, model.nets, tokens.shape[0], tokens.device
+    if condition is not None:
+        y = latent.prompt_latent(nets, tokens, condition.visible)
+        if y is not None:
+            return y, 1
+
+    def full(v: torch.Tensor | float) -> torch.Tensor:
+        return torch.full((b,), float(v), device=device, dtype=torch.float64)
+
+    ts_y = time_grid(latent_steps, t_final, device)
+    y = latent.sample_prior(b, device, generator)
+    for j in range(latent_steps):
+        out = latent.predict_latent(nets, y, full(ts_y[j]), tokens)
+        y = latent.latent_step(y, out, full(ts_y[j]), full(ts_y[j + 1]), generator)
+    out = latent.predict_latent(nets, y, full(ts_y[latent_steps]), tokens)
+    return latent.latent_finalize(y, out, generator), latent_steps + 1

@@ -1,0 +1,112 @@
+"""Pieces every built-in sampler shares: the time grid, the (conditioned) start state, the token step type.
+
+The token and latent chains themselves live with the sampler that introduced them
+(:func:`ladd_samplers.ancestral.token_chain`, :func:`ladd_samplers.joint.joint_chain`,
+:func:`ladd_samplers.sequential.latent_first`); ``maskgit`` and ``remdm`` call them with their own
+:data:`TokenStep`, so no chain exists twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+import torch
+from torch import Tensor
+
+from ladd_core.conditioning import Condition, ConditionError
+
+if TYPE_CHECKING:
+    from ladd_core.model import LaddModel
+
+__all__ = [
+    "LatentMode",
+    "TokenStep",
+    "absorbing_mask_id",
+    "ancestral_step",
+    "latent_mode_requires",
+    "resolve_latent_mode",
+    "start_tokens",
+    "time_grid",
+]
+
+TokenStep = Callable[[Tensor, Tensor, int, Tensor, Tensor], Tensor]
+"""``step(x_t (B, L), log_p (B, L, C), i, t (B,), s (B,)) -> x_s``: token step ``i`` of the grid, ``t -> s``.
+
+The generator and any condition are bound by the sampler that makes the step.
+"""
+
+LatentMode = Literal["auto", "none", "sequential", "joint"]
+
+
+def time_grid(steps: int, t_final: float, device: torch.device) -> Tensor:
+    """Uniform grid ``linspace(1, t_final, steps + 1)`` in float64, shape ``(steps + 1,)``."""
+    return torch.linspace(1.0, t_final, steps + 1, dtype=torch.float64, device=device)
+
+
+def start_tokens(
+    model: LaddModel, num_samples: int, length: int | None, condition: Condition | None
+) -> tuple[Tensor, Condition | None]:
+    """The token state a chain starts from, ``(B, L)``, and the condition expanded to the batch.
+
+    Without a condition: the process's fully noised prior.  With one: the prior with every visible
+    position set to its given id (the length is the condition's).
+
+    Raises:
+        ConditionError: ``length`` given and different from the condition's.
+    """
+    if condition is None:
+        return model.process.prior(num_samples, length or model.seq_len, model.device), None
+    if length is not None and length != condition.length:
+        raise ConditionError(f"the condition has length {condition.length}, asked for {length}")
+    cond = condition.expand(num_samples, model.device)
+    x = model.process.prior(num_samples, cond.length, model.device)  # (B, L)
+    return cond.apply(x), cond
+
+
+def ancestral_step(model: LaddModel, generator: torch.Generator) -> TokenStep:
+    """The token process's own posterior step (``reverse_step``), as a :data:`TokenStep`."""
+
+    def step(x: Tensor, log_p: Tensor, i: int, t: Tensor, s: Tensor) -> Tensor:
+        return model.process.reverse_step(x, log_p, t, s, generator)
+
+    return step
+
+
+def resolve_latent_mode(mode: LatentMode, capabilities: frozenset[str], sampler: str) -> LatentMode:
+    """The latent mode a token-chain sampler runs in for a model with ``capabilities``.
+
+    ``auto``: ``none`` for a model without a latent, else ``sequential`` where the channel offers it,
+    else ``joint``.  An explicit mode the model does not offer is an error naming what it offers.
+    """
+    if mode == "auto":
+        if "no_latent" in capabilities:
+            return "none"
+        return "sequential" if "sequential" in capabilities else "joint"
+    needed = {"none": "no_latent", "sequential": "sequential", "joint": "joint"}[mode]
+    if needed not in capabilities:
+        offered = [m for m, c in (("none", "no_latent"), ("sequential", "sequential"), ("joint", "joint"))
+                   if c in capabilities]  # fmt: skip
+        raise ValueError(
+            f"sampler {sampler!r}: latent_mode {mode!r} needs a model with {needed!r}; this model offers "
+            f"latent_mode {', '.join(offered) or '(none)'}"
+        )
+    return mode
+
+
+def latent_mode_requires(mode: LatentMode) -> frozenset[str]:
+    """Model capabilities a latent mode needs (``auto`` needs nothing in particular)."""
+    return frozenset({"none": {"no_latent"}, "sequential": {"sequential"}, "joint": {"joint"}}.get(mode, set()))
+
+
+def absorbing_mask_id(model: LaddModel, sampler: str) -> int:
+    """The mask id of an absorbing token process; samplers that re-mask or order reveals need one.
+
+    Raises:
+        ValueError: the model's token process is not absorbing.
+    """
+    proc = model.process
+    mask_id = getattr(proc, "mask_id", None)
+    if "absorbing" not in proc.capabilities or not isinstance(mask_id, int):
+        raise ValueError(f"sampler {sampler!r} needs an absorbing (masked) token process, got {type(proc).__name__}")
+    return mask_id
