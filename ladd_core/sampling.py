@@ -9,6 +9,7 @@ import torch
 
 from ladd_core.build import build_sampler
 from ladd_core.components.samplers import SamplerConfig
+from ladd_core.conditioning import Condition, ConditionError
 from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import validate_config
 from ladd_core.config.loading import apply_overrides
@@ -75,14 +76,30 @@ def check_sampling_args(*, num_samples: int, batch_size: int, seeds: list[int] |
 
 @torch.no_grad()
 def draw_samples(
-    components: Components, run: LoadedRun, config: SamplerConfig, *, num_samples: int, seed: int, batch_size: int = 64
+    components: Components,
+    run: LoadedRun,
+    config: SamplerConfig,
+    *,
+    num_samples: int,
+    seed: int,
+    batch_size: int = 64,
+    condition: Condition | None = None,
 ) -> SampleResult:
     """Draw ``num_samples`` in batches with a float64-sampling sampler seeded by ``seed``.
 
+    ``condition`` (:mod:`ladd_core.conditioning`) gives tokens every sample keeps: one row (broadcast
+    to every batch) or ``num_samples`` rows (sample ``i`` gets row ``i``); its length must be the run's.
+
     Raises:
         ConfigError: ``num_samples`` or ``batch_size`` below 1, or ``seed`` outside ``[0, 2**63)``.
+        ConditionError: a condition of another length or row count.
     """
     check_sampling_args(num_samples=num_samples, batch_size=batch_size, seeds=[seed])
+    if condition is not None:
+        if condition.length != run.model.seq_len:
+            raise ConditionError(f"the condition has length {condition.length}; the run generates {run.model.seq_len}")
+        if condition.tokens.shape[0] not in (1, num_samples):
+            raise ConditionError(f"a condition of {condition.tokens.shape[0]} rows for {num_samples} samples")
     sampler = build_sampler(components, config)
     gen = torch.Generator(device=run.model.device).manual_seed(seed)
     chunks, nfe, saved = [], 0, 0
@@ -90,7 +107,8 @@ def draw_samples(
     done = 0
     while done < num_samples:
         b = min(batch_size, num_samples - done)
-        out = sampler.sample(run.model, b, generator=gen)
+        cond = None if condition is None else condition.rows(done, done + b)
+        out = sampler.sample(run.model, b, generator=gen, condition=cond)
         chunks.append(out.tokens.cpu())
         nfe = max(nfe, out.nfe)
         saved += int(out.info.get("calls_saved", 0))

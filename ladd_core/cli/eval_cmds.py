@@ -60,6 +60,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--zero-shot", type=Path, help="text file for zero-shot-nelbo")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--prompt-len", type=int, metavar="K", help="conditional task: sample i continues the first K "
+                   "tokens of held-out sequence i (metrics needing 'prompt', e.g. prompt-nll, run then)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="results JSON file")
     p.add_argument("--plot", type=Path, help="PNG of quality vs NFE (the frontier goes to NAME-frontier.png)")
     p.set_defaults(func=cmd_eval)
@@ -89,6 +91,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         metric_overrides=args.metric_overrides,
         batch_size=args.batch_size,
         device=args.device,
+        prompt_len=args.prompt_len,
     )
     if args.plot is not None and not plots_available():
         raise ImportError("--plot needs matplotlib: pip install 'ladd[plot]' (checked before any sampling)")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ladd_core.conditioning import from_infill, from_prompt
 from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig, validate_config
 from ladd_core.config.loading import apply_overrides, load_config_source
@@ -58,6 +59,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, required=True, help="JSONL file, one sample per line")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--prompt", metavar="TEXT", help="start every sample with TEXT (tokenised by the run); "
+                       "the rest is generated")  # fmt: skip
+    given.add_argument("--infill", metavar="TEMPLATE", help="keep TEMPLATE verbatim except <mask> (one token) and "
+                       "<mask:N> (N tokens), which are generated; a shorter template leaves the tail to generate")  # fmt: skip
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("demo", help="the quick start: train small MDLMs on the sawtooth and Shakespeare, then sample")
@@ -138,7 +144,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         overrides=args.overrides,
     )
-    result = draw_samples(comps, run, scfg, num_samples=args.num_samples, seed=args.seed, batch_size=args.batch_size)
+    condition = None
+    if args.prompt is not None:
+        condition = from_prompt(run.data, args.prompt, run.model.seq_len)
+    elif args.infill is not None:
+        condition = from_infill(run.data, args.infill, run.model.seq_len)
+    result = draw_samples(
+        comps, run, scfg, num_samples=args.num_samples, seed=args.seed, batch_size=args.batch_size, condition=condition
+    )
     lines = []
     for i, (tokens, text) in enumerate(zip(result.tokens.tolist(), result.texts, strict=True)):
         rec = {
@@ -152,6 +165,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
             "temperature": scfg.temperature,
             "run_step": run.step,
         }
+        if condition is not None:
+            rec["given"] = int(condition.visible.sum())  # tokens given by --prompt / --infill, unchanged
+            rec["prompt" if args.prompt is not None else "infill"] = args.prompt or args.infill
         lines.append(json.dumps(rec))
     atomic_write_text(args.out, "\n".join(lines) + "\n")
     print(

@@ -91,6 +91,12 @@ class DataSource(ABC):
         """Exact ``log p(x)`` in nats per sequence ``(B,)``; only with ``"known_generator"``."""
         raise NotImplementedError(f"{type(self).__name__} has no known generator")
 
+    def log_marginal(self, tokens: Tensor, observed: Tensor) -> Tensor:
+        """Exact ``log p(x_O)`` in nats ``(B,)`` of the positions ``observed (B, L)`` (bool) of ``tokens (B, L)``,
+        the other positions summed out; optional, for a ``"known_generator"`` source (conditional NLLs).
+        """
+        raise NotImplementedError(f"{type(self).__name__} gives no marginals of a subset of positions")
+
     def decode(self, tokens: Tensor, attention_mask: Tensor | None = None) -> list[str]:
         """Text of each row of ``tokens (B, L)`` (padding dropped)."""
         out = []

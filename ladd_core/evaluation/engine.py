@@ -4,7 +4,8 @@ No component is chosen by name here: a metric runs when its ``requires`` are all
 run's data capabilities, the model's capabilities, ``"model"``, and the resources of this evaluation (``"judge"``,
 ``"zero_shot"``); a sampler runs when its ``requires`` are among the model's capabilities.
 Anything skipped is logged as a notice and stored in the results, never silently dropped.
-The metric class attributes ``sample_free`` (scored once per run and seed, in a ``"model"`` row)
+With ``prompt_len`` every sample continues its own held-out prompt (the resource ``"prompt"``, with the
+condition in ``context.extras["prompt"]``).  The metric class attributes ``sample_free`` (scored once per run and seed, in a ``"model"`` row)
 and ``not_compared`` (value names never ranked) are honoured.
 """
 
@@ -24,10 +25,11 @@ from pydantic import ValidationError
 import ladd_core
 from ladd_core.build import build_component
 from ladd_core.components.metrics import EvalContext, Metric, MetricValue
+from ladd_core.conditioning import Condition, ConditionError
 from ladd_core.config.errors import ConfigError, format_validation_error
 from ladd_core.config.loading import apply_overrides
 from ladd_core.evaluation.aggregate import aggregate
-from ladd_core.evaluation.context import MetricNotApplicable
+from ladd_core.evaluation.context import MetricNotApplicable, reference_tokens
 from ladd_core.evaluation.schema import ResultRow, ResultSet
 from ladd_core.plugins import Components
 from ladd_core.sampling import check_sampling_args, draw_samples, sampler_config
@@ -84,6 +86,9 @@ class EvalSpec:
         metric_overrides: ``NAME.FIELD=VALUE`` settings of metric configs.
         batch_size: sampling batch size.
         device: torch device of the models.
+        prompt_len: ``K`` for the conditional task: sample ``i`` continues the first ``K`` tokens of
+            held-out sequence ``i`` (deterministic); ``None`` samples unconditionally.  Metrics that
+            require ``"prompt"`` run only then.
     """
 
     steps: list[int] | None = None
@@ -96,6 +101,7 @@ class EvalSpec:
     metric_overrides: list[str] = field(default_factory=list)
     batch_size: int = 64
     device: str = "cpu"
+    prompt_len: int | None = None
 
     def check(self) -> None:
         """Reject values that cannot work before any run is loaded or sampled.
@@ -114,6 +120,8 @@ class EvalSpec:
         ]
         if not self.seeds:
             problems.append(("--seeds", "empty list"))
+        if self.prompt_len is not None and self.prompt_len < 1:
+            problems.append(("--prompt-len", f"must be positive, got {self.prompt_len}"))
         if problems:
             raise ConfigError(problems)
         resolve_device(self.device, "--device")
@@ -195,10 +203,38 @@ class _RunEval:
             return None
         return ResultRow(**self.base, kind="model", seed=seed, seeds=[seed], metric_seconds=secs, metrics=values)
 
+    def prompts(self, spec: EvalSpec) -> Condition | None:
+        """The conditional task's condition (one held-out prompt per sample), or ``None``; also in ``ctx.extras``.
+
+        Raises:
+            ConditionError: fewer held-out sequences than samples, or ``K`` that leaves nothing to generate.
+        """
+        k = spec.prompt_len
+        if k is None:
+            return None
+        if "prompt" not in self.ctx.extras:
+            length = self.run.model.seq_len
+            if k >= length:
+                raise ConditionError(f"--prompt-len {k} leaves nothing to generate (sequences have {length} tokens)")
+            try:
+                tokens, attn = reference_tokens(self.ctx, spec.num_samples)
+            except MetricNotApplicable as exc:
+                raise ConditionError(f"--prompt-len needs held-out sequences: {exc}") from None
+            if tokens.shape[0] < spec.num_samples:
+                raise ConditionError(
+                    f"--prompt-len: {tokens.shape[0]} held-out sequences for {spec.num_samples} samples (one each)"
+                )
+            visible = torch.zeros_like(attn)
+            visible[:, :k] = attn[:, :k]  # (N, L) the first K real tokens of each sequence
+            self.ctx.extras["prompt"] = Condition(tokens.clone(), visible)
+            self.ctx.extras["prompt_reference"] = tokens.clone()  # the real continuations
+        return self.ctx.extras["prompt"]
+
     def sample_rows(self, components: Components, spec: EvalSpec, seed: int) -> list[ResultRow]:
         rows = []
         run = self.run
         self.ctx.extras["seed"] = seed
+        condition = self.prompts(spec)
         for name in spec.samplers or [run.cfg.sampler.name]:
             cls = components.get("sampler", name)
             missing = cls.requires - run.model.capabilities
@@ -212,7 +248,13 @@ class _RunEval:
                 for steps in spec.steps or [None]:
                     scfg = sampler_config(components, run, name=name, steps=steps, latent_steps=lat, temperature=temp)
                     res = draw_samples(
-                        components, run, scfg, num_samples=spec.num_samples, seed=seed, batch_size=spec.batch_size
+                        components,
+                        run,
+                        scfg,
+                        num_samples=spec.num_samples,
+                        seed=seed,
+                        batch_size=spec.batch_size,
+                        condition=condition,
                     )
                     values, secs = self.score(res.tokens, sample_free=False)
                     rows.append(
@@ -228,6 +270,7 @@ class _RunEval:
                             temperature=scfg.temperature,
                             top_p=scfg.top_p,
                             num_samples=int(res.tokens.shape[0]),
+                            prompt_len=spec.prompt_len,
                             wall_seconds=res.seconds,
                             metric_seconds=secs,
                             metrics=values,
@@ -259,6 +302,8 @@ def evaluate(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     ready = frozenset(n for n, r in resources.items() if r.available) | {"model"}
+    if spec.prompt_len is not None:
+        ready |= {"prompt"}
     unique = list(dict.fromkeys(Path(d) for d in run_dirs))
     if len(unique) < len(run_dirs):
         note("runs given more than once are evaluated once")

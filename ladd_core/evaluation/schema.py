@@ -60,6 +60,8 @@ class ResultRow:
         sampler, steps, latent_steps, nfe, temperature, top_p: the sampler setting (``None`` for ``"model"`` rows);
             ``steps`` is N, ``latent_steps`` M, ``nfe`` network calls per batch.
         num_samples: generated samples per seed (never filtered).
+        prompt_len: ``K`` of a conditional task (every sample continues the first ``K`` tokens of its own
+            held-out sequence), ``None`` for unconditional samples.
         wall_seconds: sampling time (per seed; mean over seeds in aggregates); ``metric_seconds`` scoring time.
         precision: weights dtype and sampling precision.
         metrics: name -> value with its spread.
@@ -82,6 +84,7 @@ class ResultRow:
     temperature: float | None = None
     top_p: float | None = None
     num_samples: int | None = None
+    prompt_len: int | None = None
     wall_seconds: float = 0.0
     metric_seconds: float = 0.0
     precision: str = ""
@@ -106,7 +109,10 @@ class ResultRow:
     @property
     def setting(self) -> tuple[Any, ...]:
         """What identifies the cell apart from the seed."""
-        return (self.run, self.kind, self.sampler, self.steps, self.latent_steps, self.temperature, self.top_p)
+        return (
+            self.run, self.kind, self.sampler, self.steps, self.latent_steps, self.temperature, self.top_p,
+            self.prompt_len,
+        )  # fmt: skip
 
 
 @dataclass

@@ -105,6 +105,28 @@ class Sawtooth(SyntheticSource):
         out = [torch.logsumexp(s, dim=1) - log_g for s in self._phase_scores(tokens)]
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64, device=tokens.device)
 
+    def log_marginal(self, tokens: Tensor, observed: Tensor) -> Tensor:
+        """Exact ``log p(x_O)`` of the ``observed (B, L)`` positions in nats, ``(B,)`` float64.
+
+        Positions are independent given the phase, so summing out the unobserved ones drops their factors:
+        ``log ∫ prod_{i in O} p_i(u)^x_i (1 - p_i(u))^(1 - x_i) du`` on the same grid as :meth:`log_likelihood`
+        (all positions observed gives exactly :meth:`log_likelihood`; none gives 0).
+        """
+        if observed.shape != tokens.shape:
+            raise ValueError(f"observed must have the shape of tokens {tuple(tokens.shape)}")
+        if ((tokens[observed] != 0) & (tokens[observed] != 1)).any():
+            raise ValueError("sawtooth tokens must be 0 or 1")
+        u, delta, _, log_g = self._phase_grid(tokens.device)
+        cfg = self.config
+        log_q = torch.log1p(-sawtooth_probs(u, cfg.seq_len, cfg.num_teeth, cfg.floor))  # (G, L)
+        obs = observed.to(torch.float64)  # (B, L)
+        ones = (tokens == 1).to(torch.float64) * obs  # (B, L) observed ones
+        out = []
+        for o, x1 in zip(obs.split(_LL_CHUNK), ones.split(_LL_CHUNK), strict=True):
+            scores = x1 @ delta.T + o @ log_q.T  # (b, G): sum over observed positions of log p(x_i | u)
+            out.append(torch.logsumexp(scores, dim=1) - log_g)
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64, device=tokens.device)
+
     def sample_phase_fit(self, tokens: Tensor) -> Tensor:
         """Maximum-likelihood phase of each row ``(B,)`` in ``[0, 1/K)`` (the phase is only defined mod ``1/K``)."""
         u = self._phase_grid(tokens.device)[0]

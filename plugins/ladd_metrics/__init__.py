@@ -1,6 +1,7 @@
 """Built-in metrics (kind ``metric``), each declaring what it ``requires``.
 
 * ``true-nll``, ``phase-ks`` -- under a known generator (``"known_generator"``);
+* ``prompt-nll`` -- completions given their prompt under a known generator (``ladd eval --prompt-len``);
 * ``swd``, ``token-kl``, ``entropy``, ``repetition`` -- generated vs held-out sequences;
 * ``nelbo`` -- the model's NLL bound on held-out data (``"model"``);
 * ``zero-shot-nelbo`` -- the bound on a text file (``"model"``, ``"zero_shot"``);
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 @hookimpl
 def ladd_register_metrics(register: Register[type[Metric]]) -> None:
     from ladd_metrics.codebook import CodebookUsage
+    from ladd_metrics.conditional import PromptNLL
     from ladd_metrics.distribution import Entropy, Repetition, SlicedWasserstein, TokenKL
     from ladd_metrics.generator import PhaseKS, TrueNLL
     from ladd_metrics.genppl import GenPPL
@@ -33,6 +35,7 @@ def ladd_register_metrics(register: Register[type[Metric]]) -> None:
 
     register("true-nll", TrueNLL)
     register("phase-ks", PhaseKS)
+    register("prompt-nll", PromptNLL)
     register("swd", SlicedWasserstein)
     register("token-kl", TokenKL)
     register("entropy", Entropy)
