@@ -60,10 +60,15 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, required=True, help="JSONL file, one sample per line")
     given = p.add_mutually_exclusive_group()
-    given.add_argument("--prompt", metavar="TEXT", help="start every sample with TEXT (tokenised by the run); "
-                       "the rest is generated")  # fmt: skip
-    given.add_argument("--infill", metavar="TEMPLATE", help="keep TEMPLATE verbatim except <mask> (one token) and "
-                       "<mask:N> (N tokens), which are generated; a shorter template leaves the tail to generate")  # fmt: skip
+    given.add_argument(
+        "--prompt", metavar="TEXT", help="start every sample with TEXT (tokenised by the run); the rest is generated"
+    )
+    given.add_argument(
+        "--infill",
+        metavar="TEMPLATE",
+        help="keep TEMPLATE verbatim except <mask> (one token) and <mask:N> (N tokens), which are generated; "
+        "a shorter template leaves the tail to generate",
+    )
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("demo", help="the quick start: train small MDLMs on the sawtooth and Shakespeare, then sample")

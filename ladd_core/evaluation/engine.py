@@ -5,7 +5,8 @@ run's data capabilities, the model's capabilities, ``"model"``, and the resource
 ``"zero_shot"``); a sampler runs when its ``requires`` are among the model's capabilities.
 Anything skipped is logged as a notice and stored in the results, never silently dropped.
 With ``prompt_len`` every sample continues its own held-out prompt (the resource ``"prompt"``, with the
-condition in ``context.extras["prompt"]``).  The metric class attributes ``sample_free`` (scored once per run and seed, in a ``"model"`` row)
+condition in ``context.extras["prompt"]``).  The metric class attributes ``sample_free`` (scored once per
+run and seed, in a ``"model"`` row)
 and ``not_compared`` (value names never ranked) are honoured.
 """
 
