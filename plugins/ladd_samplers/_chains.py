@@ -76,11 +76,11 @@ def ancestral_step(model: LaddModel, generator: torch.Generator) -> TokenStep:
 def resolve_latent_mode(mode: LatentMode, capabilities: frozenset[str], sampler: str) -> LatentMode:
     """The latent mode a token-chain sampler runs in for a model with ``capabilities``.
 
-    ``auto``: ``none`` for a model without a latent, else ``sequential`` where the channel offers it,
-    else ``joint``.  An explicit mode the model does not offer is an error naming what it offers.
+    ``auto``: ``none`` for a model without a latent (or offering no latent schedule), else ``sequential``
+    where the channel offers it, else ``joint``.  An explicit mode the model does not offer is an error naming what it offers.
     """
     if mode == "auto":
-        if "no_latent" in capabilities:
+        if "no_latent" in capabilities or not capabilities & {"joint", "sequential"}:
             return "none"
         return "sequential" if "sequential" in capabilities else "joint"
     needed = {"none": "no_latent", "sequential": "sequential", "joint": "joint"}[mode]

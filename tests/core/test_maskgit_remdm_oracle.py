@@ -1,0 +1,105 @@
+"""``maskgit`` and ``remdm`` against exact answers, with an oracle denoiser of a known distribution on V^L."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from ladd_core.build import build_sampler
+from ladd_core.components.absorbing import remasking_bound, remasking_step, sparse_categorical
+from ladd_core.conditioning import Condition
+from ladd_core.testing.toys import build_tiny_model
+from ladd_samplers.maskgit import reveal_counts
+from tests.core.test_sampler_oracle import L, STATES, V, _hist, _target, model  # noqa: F401  (fixture)
+
+
+def _sampler(components, name, **fields):
+    return build_sampler(components, components.get("sampler", name).Config(**fields))
+
+
+def test_maskgit_random_order_one_reveal_per_step_is_exact(components, model):
+    """N = L, one position per step in random order, exact conditionals: any-order autoregression = the joint."""
+    s = _sampler(components, "maskgit", steps=L, order="random")
+    out = s.sample(model, 3000, generator=torch.Generator().manual_seed(0))
+    assert out.nfe == L and out.info["reveals"] == [3000] * L
+    assert chisquare(_hist(out.tokens), _target() * 3000).pvalue > 1e-3
+
+
+def test_maskgit_confidence_order_is_biased_toward_likely_sequences(components, model):
+    """Greedy confidence order is not the joint: it favours the modes (the diversity trade-off)."""
+    s = _sampler(components, "maskgit", steps=L)
+    x = s.sample(model, 3000, generator=torch.Generator().manual_seed(1)).tokens
+    modes = (_hist(x)[[0, 13, 26]].sum() / 3000).item()
+    assert modes > float(_target()[[0, 13, 26]].sum()) + 0.03
+
+
+@pytest.mark.parametrize(("steps", "length"), [(4, 8), (3, 3), (5, 17), (1, 6)])
+def test_maskgit_reveals_k_i_per_step_and_nfe_is_n(components, steps, length):
+    model = build_tiny_model(components, {"name": "none"}, vocab_size=V, seq_len=length).model.eval()
+    s = _sampler(components, "maskgit", steps=steps, cache=False)
+    masks: list[int] = []
+    hook = model.backbone.register_forward_hook(lambda m, a, o: masks.append(int((a[0] == V).sum())))
+    try:
+        out = s.sample(model, 2, generator=torch.Generator().manual_seed(0), length=length)
+    finally:
+        hook.remove()
+    alpha = model.process.schedule.alpha
+    ts = torch.linspace(1.0, 1e-5, steps + 1, dtype=torch.float64)
+    left = (1 - alpha(ts[1:]).double()) / (1 - alpha(ts[:1]).double())
+    k = reveal_counts(torch.tensor([length, length]), left)  # (N, B)
+    assert int(k.sum()) == 2 * length and out.nfe == steps == len(masks)
+    assert out.info["reveals"] == k.sum(-1).tolist()
+    assert masks == [2 * length - int(k[:i].sum()) for i in range(steps)]  # masks seen before step i
+    assert not model.process.is_noised(out.tokens).any()
+
+
+def test_reveal_counts_add_up_with_a_condition():
+    k = reveal_counts(torch.tensor([5, 0, 12]), torch.tensor([0.6, 0.2, 0.0], dtype=torch.float64))
+    assert k.sum(0).tolist() == [5, 0, 12] and bool((k >= 0).all())
+    assert k[:, 2].tolist() == [5, 5, 2]
+
+
+@pytest.mark.parametrize("steps", [1, 3, 16])
+def test_remdm_without_remasking_is_ancestral_sample_for_sample(components, model, steps):
+    for fields in ({"eta": 0.0}, {"eta": 0.0, "strategy": "rescale"}):
+        a = _sampler(components, "ancestral", steps=steps).sample(model, 64, generator=torch.Generator().manual_seed(5))
+        r = _sampler(components, "remdm", steps=steps, **fields).sample(
+            model, 64, generator=torch.Generator().manual_seed(5)
+        )
+        assert torch.equal(a.tokens, r.tokens) and a.nfe == r.nfe
+
+
+def test_remdm_with_remasking_differs_and_still_samples_the_joint(components, model):
+    """A valid remasking posterior with an exact denoiser and small steps still samples the data distribution."""
+    s = _sampler(components, "remdm", steps=200, strategy="rescale", eta=0.5)
+    out = s.sample(model, 3000, generator=torch.Generator().manual_seed(2))
+    a = _sampler(components, "ancestral", steps=200).sample(model, 3000, generator=torch.Generator().manual_seed(2))
+    assert not torch.equal(out.tokens, a.tokens)
+    assert chisquare(_hist(out.tokens), _target() * 3000).pvalue > 1e-3
+
+
+def test_remasking_step_respects_the_bound_and_frozen_tokens(components, model):
+    sched = model.process.schedule
+    t, s = torch.full((4000,), 0.6), torch.full((4000,), 0.5)
+    bound = remasking_bound(sched, t, s)
+    a_t, a_s = sched.alpha(t).double(), sched.alpha(s).double()
+    torch.testing.assert_close(bound[:, 0], ((1 - a_s) / a_t).clamp(max=1.0))
+    x = torch.zeros(4000, 2, dtype=torch.long)  # all revealed
+    frozen = torch.tensor([[True, False]]).expand(4000, 2)
+    lp = torch.log(torch.full((4000, 2, V + 1), 1.0 / V)).index_fill(-1, torch.tensor([V]), -1e9)
+    g = torch.Generator().manual_seed(0)
+    out = remasking_step(x, V, sched, t, s, torch.ones(4000, 1), sparse_categorical(lp, g), g, frozen)
+    assert bool((out[:, 0] == 0).all())  # frozen: never re-masked
+    rate = float((out[:, 1] == V).double().mean())  # sigma = 1 is clamped to the bound
+    assert abs(rate - float(bound[0, 0])) < 0.03
+
+
+def test_remdm_keeps_a_condition(components, model):
+    cond = Condition(torch.tensor([[2, 0, 0]]), torch.tensor([[True, False, False]]))
+    out = _sampler(components, "remdm", steps=8, eta=1.0, strategy="rescale").sample(
+        model, 200, generator=torch.Generator().manual_seed(0), condition=cond
+    )
+    assert bool((out.tokens[:, 0] == 2).all())
+    # the exact conditional p(x | x_0 = 2) puts most mass on 222
+    assert float((out.tokens == 2).all(-1).double().mean()) > 0.5
