@@ -77,7 +77,8 @@ def resolve_latent_mode(mode: LatentMode, capabilities: frozenset[str], sampler:
     """The latent mode a token-chain sampler runs in for a model with ``capabilities``.
 
     ``auto``: ``none`` for a model without a latent (or offering no latent schedule), else ``sequential``
-    where the channel offers it, else ``joint``.  An explicit mode the model does not offer is an error naming what it offers.
+    where the channel offers it, else ``joint``.  An explicit mode the model does not offer is an error
+    naming the modes it offers.
     """
     if mode == "auto":
         if "no_latent" in capabilities or not capabilities & {"joint", "sequential"}:
@@ -85,8 +86,8 @@ def resolve_latent_mode(mode: LatentMode, capabilities: frozenset[str], sampler:
         return "sequential" if "sequential" in capabilities else "joint"
     needed = {"none": "no_latent", "sequential": "sequential", "joint": "joint"}[mode]
     if needed not in capabilities:
-        offered = [m for m, c in (("none", "no_latent"), ("sequential", "sequential"), ("joint", "joint"))
-                   if c in capabilities]  # fmt: skip
+        pairs = (("none", "no_latent"), ("sequential", "sequential"), ("joint", "joint"))
+        offered = [m for m, c in pairs if c in capabilities]
         raise ValueError(
             f"sampler {sampler!r}: latent_mode {mode!r} needs a model with {needed!r}; this model offers "
             f"latent_mode {', '.join(offered) or '(none)'}"

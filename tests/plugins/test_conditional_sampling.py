@@ -87,10 +87,10 @@ def test_visible_tokens_are_kept_by_every_sampler(components, models, visible, i
         model = models[key]
         calls = {"n": 0}
         nets = [model.backbone] + ([model.latent_denoiser] if model.latent_denoiser is not None else [])
-        hooks = [n.register_forward_hook(lambda *a: calls.__setitem__("n", calls["n"] + 1)) for n in nets]
+        hooks = [n.register_forward_hook(lambda *a, c=calls: c.__setitem__("n", c["n"] + 1)) for n in nets]
         enc = getattr(model.latent, "encoder", None)
         if enc is not None and getattr(model.latent.config, "prompt_latent", None) == "encoder":
-            hooks.append(enc.register_forward_hook(lambda *a: calls.__setitem__("n", calls["n"] + 1)))
+            hooks.append(enc.register_forward_hook(lambda *a, c=calls: c.__setitem__("n", c["n"] + 1)))
         try:
             out = sampler.sample(model, 3, generator=torch.Generator().manual_seed(seed), condition=cond)
         finally:
