@@ -369,6 +369,21 @@ class SamplerContract(ComponentContract):
         out = self._sample(sampler, tiny.model, length=self.seq_len - 2)
         assert out.tokens.shape == (self.num_samples, self.seq_len - 2)
 
+    def test_condition_keeps_the_given_tokens(self, sampler: Any, tiny: TinyModel) -> None:
+        from ladd_core.conditioning import Condition
+
+        g = torch.Generator().manual_seed(11)
+        tokens = torch.randint(0, self.vocab_size, (1, self.seq_len), generator=g)
+        visible = torch.rand(1, self.seq_len, generator=g) < 0.5
+        visible[0, -1] = False  # something to generate
+        cond = Condition(tokens, visible)
+        with count_calls(tiny.model) as calls:
+            out = sampler.sample(tiny.model.eval(), self.num_samples, generator=g, condition=cond)
+        assert cond.expand(self.num_samples).preserved(out.tokens), "a given token changed"
+        assert not tiny.model.process.is_noised(out.tokens).any()
+        # NFE = network calls; a latent inferred by the encoder from the given tokens is one more call
+        assert calls[0] <= out.nfe <= calls[0] + 1
+
     def test_drawn_configs_sample(
         self, contract_components: Components, component_name: str, component_cls: type, tiny: TinyModel
     ) -> None:
