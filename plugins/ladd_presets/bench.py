@@ -12,7 +12,9 @@ from ladd_core.evaluation.plan import BenchBudget, BenchPlan
 __all__ = ["BENCH_PLANS"]
 
 _MODELS = ("mdlm", "coladd", "diladd")
-_SAMPLERS = ("ancestral", "joint", "sequential")
+_SAMPLERS = ("ancestral", "joint", "sequential", "maskgit", "remdm")
+"""``maskgit`` and ``remdm`` run on every model (``latent_mode: auto``: token-only for MDLM, the latent's own
+schedule otherwise); the others where the model offers their schedule."""
 _FULL_GRID = (1, 2, 4, 8, 16, 32, 64)
 _QUICK_GRID = (1, 2, 4)
 
