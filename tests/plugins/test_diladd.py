@@ -366,7 +366,7 @@ def test_presets_validate_and_differ_from_coladd_only_in_latent() -> None:
         cfg = validate_config(presets.get(name), comps, source=name)
         assert cfg.model.latent.name == "vq"
     seq_only = {**presets.get("sawtooth-diladd"), "sampler": {"name": "joint"}}  # trained for sequential only
-    with pytest.raises(ConfigError, match="Compatible samplers: sequential"):
+    with pytest.raises(ConfigError, match=r"Compatible samplers: maskgit, remdm, sequential\."):
         validate_config(seq_only, comps)
     if "sawtooth-coladd" in presets.list():
         di, co = presets.get("sawtooth-diladd"), presets.get("sawtooth-coladd")
