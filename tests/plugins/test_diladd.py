@@ -447,3 +447,28 @@ def test_cli_two_stage_train_then_sample(tmp_path) -> None:
         assert main(argv + extra) == 0
         lines = [json.loads(line) for line in out.read_text().splitlines()]
         assert len(lines) == 3 and all(set(r["tokens"]) <= {0, 1} for r in lines)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_code_context_conditions_the_code_pass_on_a_masked_x(share: float) -> None:
+    """``code_context``: the sequential code pass reads the token pass's x_t (training only); 0 keeps all-mask x."""
+    from ladd_core.components.data import Batch
+
+    _, _, model = _tiny_model(["model.latent.target=sequential", f"model.latent.code_context={share}"])
+    x0 = torch.randint(0, 2, (6, 16), generator=torch.Generator().manual_seed(0))
+    batch = Batch(tokens=x0, attention_mask=torch.ones_like(x0, dtype=torch.bool))
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    hook = model.backbone.register_forward_hook(lambda m, a, o: seen.append((a[0].clone(), a[2].clone())))
+    try:
+        model.set_stage(2)
+        for training in (True, False):
+            seen.clear()
+            model.train(training)
+            model.loss(batch, torch.Generator().manual_seed(1))
+            (x_tok, t_tok), (x_code, t_code) = seen  # token pass, then code pass
+            reads_x_t = training and share == 1.0
+            assert torch.equal(x_code, x_tok) == reads_x_t
+            assert bool((x_code == 2).all()) != reads_x_t  # otherwise the all-mask sequence
+            assert torch.equal(t_code, t_tok if reads_x_t else torch.ones_like(t_tok))
+    finally:
+        hook.remove()
