@@ -99,8 +99,8 @@ class MaskGitSampler(Sampler):
                 cand = sample_categorical(log_p.double().exp(), generator)  # (B, L)
                 score = self._scores(log_p, cand, generator).masked_fill(~masked, float("-inf"))
                 order = torch.argsort(score, dim=-1, descending=True, stable=True)  # (B, L)
-                rank = torch.empty_like(order).scatter_(-1, order, torch.arange(x.shape[1], device=x.device)
-                                                        .expand_as(order).contiguous())  # fmt: skip
+                positions = torch.arange(x.shape[1], device=x.device).expand_as(order).contiguous()  # (B, L)
+                rank = torch.empty_like(order).scatter_(-1, order, positions)  # (B, L) rank of each position
                 reveal = masked & (rank < k[:, None])
                 return torch.where(reveal, cand, x)
 
