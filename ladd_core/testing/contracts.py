@@ -28,8 +28,9 @@ from ladd_core.config.base import ComponentConfig
 from ladd_core.numerics import sample_categorical
 from ladd_core.plugins import Components
 from ladd_core.testing._base import ComponentContract, names_fixture, run_examples
-from ladd_core.testing._model_contracts import LatentContract, SamplerContract, toy_batch
+from ladd_core.testing._model_contracts import LatentContract, toy_batch
 from ladd_core.testing._network_contracts import BackboneContract, EncoderContract
+from ladd_core.testing._sampler_contract import SamplerContract
 from ladd_core.testing.toys import build_kind, config_model
 
 __all__ = [
