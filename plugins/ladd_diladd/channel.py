@@ -120,6 +120,15 @@ class VQLatent(LatentChannel):
             ),
         )
 
+        prompt_codes: Literal["chain", "encoder"] = Field(
+            "chain",
+            description=(
+                "sequential sampling with a prompt/template: chain = the code chain reads the prompt (see "
+                "code_context); encoder = the codes of the encoder applied to the visible tokens with the rest "
+                "hidden (one call; trained for hiding only with p_mask_input_enc > 0)"
+            ),
+        )
+
     config: Config
     backbone_requires = frozenset({"latent_stream"})
 
@@ -397,6 +406,14 @@ class VQLatent(LatentChannel):
         if out.latent_out is None:
             raise ValueError("the backbone returned no latent_out")
         return out.latent_out
+
+    def prompt_latent(self, nets: Networks, tokens: Tensor, visible: Tensor) -> Tensor | None:
+        """With ``prompt_codes = "encoder"``: the nearest codes ``(B, K)`` of the encoder's output for the visible
+        tokens (the rest hidden), one call; otherwise ``None`` (the code chain reads the prompt)."""
+        if self.config.prompt_codes != "encoder":
+            return None
+        x_in = tokens.masked_fill(~visible, 0)  # (B, L); hidden ids are never read
+        return self.quantizer.assign(self.proj(self.encoder(x_in, torch.ones_like(visible), ~visible)))
 
     def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
         """Code vectors of the clean codes and ``t_y = 0``."""

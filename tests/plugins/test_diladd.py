@@ -472,3 +472,23 @@ def test_code_context_conditions_the_code_pass_on_a_masked_x(share: float) -> No
             assert torch.equal(t_code, t_tok if reads_x_t else torch.ones_like(t_tok))
     finally:
         hook.remove()
+
+
+def test_prompt_codes_from_the_encoder_of_the_visible_tokens() -> None:
+    _, _, model = _tiny_model(["model.latent.target=sequential"])
+    model.eval()
+    tokens = torch.tensor([[1, 0, 1, 1] + [2] * 12, [0, 0, 0, 0] + [2] * 12])
+    visible = tokens != 2
+    assert model.latent.prompt_latent(model.nets, tokens, visible) is None  # default: the code chain
+    _, _, enc = _tiny_model(["model.latent.target=sequential", "model.latent.prompt_codes=encoder"])
+    enc.eval()
+    codes = enc.latent.prompt_latent(enc.nets, tokens, visible)
+    x_in = tokens.masked_fill(~visible, 0)
+    want = enc.latent.quantizer.assign(enc.latent.proj(enc.latent.encoder(x_in, torch.ones_like(visible), ~visible)))
+    assert codes.shape == (2, enc.latent.num_slots) and torch.equal(codes, want)
+    x_other = x_in.clone()
+    x_other[:, 8] = 1  # a hidden position: never read
+    again = enc.latent.quantizer.assign(
+        enc.latent.proj(enc.latent.encoder(x_other, torch.ones_like(visible), ~visible))
+    )
+    assert torch.equal(again, codes)
