@@ -107,8 +107,8 @@ def draw_samples(
     done = 0
     while done < num_samples:
         b = min(batch_size, num_samples - done)
-        cond = None if condition is None else condition.rows(done, done + b)
-        out = sampler.sample(run.model, b, generator=gen, condition=cond)
+        given = {} if condition is None else {"condition": condition.rows(done, done + b)}  # older samplers lack it
+        out = sampler.sample(run.model, b, generator=gen, **given)
         chunks.append(out.tokens.cpu())
         nfe = max(nfe, out.nfe)
         saved += int(out.info.get("calls_saved", 0))
