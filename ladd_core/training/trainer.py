@@ -30,6 +30,7 @@ from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
+from ladd_core.progress import format_seconds, quiet
 from ladd_core.training.checkpoint import TrainState, save_checkpoint
 from ladd_core.training.distributed import full_tensors, init_distributed, optimizer_state_like, wrap_model
 from ladd_core.training.health import HealthMonitor
@@ -303,10 +304,11 @@ class Trainer:
                 if self.is_main:
                     _append_jsonl(metrics_file, rec)
                 eta = (total - step) * dt / max(tc.log_every, 1) if step < total else 0.0
-                self.log(
-                    f"step {step}/{total} loss {rec['loss']:.4f} nelbo {rec['nelbo_bpt']:.3f} bits/tok "
-                    f"{rec['tokens_per_s']:.0f} tok/s eta {eta:.0f}s"
-                )
+                if not quiet():  # the training progress line: one per log_every, with its ETA
+                    self.log(
+                        f"step {step}/{total} loss {rec['loss']:.4f} nelbo {rec['nelbo_bpt']:.3f} bits/tok "
+                        f"{rec['tokens_per_s']:.0f} tok/s eta {format_seconds(eta)}"
+                    )
                 t0, tokens = time.perf_counter(), 0
             if tc.eval_every and step % tc.eval_every == 0:
                 result = self.evaluate()
