@@ -112,11 +112,16 @@ def train_all(
             run_dir = out / name
             src = build_data(validate_config(data, components), components, run_dir / "data")
             vocab, seq_len = src.vocab_size, src.seq_len
-            if target is None:
-                target = backbone_params(data, components, vocab, seq_len)
-                n_params = target
-            else:
-                data, n_params = match_backbone(data, target, components, vocab, seq_len)
+            try:
+                if target is None:
+                    target = backbone_params(data, components, vocab, seq_len)
+                    n_params = target
+                else:
+                    data, n_params = match_backbone(data, target, components, vocab, seq_len)
+            except ImportError as exc:  # an optional dependency of the preset (e.g. a pretrained encoder)
+                log(f"bench: preset {name!r} skipped: {exc}")
+                bar.update()
+                continue
             cfg = validate_config(data, components, source=name)
             log(f"== bench: training {name} ({n_params:,} backbone parameters, {steps} steps) into {run_dir}")
             t0 = time.perf_counter()
