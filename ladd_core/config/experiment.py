@@ -80,7 +80,11 @@ class TrainConfig(ConfigBase):
     checkpoint_every: int = Field(500, ge=1)
     precision: Literal["fp32", "bf16"] = "fp32"
     device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:0' or 'auto'")
-    threads: int = Field(0, ge=0, description="torch CPU threads (0 = leave default)")
+    threads: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        "auto",
+        description="torch CPU threads: 'auto' = the cores other processes leave free, re-checked every few "
+        "seconds (docs/reliability.md); N = exactly N; 0 = leave torch's default",
+    )
     compile: bool = Field(False, description="torch.compile the backbones (slow first steps; checkpoints unchanged)")
     fsdp: bool = Field(False, description="shard parameters with FSDP2 (needs torchrun); else DDP when distributed")
 

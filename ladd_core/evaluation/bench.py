@@ -26,6 +26,7 @@ from ladd_core.config.experiment import validate_config
 from ladd_core.config.loading import apply_overrides, load_config_source
 from ladd_core.evaluation.plan import BenchBudget, BenchPlan
 from ladd_core.plugins import Components
+from ladd_core.progress import Progress
 from ladd_core.training.trainer import Trainer
 
 __all__ = ["BenchBudget", "BenchPlan", "backbone_params", "match_backbone", "plans_for", "train_all"]
@@ -92,6 +93,9 @@ def train_all(
     runs: dict[str, list[Path]] = {}
     costs: list[dict[str, Any]] = []
     presets = components.registry("preset")
+    n_runs = sum(1 for plan in plans.values() for name in plan.presets if name in presets)
+    # plain lines (a line per finished run): the trainers print their own step lines in between
+    bar = Progress(n_runs, "bench: training", unit="runs", interactive=False, interval=0)
     for ds, plan in plans.items():
         budget = plan.budget(quick)
         runs[ds] = []
@@ -108,11 +112,16 @@ def train_all(
             run_dir = out / name
             src = build_data(validate_config(data, components), components, run_dir / "data")
             vocab, seq_len = src.vocab_size, src.seq_len
-            if target is None:
-                target = backbone_params(data, components, vocab, seq_len)
-                n_params = target
-            else:
-                data, n_params = match_backbone(data, target, components, vocab, seq_len)
+            try:
+                if target is None:
+                    target = backbone_params(data, components, vocab, seq_len)
+                    n_params = target
+                else:
+                    data, n_params = match_backbone(data, target, components, vocab, seq_len)
+            except ImportError as exc:  # an optional dependency of the preset (e.g. a pretrained encoder)
+                log(f"bench: preset {name!r} skipped: {exc}")
+                bar.update()
+                continue
             cfg = validate_config(data, components, source=name)
             log(f"== bench: training {name} ({n_params:,} backbone parameters, {steps} steps) into {run_dir}")
             t0 = time.perf_counter()
@@ -134,6 +143,8 @@ def train_all(
                 }
             )
             runs[ds].append(run_dir)
+            bar.update()
+    bar.close()
     return runs, costs
 
 

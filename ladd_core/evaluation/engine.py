@@ -33,6 +33,7 @@ from ladd_core.evaluation.aggregate import aggregate
 from ladd_core.evaluation.context import MetricNotApplicable, reference_tokens
 from ladd_core.evaluation.schema import ResultRow, ResultSet
 from ladd_core.plugins import Components
+from ladd_core.progress import Progress
 from ladd_core.sampling import check_sampling_args, draw_samples, sampler_config
 from ladd_core.training.runs import LoadedRun, config_hash, load_run, resolve_device
 
@@ -308,6 +309,9 @@ def evaluate(
     unique = list(dict.fromkeys(Path(d) for d in run_dirs))
     if len(unique) < len(run_dirs):
         note("runs given more than once are evaluated once")
+    per_seed = len(spec.samplers or [None]) * len(spec.temperatures or [None]) * len(spec.steps or [None])
+    # plain lines (one per run and seed): each cell's sampling prints its own progress in between
+    bar = Progress(len(unique) * len(spec.seeds) * per_seed, "eval", unit="cells", interactive=False, interval=0)
     for run_dir in unique:
         run = load_run(run_dir, components, device=spec.device)
         available = run.data.capabilities | run.model.capabilities | ready
@@ -321,12 +325,14 @@ def evaluate(
             row = ev.model_row(seed)
             result.rows += [row] if row is not None else []
             result.rows += ev.sample_rows(components, spec, seed)
+            bar.update(per_seed)  # skipped (incompatible) cells count as done
         for key, value in ev.ctx.extras.items():
             if key.startswith("reference_tokens:"):
                 note(
                     f"{run_dir}: reference set of {value[0].shape[0]} held-out sequences (asked for up to "
                     f"{key.split(':')[1]})"
                 )
+    bar.close()
     if "judge" in resources and resources["judge"].loaded:
         result.judge = resources["judge"].description
     result.notices = notices

@@ -106,7 +106,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -173,7 +174,7 @@ def save_checkpoint(
             "train_state": train_state.__dict__,
             "optimizer": opt_meta,
             "scheduler": scheduler_state,
-            "sha256": {f: _sha256(tmp / f) for f in files},
+            "sha256": {f: sha256_file(tmp / f) for f in files},
         }
         (tmp / "state.json").write_text(json.dumps(meta, default=_json_default), encoding="utf-8")
         for f in tmp.iterdir():
@@ -331,7 +332,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         f = path / fname
         if not f.is_file():
             raise CheckpointError(f"{path} is incomplete: {fname} is missing")
-        if _sha256(f) != meta["sha256"][fname]:
+        if sha256_file(f) != meta["sha256"][fname]:
             raise CheckpointError(f"{f} is corrupt or truncated (checksum mismatch)")
         try:
             loaded[fname] = load_file(str(f))

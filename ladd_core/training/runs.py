@@ -19,6 +19,7 @@ from ladd_core.config.experiment import ExperimentConfig, validate_config
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
 from ladd_core.training.checkpoint import CheckpointError, atomic_write_text, find_checkpoints, load_newest_valid
+from ladd_core.training.portable import check_plugins, is_export_record, read_export_weights
 from ladd_core.training.resume_rules import config_diff, format_changes, is_safe
 
 __all__ = [
@@ -209,8 +210,11 @@ def check_run_dir(run_dir: Path) -> None:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory {run_dir} does not exist")
-    if read_run_record(run_dir) is None:
+    record = read_run_record(run_dir)
+    if record is None:
         raise ConfigError([("<run>", f"{run_dir} is not a ladd run (no {CONFIG_FILE}); train one with `ladd train`")])
+    if is_export_record(record):  # an exported model directory: weights verified on load
+        return
     if not find_checkpoints(run_dir / "checkpoints"):
         raise CheckpointError(f"{run_dir} has no checkpoint yet; train it first")
 
@@ -233,6 +237,10 @@ def load_run(run_dir: Path, components: Components, device: str = "cpu", use_ema
     from ladd_core.build import build_data, build_model
 
     run_dir = Path(run_dir)
+    record = read_run_record(run_dir) or {}
+    exported = is_export_record(record)
+    if exported:
+        check_plugins(record, components)  # a missing plug-in is named with its package, before the config
     cfg = read_run_config(run_dir, components)
     dev = resolve_device(device, "--device")
     check_tokenizer_present(run_dir)
@@ -246,6 +254,11 @@ def load_run(run_dir: Path, components: Components, device: str = "cpu", use_ema
         forbidden_ids=data.tokenizer.non_data_ids,
     )
     record_tokenizer(run_dir, data, write=False)
+    if exported:
+        load_weights(model, read_export_weights(run_dir, record), run_dir)
+        model.set_stage(int(record["export"]["stage"]))
+        model.to(dev).eval()
+        return LoadedRun(cfg, model, data, int(record["export"]["step"]), run_dir)
     found = load_newest_valid(run_dir / "checkpoints", _warn)
     if found is None:
         raise CheckpointError(f"{run_dir} has no checkpoint yet; train it first")

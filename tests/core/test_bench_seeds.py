@@ -33,6 +33,7 @@ def test_seeds_are_trained_scored_and_tabulated(tmp_path, capsys) -> None:
     text = doc.read_text()
     assert text.startswith("# Benchmarks\n\nkept") and text.count("<!-- seeds:begin -->") == 1
     assert "| sawtooth-coladd | preset | 0,1 |" in text and "sawtooth-coladd-wpreset-s1" in text
+    assert "Reference, `sawtooth`: ideal factorized one-step sampler" in text
     # a second invocation reuses the finished runs and replaces the section instead of appending
     assert main([*_args(out), "--doc", str(doc), "--report-only"]) == 0
     assert doc.read_text().count("<!-- seeds:begin -->") == 1
@@ -42,3 +43,11 @@ def test_unknown_preset_fails_before_training(tmp_path, capsys) -> None:
     assert main(["bench-seeds", "sawtooth-coladdd", "--out", str(tmp_path / "x")]) == 2
     assert "sawtooth-coladd" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_factorized_reference_is_the_product_of_marginals_figure(tmp_path, components) -> None:
+    """On the sawtooth a product-of-marginals sampler is known to score about 1.65 x entropy (MDLM at N = 1)."""
+    from ladd_core.evaluation.robustness import factorized_reference
+
+    name, ratio = factorized_reference("sawtooth-mdlm", components, 256, tmp_path)
+    assert name == "sawtooth" and 1.55 < ratio < 1.75

@@ -437,3 +437,14 @@ def test_tiny_two_stage_cli_run(tmp_path) -> None:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 3 and all(len(r["tokens"]) == 16 and set(r["tokens"]) <= {0, 1} for r in rows)
     assert all(r["nfe"] <= (2 + 1) + (4 + 1) for r in rows)
+
+
+def test_minilm_preset_is_shakespeare_coladd_with_the_frozen_encoder(components) -> None:
+    from ladd_core.config.experiment import validate_config
+    from ladd_core.config.loading import load_config_source
+
+    base = validate_config(load_config_source("shakespeare-coladd", components), components)
+    mini = validate_config(load_config_source("shakespeare-coladd-minilm", components), components)
+    assert mini.model.latent.encoder.name == "minilm" and components.get("encoder", "minilm").trainable is False
+    assert (mini.model.latent.encoder.num_slots, mini.model.latent.encoder.dim) == (4, 32)
+    assert mini.model.backbone == base.model.backbone and mini.train == base.train and mini.data == base.data
