@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ladd_core.components.samplers import Sampler
     from ladd_core.components.schedules import Schedule
     from ladd_core.components.tokenizers import Tokenizer
-    from ladd_core.evaluation.plan import BenchPlan
+    from ladd_core.evaluation.plan import BenchPlan, DemoStep
     from ladd_core.registry import Register
 
 hookspec = pluggy.HookspecMarker("ladd")
@@ -134,4 +134,13 @@ def ladd_register_bench_plans(register: Register[BenchPlan]) -> None:
     The plan lists the presets to compare (the reference first), their budgets
     (full and ``--quick``) and the samplers to evaluate; see
     :class:`ladd_core.evaluation.plan.BenchPlan`.
+    """
+
+
+@hookspec
+def ladd_register_demo_steps(register: Register[DemoStep]) -> None:
+    """Register what ``ladd demo`` (the quick start) trains and samples: ``register("my-step", DemoStep(...))``.
+
+    Each :class:`ladd_core.evaluation.plan.DemoStep` names a preset, its full and ``--quick`` overrides and
+    how many samples to draw; the demo runs every registered step in ``order``.
     """

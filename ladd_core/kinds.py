@@ -20,7 +20,7 @@ from ladd_core.components.tokenizers import Tokenizer
 from ladd_core.config.base import ComponentConfig
 from ladd_core.config.experiment import check_default
 from ladd_core.config.schema import config_name_literal
-from ladd_core.evaluation.plan import BenchPlan
+from ladd_core.evaluation.plan import BenchPlan, DemoStep
 
 __all__ = ["KINDS", "Kind", "check_component_class"]
 
@@ -68,6 +68,7 @@ KINDS: dict[str, Kind] = {
         Kind("preset", "ladd_register_presets", None, "a config dict"),
         Kind("default", "ladd_register_config_defaults", None, "component name", str, check_default),
         Kind("bench_plan", "ladd_register_bench_plans", None, "a BenchPlan", BenchPlan),
+        Kind("demo_step", "ladd_register_demo_steps", None, "a DemoStep", DemoStep),
     )
 }
 

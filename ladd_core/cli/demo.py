@@ -1,4 +1,4 @@
-"""``ladd demo``: train small MDLMs on the sawtooth and on Shakespeare, sample at several step counts."""
+"""``ladd demo``: train the steps plug-ins register (``ladd_register_demo_steps``), sample at several N."""
 
 from __future__ import annotations
 
@@ -19,25 +19,6 @@ __all__ = ["run_demo"]
 
 STEP_GRID = (1, 4, 16, 64)
 
-# (preset, full-demo overrides, quick overrides, samples per N).  The sawtooth MDLM must train past the
-# ~2000-step plateau where it has not yet found the phase (docs/benchmarks.md); the Shakespeare run is the
-# preset cut to its first 1000 steps (validation NELBO ~3.05 bits/char there, "Text: shakespeare-mdlm
-# learning curve").
-PLAN: tuple[tuple[str, list[str], list[str], int], ...] = (
-    (
-        "sawtooth-mdlm",
-        ["train.max_steps=3000", "train.eval_every=0", "train.log_every=250"],
-        ["train.max_steps=30", "train.log_every=10", "model.backbone.layers=1", "data.val_size=256"],
-        128,
-    ),
-    (
-        "shakespeare-mdlm",
-        ["train.max_steps=1000", "train.eval_every=0", "train.log_every=100"],
-        ["train.max_steps=30", "train.log_every=10", "model.backbone.layers=1", "data.max_chars=200000"],
-        8,
-    ),
-)
-
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -55,7 +36,7 @@ def _entropy_bits_per_token(run, n: int = 1024) -> float | None:
 
 
 def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
-    """Train both presets into ``out/<preset>`` (resuming if present), then sample and print a table.
+    """Train every registered demo step's preset into ``out/<preset>`` (resuming), then sample and print a table.
 
     ``threads`` overrides the presets' ``train.threads`` (and the threads used for sampling).
     """
@@ -64,7 +45,14 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
     texts: dict[str, list[str]] = {}
     t_start = time.perf_counter()
     extra = [] if threads is None else [f"train.threads={threads}"]
-    for preset, full, fast, n_samples in PLAN:
+    registry = comps.registry("demo_step")
+    steps = sorted((registry.get(n) for n in registry.list()), key=lambda st: (st.order, st.preset))
+    if not steps:
+        raise ValueError("no demo steps are registered (a plug-in registers them with ladd_register_demo_steps)")
+    for step in steps:
+        preset, full, fast, n_samples = step.preset, list(step.overrides), list(step.quick), step.num_samples
+        if step.note:
+            _say(step.note)
         run_dir = out / (preset + ("-quick" if quick else ""))
         cfg = resolve(preset, [*(fast if quick else full), *extra])
         _say(f"== training {preset} for {cfg.train.max_steps} steps into {run_dir}")

