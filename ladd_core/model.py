@@ -32,14 +32,15 @@ class LossOutput:
         token_nelbo: ``(B,)`` token-channel NELBO, nats per sequence.
         latent_nelbo: ``(B,)`` latent-channel bound term in nats, or ``None`` where not a valid bound.
         num_tokens: ``(B,)`` scored tokens.
-        logs: scalar diagnostics.
+        logs: scalar diagnostics, detached 0-dim tensors (or floats); the trainer turns them into
+            numbers only on the steps it logs, so a step makes no host sync for them.
     """
 
     loss: Tensor
     token_nelbo: Tensor
     latent_nelbo: Tensor | None
     num_tokens: Tensor
-    logs: dict[str, float] = field(default_factory=dict)
+    logs: dict[str, Tensor | float] = field(default_factory=dict)
 
 
 class LaddModel(nn.Module):
@@ -135,8 +136,8 @@ class LaddModel(nn.Module):
         tok = self.objective(self.process, log_p, x0, noised.x_t, t, attn)
         per_example = tok.loss + out.latent_loss
         logs = {
-            "token_loss": float(tok.loss.detach().mean()),
-            "latent_loss": float(out.latent_loss.detach().mean()),
+            "token_loss": tok.loss.detach().mean(),
+            "latent_loss": out.latent_loss.detach().mean(),
             **out.logs,
         }
         return LossOutput(per_example.mean(), tok.nelbo, out.latent_nelbo, tok.num_tokens, logs)

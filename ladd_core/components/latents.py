@@ -71,13 +71,14 @@ class LatentTrainOutput:
         token_logits: ``(B, L, C)`` raw token logits for the token objective.
         latent_loss: ``(B,)`` latent training loss per example (weighted as configured), zeros without a latent.
         latent_nelbo: ``(B,)`` latent bound term in nats, or ``None`` where the channel has no valid bound.
-        logs: scalar diagnostics (already reduced) to log.
+        logs: scalar diagnostics (already reduced) to log: detached 0-dim tensors (no host sync in the
+            step; the trainer converts them when it logs) or floats.
     """
 
     token_logits: Tensor
     latent_loss: Tensor
     latent_nelbo: Tensor | None = None
-    logs: dict[str, float] = field(default_factory=dict)
+    logs: dict[str, Tensor | float] = field(default_factory=dict)
 
 
 @dataclass

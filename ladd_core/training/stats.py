@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["StepStats"]
 
@@ -23,4 +24,4 @@ class StepStats:
     nelbo_nats: float
     num_tokens: float
     grad_norm: float
-    logs: dict[str, float] = field(default_factory=dict)
+    logs: dict[str, Any] = field(default_factory=dict)  # floats or 0-dim tensors

@@ -238,7 +238,7 @@ class Trainer:
         assert self.runner is not None
         self.optimizer.zero_grad(set_to_none=True)
         sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, nelbo nats, tokens
-        logs: dict[str, float] = {}
+        logs: dict[str, torch.Tensor | float] = {}  # tensors: reduced to numbers only when logged
         for last, part, gen in self._chunks(batch, self.state.step, "train"):
             with self._sync_grads(last):
                 with self._autocast():
@@ -246,7 +246,7 @@ class Trainer:
                 (out.loss / self.accum).backward()
             sums += torch.stack([out.loss.detach().double(), out.token_nelbo.detach().double().sum(), _total(out)])
             for k, v in out.logs.items():
-                logs[k] = logs.get(k, 0.0) + v / self.accum
+                logs[k] = logs.get(k, 0.0) + (v.detach().double() if torch.is_tensor(v) else v) / self.accum
         self.dist.all_reduce_sum(sums)
         loss = float(sums[0]) / (self.accum * self.dist.world_size)
         if not math.isfinite(loss):
@@ -300,7 +300,7 @@ class Trainer:
                     "grad_norm": st.grad_norm,
                     "lr": self.scheduler.get_last_lr()[0],
                     "tokens_per_s": tokens / max(dt, 1e-9),
-                    **self._mean_over_ranks(st.logs),
+                    **self._mean_over_ranks({k: float(v) for k, v in st.logs.items()}),  # the only sync
                     **self._probe_health(batch, step),
                 }
                 if self.is_main:

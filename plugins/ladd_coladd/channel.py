@@ -271,7 +271,7 @@ class GaussianLatent(LatentChannel):
         if token_logits is None:
             raise ValueError("the token network returned no token_logits")
 
-        logs: dict[str, float] = {}
+        logs: dict[str, Tensor | float] = {}
         latent_loss = torch.zeros(b, device=dev)
         latent_nelbo = None
         if latent_out is None:
@@ -281,7 +281,7 @@ class GaussianLatent(LatentChannel):
         latent_out = latent_out.float()
         y0_hat = self.to_x0(latent_out, y_t, t_y)
         n_keep = keep.sum().clamp_min(1)
-        logs["latent_mse"] = float(((y0_hat - y0).detach().pow(2).flatten(1).mean(-1) * keep).sum() / n_keep)
+        logs["latent_mse"] = ((y0_hat - y0).detach().pow(2).flatten(1).mean(-1) * keep).sum() / n_keep
 
         terms = None
         if c.latent_loss == "elbo" or bound_valid:

@@ -268,13 +268,13 @@ class VQLatent(LatentChannel):
             code_loss = cfg.latent_weight * weight * nll.sum(-1) / k
         else:
             code_loss = cfg.latent_weight * nll.sum(-1) / k
-        logs["code_loss"] = float(code_loss.detach().mean())
+        logs["code_loss"] = code_loss.detach().mean()
         n_masked = masked.sum()
         if int(n_masked) > 0:
             with torch.no_grad():
                 hit = (log_p.argmax(-1) == c0) & masked
-                logs["code_nll"] = float(nll.detach().sum() / n_masked)
-                logs["code_acc"] = float(hit.sum() / n_masked)
+                logs["code_nll"] = nll.detach().sum() / n_masked
+                logs["code_acc"] = hit.sum() / n_masked
         return LatentTrainOutput(token_logits, code_loss + vq.commit_loss, latent_nelbo, logs)
 
     def _mask_codes(
