@@ -20,6 +20,7 @@ from ladd_core.config.loading import apply_overrides, load_config_source
 from ladd_core.evaluation.engine import EvalSpec, evaluate
 from ladd_core.evaluation.schema import ResultSet
 from ladd_core.plugins import Components
+from ladd_core.progress import Progress
 from ladd_core.training.trainer import Trainer
 
 __all__ = [
@@ -121,6 +122,8 @@ def run_seeds(
     import time
 
     results: list[SeedResult] = []
+    # plain lines, one per finished run (each run prints its own training and sampling progress in between)
+    bar = Progress(len(presets) * len(widths) * len(seeds), "bench-seeds", unit="runs", interactive=False, interval=0)
     for preset in presets:
         for width in widths:
             for seed in seeds:
@@ -136,6 +139,8 @@ def run_seeds(
                 results.append(res)
                 out.mkdir(parents=True, exist_ok=True)
                 (out / "seeds.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+                bar.update()
+    bar.close()
     return results
 
 

@@ -22,6 +22,8 @@ def test_seeds_are_trained_scored_and_tabulated(tmp_path, capsys) -> None:
     doc.write_text("# Benchmarks\n\nkept\n")
     out = tmp_path / "seeds"
     assert main([*_args(out), "--doc", str(doc)]) == 0
+    err = capsys.readouterr().err
+    assert "bench-seeds: 1/2 runs (50%)" in err and "bench-seeds: 2/2 runs (100%)" in err  # one line per run
     for seed in (0, 1):
         run = out / f"sawtooth-coladd-wpreset-s{seed}"
         cfg = json.loads((run / "config.json").read_text())["config"]
