@@ -9,8 +9,8 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from ladd_coladd.regularizers import info_nce, variance_floor
-from ladd_coladd.vp import VP
+from ladd_coladd.regularizers import info_nce, latent_spread, variance_floor
+from ladd_coladd.vp import VP, shift_time, shift_time_derivative
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latents import LatentChannel, LatentConfig, LatentProbe, LatentTrainOutput, Networks
 from ladd_core.components.objectives import sample_times
@@ -18,29 +18,7 @@ from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
 from ladd_core.numerics import check_finite
 
-__all__ = ["GaussianLatent", "latent_spread", "shift_time", "shift_time_derivative"]
-
-
-def latent_spread(y: Tensor) -> float:
-    """Spread of latents ``y (B, K, d)`` over the batch relative to their size, averaged over slots.
-
-    ``sqrt(sum_d Var_b[y_bkd]) / sqrt(E_b ||y_bk||^2)``: 0 when every sequence gets the same latent,
-    up to 1 for latents centred at 0 (about 1 for unit vectors spread over the sphere).
-    """
-    y = y.detach().double()
-    spread = y.var(dim=0, unbiased=False).sum(-1).sqrt()  # (K,)
-    size = y.pow(2).sum(-1).mean(0).sqrt().clamp_min(1e-12)  # (K,)
-    return float((spread / size).mean())
-
-
-def shift_time(t: Tensor, a: float) -> Tensor:
-    """SD3-style shift ``t' = a t / (1 + (a - 1) t)`` (``a < 1`` moves times toward less noise)."""
-    return a * t / (1.0 + (a - 1.0) * t)
-
-
-def shift_time_derivative(t: Tensor, a: float) -> Tensor:
-    """``d t' / d t = a / (1 + (a - 1) t)**2``."""
-    return a / (1.0 + (a - 1.0) * t) ** 2
+__all__ = ["GaussianLatent"]
 
 
 class _EncoderNoise(nn.Module):

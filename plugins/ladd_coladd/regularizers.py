@@ -1,4 +1,4 @@
-"""Anti-collapse regularisers of a trainable encoder's latent (Co-LADD; docs/coladd.md, "Latent health").
+"""Anti-collapse regularisers of a trainable encoder's latent and its spread statistic (Co-LADD; docs/coladd.md).
 
 Both act on the encoder output over a batch and only while the encoder trains:
 
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["info_nce", "variance_floor"]
+__all__ = ["info_nce", "latent_spread", "variance_floor"]
 
 
 def variance_floor(y: Tensor, target: float, eps: float = 1e-4) -> Tensor:
@@ -44,3 +44,15 @@ def info_nce(a: Tensor, b: Tensor, tau: float) -> Tensor:
     logits = za @ zb.T / tau  # (B, B)
     labels = torch.arange(a.shape[0], device=a.device)
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+
+
+def latent_spread(y: Tensor) -> float:
+    """Spread of latents ``y (B, K, d)`` over the batch relative to their size, averaged over slots.
+
+    ``sqrt(sum_d Var_b[y_bkd]) / sqrt(E_b ||y_bk||^2)``: 0 when every sequence gets the same latent,
+    up to 1 for latents centred at 0 (about 1 for unit vectors spread over the sphere).
+    """
+    y = y.detach().double()
+    spread = y.var(dim=0, unbiased=False).sum(-1).sqrt()  # (K,)
+    size = y.pow(2).sum(-1).mean(0).sqrt().clamp_min(1e-12)  # (K,)
+    return float((spread / size).mean())

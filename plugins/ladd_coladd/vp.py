@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ladd_core.components.schedules import Schedule
 
-__all__ = ["VP"]
+__all__ = ["VP", "shift_time", "shift_time_derivative"]
 
 
 def _bc(v: Tensor, like: Tensor) -> Tensor:
@@ -96,3 +96,13 @@ class VP:
         mean, var = self.posterior(y_t, y0_hat, t, s)
         z = torch.randn(y_t.shape, generator=generator, device=y_t.device, dtype=y_t.dtype)
         return mean + _bc(var.sqrt(), y_t) * z
+
+
+def shift_time(t: Tensor, a: float) -> Tensor:
+    """SD3-style shift ``t' = a t / (1 + (a - 1) t)`` (``a < 1`` moves times toward less noise)."""
+    return a * t / (1.0 + (a - 1.0) * t)
+
+
+def shift_time_derivative(t: Tensor, a: float) -> Tensor:
+    """``d t' / d t = a / (1 + (a - 1) t)**2``."""
+    return a / (1.0 + (a - 1.0) * t) ** 2

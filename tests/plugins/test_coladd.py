@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ladd_coladd.channel import GaussianLatent, shift_time, shift_time_derivative
-from ladd_coladd.vp import VP
+from ladd_coladd.channel import GaussianLatent
+from ladd_coladd.vp import VP, shift_time, shift_time_derivative
 from ladd_core.build import build_model
 from ladd_core.components.backbones import Backbone, BackboneConfig, BackboneOutput
 from ladd_core.components.data import Batch
