@@ -14,7 +14,16 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ladd_core.cli import bench_cmds, components_cmds, config_cmds, eval_cmds, export_cmds, run_cmds, seeds_cmds
+from ladd_core.cli import (
+    bench_cmds,
+    capabilities_cmds,
+    components_cmds,
+    config_cmds,
+    eval_cmds,
+    export_cmds,
+    run_cmds,
+    seeds_cmds,
+)
 from ladd_core.config.errors import ConfigError
 from ladd_core.numerics import NonFiniteError
 from ladd_core.progress import QUIET_ENV
@@ -56,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     components_cmds.add_parsers(sub)
+    capabilities_cmds.add_parsers(sub)
     config_cmds.add_parsers(sub)
     run_cmds.add_parsers(sub)
     eval_cmds.add_parsers(sub)

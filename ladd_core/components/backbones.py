@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from torch import Tensor, nn
 
+from ladd_core.capability import Capability
 from ladd_core.config.base import ComponentConfig
 
 __all__ = ["Backbone", "BackboneConfig", "BackboneOutput", "BackboneSpec"]
@@ -63,7 +64,7 @@ class Backbone(nn.Module, ABC):
     """
 
     Config: ClassVar[type[BackboneConfig]] = BackboneConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"tokens"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({Capability.TOKENS})
 
     def __init__(self, config: BackboneConfig, spec: BackboneSpec) -> None:
         super().__init__()

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from ladd_core.capability import Capability
 from ladd_core.config.base import ComponentConfig
 
 if TYPE_CHECKING:
@@ -116,9 +117,9 @@ class LatentChannel(nn.Module, ABC):
 
     Config: ClassVar[type[LatentConfig]] = LatentConfig
     capabilities: ClassVar[frozenset[str]] = frozenset()
-    backbone_requires: ClassVar[frozenset[str]] = frozenset({"tokens"})
+    backbone_requires: ClassVar[frozenset[str]] = frozenset({Capability.TOKENS})
     """Capabilities the (joint) backbone must declare for this channel, e.g. ``{"latent_stream"}``."""
-    latent_denoiser_requires: ClassVar[frozenset[str]] = frozenset({"latent_only"})
+    latent_denoiser_requires: ClassVar[frozenset[str]] = frozenset({Capability.LATENT_ONLY})
     """Capabilities a configured separate latent denoiser must declare."""
 
     def __init__(self, config: LatentConfig) -> None:

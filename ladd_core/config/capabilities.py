@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ladd_core.capability import Capability
+
 if TYPE_CHECKING:  # types only: the experiment module imports this one
     from ladd_core.config.experiment import ExperimentConfig
     from ladd_core.plugins import Components
@@ -29,7 +31,7 @@ def model_capabilities(cfg: ExperimentConfig, components: Components) -> frozens
     caps = set(latent_cls.capabilities_for(cfg.model.latent, has_latent_denoiser=has_den))
     caps |= components.get("backbone", cfg.model.backbone.name).capabilities
     if has_den:
-        caps.add("latent_denoiser")
+        caps.add(Capability.LATENT_DENOISER)
     return frozenset(caps)
 
 

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 import ladd_core
 from ladd_core.build import build_component
+from ladd_core.capability import Capability
 from ladd_core.components.metrics import EvalContext, Metric, MetricValue
 from ladd_core.conditioning import Condition, ConditionError
 from ladd_core.config.errors import ConfigError, format_validation_error
@@ -178,7 +179,7 @@ class _RunEval:
             "config_hash": config_hash(run.cfg),
             "run_step": run.step,
             "latent": run.cfg.model.latent.name,
-            "latent_model": "no_latent" not in caps,
+            "latent_model": Capability.NO_LATENT not in caps,
             "precision": f"weights {str(dtype).removeprefix('torch.')}, sampling float64",
         }
 

@@ -42,8 +42,9 @@ class JudgeSpec:
     description: str
 
 
-def _eval_extra_missing() -> list[str]:
-    return [m for m in ("transformers", "gguf") if importlib.util.find_spec(m) is None]
+def _eval_extra_missing(gguf: bool = True) -> list[str]:
+    """Packages of the ``eval`` extra the judge lacks (``gguf`` only matters for a ``.gguf`` judge)."""
+    return [m for m in ("transformers", "gguf")[: 2 if gguf else 1] if importlib.util.find_spec(m) is None]
 
 
 def default_judge() -> JudgeSpec | None:
@@ -99,7 +100,7 @@ class CausalLMJudge:
     """
 
     def __init__(self, spec: JudgeSpec, device: str = "cpu", max_length: int = 1024, batch_size: int = 8) -> None:
-        missing = _eval_extra_missing()
+        missing = _eval_extra_missing(gguf=spec.gguf_file is not None)
         if missing:
             raise ImportError(f"the judge needs {', '.join(missing)}: pip install 'ladd[eval]'")
         os.environ["HF_HUB_OFFLINE"] = "1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -167,7 +168,9 @@ class LatentContract(ComponentContract):
                     assert out.latent_nelbo.shape == (b,) and torch.isfinite(out.latent_nelbo).all()
                 elif not train:
                     assert "joint_bound" not in tm.capabilities, "declares 'joint_bound' but reports no latent_nelbo"
-                assert all(isinstance(v, float) for v in out.logs.values())
+                for k, v in out.logs.items():  # numbers, or detached scalar tensors (reduced when logged)
+                    ok = isinstance(v, float) or (torch.is_tensor(v) and v.dim() == 0 and not v.requires_grad)
+                    assert ok and math.isfinite(float(v)), f"log {k!r} must be a finite float or detached 0-dim tensor"
                 if "no_latent" in tm.capabilities:
                     assert not out.latent_loss.any()
 
