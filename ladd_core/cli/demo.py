@@ -80,8 +80,9 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
         print(f"\nsamples from {preset} (first 100 characters):")
         for line in lines:
             print("  " + line)
+    threads_used = torch.get_num_threads()
     print(
         f"\ndemo finished in {time.perf_counter() - t_start:.0f}s (torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads). Runs are in {out}; `ladd sample RUN --steps N` draws more."
+        f"{threads_used} thread{'s' * (threads_used != 1)}). Runs are in {out}; `ladd sample RUN --steps N` draws more."
     )
     return 0
