@@ -10,7 +10,28 @@ from ladd_core.components.data import Batch
 from ladd_core.diagnostics import HealthThresholds, assess, latent_health
 from ladd_core.model import LaddModel
 
-__all__ = ["HealthMonitor"]
+__all__ = ["HealthMonitor", "still_rising"]
+
+GAIN = "latent_gain_full_bpt"
+
+
+def still_rising(history: list[tuple[int, float]], min_rise: float = 0.02) -> tuple[float, float] | None:
+    """``(earlier, last)`` gains when the latent's use was still clearly rising over a stage's last quarter.
+
+    ``history`` is the stage's ``(step, all-mask gain)`` observations.  The gain at the last one is compared
+    with the gain at the observation closest to three quarters of the stage; a rise of more than
+    ``min_rise`` bits/token and of more than half the earlier value means the stage ended while the
+    latent was still being learned (seen: a Co-LADD encoder frozen at 0.07 bits where it reaches 0.25).
+    """
+    if len(history) < 3:
+        return None
+    first, last = history[0][0], history[-1][0]
+    target = first + 0.75 * (last - first)
+    earlier = min(history[:-1], key=lambda h: abs(h[0] - target))[1]
+    end = history[-1][1]
+    if end - earlier > min_rise and end - earlier > 0.5 * max(earlier, 0.0):
+        return earlier, end
+    return None
 
 
 class HealthMonitor:
@@ -40,6 +61,9 @@ class HealthMonitor:
         self.thresholds = thresholds or HealthThresholds()
         self.last: dict[str, float] = {}
         self.problems: dict[int, list[str]] = {}  # stage -> problems reported in it (first report only)
+        self.history: dict[int, list[tuple[int, float]]] = {}  # stage -> (step, all-mask gain) observations
+        self.checked: set[int] = set()  # stages whose end was checked
+        self.late: list[str] = []  # stages that ended while the latent was still being learned
 
     def observe(self, batch: Batch, step: int, stage: int, generator: torch.Generator) -> dict[str, float]:
         """Probe ``batch`` at ``step``; returns the numbers to log (empty without a latent)."""
@@ -47,6 +71,9 @@ class HealthMonitor:
         if not health:
             return {}
         self.last = health
+        self._check_stage_end(stage, step)
+        if GAIN in health:
+            self.history.setdefault(stage, []).append((step, float(health[GAIN])))
         problems = assess(health, self.thresholds)
         if problems and step >= self.after_step and stage not in self.problems:
             self.problems[stage] = problems
@@ -54,8 +81,23 @@ class HealthMonitor:
                 self.warn(f"warning: step {step} (stage {stage}): {p}. See docs/coladd.md, 'Latent health'.")
         return health
 
+    def _check_stage_end(self, stage: int, step: int) -> None:
+        """On the first observation of a new stage: was the latent still being learned when the last one ended?"""
+        for prev in sorted(p for p in self.history if p < stage and p not in self.checked):
+            self.checked.add(prev)
+            rise = still_rising(self.history[prev])
+            if rise is None:
+                continue
+            msg = (
+                f"stage {prev} ended while the latent's use was still rising (all-mask gain {rise[0]:.3f} -> "
+                f"{rise[1]:.3f} bits/token over its last quarter); what the encoder learned is now fixed. A longer "
+                "stage (train.stages) or an anti-collapse switch (model.latent.variance_floor) may help"
+            )
+            self.late.append(msg)
+            self.warn(f"warning: step {step}: {msg}. See docs/coladd.md, 'Latent health'.")
+
     def summary(self) -> dict[str, object]:
         """``{"latent_health": last numbers, "latent_problems": problems in them}``; empty without a latent."""
         if not self.last:
             return {}
-        return {"latent_health": dict(self.last), "latent_problems": assess(self.last, self.thresholds)}
+        return {"latent_health": dict(self.last), "latent_problems": assess(self.last, self.thresholds) + self.late}

@@ -240,3 +240,32 @@ def test_regularisers_reach_the_encoder_in_stage_one_only(components, tmp_path: 
     model.latent.config = model.latent.config.model_copy(update={"variance_floor": 0.0, "infonce_weight": 0.0})
     out2_plain = model.loss(batch, torch.Generator().manual_seed(0))
     assert out2.logs["latent_loss"] == pytest.approx(out2_plain.logs["latent_loss"])  # frozen encoder: off
+
+
+def test_still_rising_flags_a_stage_that_ends_while_the_latent_is_learned() -> None:
+    from ladd_core.training.health import still_rising
+
+    # the all-mask gains of two real stage-1 runs (sawtooth-coladd at width 40, seeds 1 and 0), steps 100..1000
+    weak = [0.0, 0.0, -0.0, -0.0, 0.022, 0.001, 0.003, 0.004, 0.017, 0.073]  # scored 1.374 x entropy at N = 1
+    good = [0.0, 0.018, 0.043, 0.06, 0.248, 0.269, 0.27, 0.255, 0.272, 0.25]  # scored 1.013
+    assert still_rising([(100 * (i + 1), g) for i, g in enumerate(weak)]) == (0.004, 0.073)
+    assert still_rising([(100 * (i + 1), g) for i, g in enumerate(good)]) is None
+    assert still_rising([(100, 0.0), (200, 0.5)]) is None  # too few observations to judge
+
+
+def test_monitor_warns_once_when_the_next_stage_begins(monkeypatch) -> None:
+    from ladd_core.training import health as health_mod
+
+    gains = iter([0.0, 0.001, 0.003, 0.004, 0.05, 0.08, 0.08])
+    monkeypatch.setattr(
+        health_mod, "latent_health", lambda *a: {"latent_gain_full_bpt": next(gains), "latent_spread": 0.9}
+    )
+    warned: list[str] = []
+    mon = health_mod.HealthMonitor(model=None, after_step=10**9, warn=warned.append)  # type: ignore[arg-type]
+    for step in (100, 200, 300, 400, 500):
+        mon.observe(None, step, 1, None)  # type: ignore[arg-type]
+    assert not warned
+    mon.observe(None, 600, 2, None)  # type: ignore[arg-type]
+    mon.observe(None, 700, 2, None)  # type: ignore[arg-type]
+    assert len(warned) == 1 and "stage 1 ended while the latent's use was still rising" in warned[0]
+    assert any("still rising" in p for p in mon.summary()["latent_problems"])  # type: ignore[union-attr]
