@@ -83,6 +83,7 @@ class ThreadGovernor:
         sample: the counter source (tests pass a fake one).
         set_threads / get_threads: torch's setters (tests pass fakes).
         cores: available cores (default :func:`available_cores`).
+        clock: the time source of ``sample`` (checked first, so a step reads no counters inside the window).
     """
 
     def __init__(
@@ -94,10 +95,11 @@ class ThreadGovernor:
         set_threads: Callable[[int], None] = torch.set_num_threads,
         get_threads: Callable[[], int] = torch.get_num_threads,
         cores: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.requested = requested
         self.log = log
-        self._sample, self._set, self._get = sample, set_threads, get_threads
+        self._sample, self._set, self._get, self._clock = sample, set_threads, get_threads, clock
         self.cores = cores or available_cores()
         self.ceiling = 1
         self.threads = 0
@@ -121,8 +123,10 @@ class ThreadGovernor:
         """At a step boundary: re-measure (every ``CHECK_SECONDS``) and adapt; returns the thread count."""
         if not self.adaptive or self._last is None:
             return self.threads
+        if not force and self._clock() - self._last.wall < CHECK_SECONDS:
+            return self.threads  # the hot path: one clock read per step
         now = self._sample()
-        if now is None or (not force and now.wall - self._last.wall < CHECK_SECONDS):
+        if now is None:
             return self.threads
         others = other_busy_cores(self._last, now)
         self._last = now

@@ -21,6 +21,14 @@ def mean_stderr(x: Tensor) -> tuple[float, float | None]:
     return mean, (float(x.std(unbiased=True)) / math.sqrt(n) if n > 1 else None)
 
 
+def ratio_of_means(mean: float, se: float | None, ref: float, se_ref: float | None) -> tuple[float, float | None]:
+    """``mean / ref`` of two independent estimates and its delta-method standard error."""
+    ratio = mean / ref
+    if se is None or se_ref is None:
+        return ratio, None
+    return ratio, abs(ratio) * math.sqrt((se / mean) ** 2 + (se_ref / ref) ** 2)
+
+
 def ratio_stderr(num: Tensor, den: Tensor) -> tuple[float, float | None]:
     """Ratio estimator ``R = sum(num) / sum(den)`` over units ``(n,)`` and its delta-method standard error.
 

@@ -11,7 +11,7 @@ from torch import Tensor
 from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
 from ladd_core.conditioning import Condition
 from ladd_core.evaluation.context import MetricNotApplicable
-from ladd_metrics._stats import mean_stderr
+from ladd_metrics._stats import mean_stderr, ratio_of_means
 
 __all__ = ["PromptNLL", "completion_nll_bits"]
 
@@ -68,9 +68,6 @@ class PromptNLL(Metric):
             context.extras["prompt-nll:entropy"] = mean_stderr(completion_nll_bits(context, real, condition))
         h, se_h = context.extras["prompt-nll:entropy"]
         out["prompt-entropy"] = MetricValue(h, se_h, "bits/generated token", False)
-        ratio = mean / h
-        se_r = None
-        if se is not None and se_h is not None:
-            se_r = abs(ratio) * math.sqrt((se / mean) ** 2 + (se_h / h) ** 2)
+        ratio, se_r = ratio_of_means(mean, se, h, se_h)
         out["prompt-nll-ratio"] = MetricValue(ratio, se_r, "x conditional entropy", False)
         return out

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
 from ladd_core.evaluation.context import MetricNotApplicable, reference_tokens
-from ladd_metrics._stats import mean_stderr
+from ladd_metrics._stats import mean_stderr, ratio_of_means
 
 __all__ = ["PhaseKS", "TrueNLL", "ks_pvalue", "ks_uniform"]
 
@@ -58,10 +58,7 @@ class TrueNLL(Metric):
             context.extras[key] = mean_stderr(_bits_per_token(context, ref))
         h, se_h = context.extras[key]
         out["data-entropy"] = MetricValue(h, se_h, "bits/token", False)
-        ratio = mean / h
-        se_r = None
-        if se is not None and se_h is not None:
-            se_r = abs(ratio) * math.sqrt((se / mean) ** 2 + (se_h / h) ** 2)
+        ratio, se_r = ratio_of_means(mean, se, h, se_h)
         out["true-nll-ratio"] = MetricValue(ratio, se_r, "x entropy", False)
         return out
 

@@ -53,7 +53,15 @@ def test_auto_follows_a_competitor_and_says_so() -> None:
     def set_threads(n: int) -> None:
         m.threads = n
 
-    gov = ThreadGovernor("auto", notes.append, sample=m.sample, set_threads=set_threads, get_threads=lambda: 2, cores=2)
+    gov = ThreadGovernor(
+        "auto",
+        notes.append,
+        sample=m.sample,
+        set_threads=set_threads,
+        get_threads=lambda: 2,
+        cores=2,
+        clock=lambda: m.t,
+    )
     gov.start()
     m.run(CHECK_SECONDS + 1)
     assert gov.check() == 2 and not notes  # idle machine: both cores
@@ -82,7 +90,9 @@ def test_fixed_counts_are_applied_once_and_never_adapted() -> None:
 
 def test_auto_never_exceeds_the_starting_count() -> None:
     m = _Machine()
-    gov = ThreadGovernor("auto", print, sample=m.sample, set_threads=lambda n: None, get_threads=lambda: 1, cores=2)
+    gov = ThreadGovernor(
+        "auto", print, sample=m.sample, set_threads=lambda n: None, get_threads=lambda: 1, cores=2, clock=lambda: m.t
+    )
     gov.start()
     m.run(CHECK_SECONDS + 1)
     assert gov.check() == 1  # the test suite pins torch to 1 thread: auto keeps results reproducible there
