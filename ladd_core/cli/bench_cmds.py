@@ -13,6 +13,7 @@ from typing import Any
 from ladd_core.evaluation.bench import hardware, plans_for, train_all
 from ladd_core.evaluation.engine import EvalSpec, evaluate
 from ladd_core.evaluation.judge import judge_resource
+from ladd_core.evaluation.per_second import equal_time_table, plot_quality_vs_time
 from ladd_core.evaluation.plots import frontier_path, plot_frontier, plot_quality_vs_nfe, plots_available
 from ladd_core.evaluation.table import format_table
 from ladd_core.plugins import get_components
@@ -68,6 +69,21 @@ def _plots(results: Any, img_dir: Path, ds: str, quick: bool, temperatures: list
     return lines
 
 
+def _per_second(results: Any, metrics: list[str], img_dir: Path, ds: str, quick: bool) -> list[str]:
+    """The quality-per-sampling-second section of a dataset: a table per metric, then the plot."""
+    lines: list[str] = []
+    for metric in metrics:
+        table = equal_time_table(results, metric)
+        if table:
+            lines += ["", f"Quality per sampling second ({ds}, {metric}): each latent-model setting against the best "
+                      "reference setting whose sampling wall time per sample is not larger.", "", *table]  # fmt: skip
+    if lines and plots_available():
+        png = plot_quality_vs_time(results, metrics, img_dir / f"bench-{ds}{'-quick' if quick else ''}-time.png")
+        if png is not None:
+            lines += ["", f"![{ds}: quality vs sampling wall time](img/{png.name})"]
+    return lines
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     comps = get_components()
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
@@ -108,6 +124,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                    f"temperature 1, latent steps M = {plan.latent_steps} for samplers that take them.", "",
                    "```", table, "```"]  # fmt: skip
         report += _plots(results, img_dir, ds, args.quick, spec.temperatures)
+        report += _per_second(results, list(plan.quality), img_dir, ds, args.quick)
         if results.notices:
             report += ["", "Notices:", "", *[f"- {n}" for n in dict.fromkeys(results.notices)]]
     report += ["", f"Total bench time: {time.perf_counter() - t0:.0f} s."]

@@ -49,6 +49,8 @@ class BenchPlan:
         samplers: samplers evaluated (each run with those its model supports).
         latent_steps: latent steps of the samplers that take them.
         temperatures: sampling temperatures (``None``: temperature 1 only).
+        quality: sample metrics of the quality-per-sampling-second comparison (latent models against the
+            reference at no more wall time, :mod:`ladd_core.evaluation.per_second`); empty: none.
     """
 
     presets: tuple[str, ...]
@@ -57,6 +59,7 @@ class BenchPlan:
     samplers: tuple[str, ...]
     latent_steps: int = 8
     temperatures: tuple[float, ...] | None = None
+    quality: tuple[str, ...] = ()
 
     def budget(self, quick: bool) -> BenchBudget:
         """:attr:`quick` or :attr:`full`."""

@@ -23,7 +23,7 @@ def plots_available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def pyplot():  # type: ignore[no-untyped-def]
     try:
         import matplotlib
     except ImportError:
@@ -56,7 +56,7 @@ def plot_quality_vs_nfe(results: ResultSet, path: Path) -> Path | None:
     names = sorted(n for n in {n for r in rows for n in r.metrics} if not _constant(rows, n))
     if not names:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     cols = min(3, len(names))
     nrows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.6 * nrows), squeeze=False)
@@ -96,7 +96,7 @@ def plot_frontier(results: ResultSet, path: Path) -> Path | None:
     if y is None:
         return None
     rows = [r for r in rows if y in r.metrics]
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     curves: dict[str, list[ResultRow]] = {}
     for r in rows:

@@ -15,6 +15,8 @@ _MODELS = ("mdlm", "coladd", "diladd")
 _SAMPLERS = ("ancestral", "joint", "sequential", "maskgit", "remdm")
 """``maskgit`` and ``remdm`` run on every model (``latent_mode: auto``: token-only for MDLM, the latent's own
 schedule otherwise); the others where the model offers their schedule."""
+_EXACT_QUALITY = ("true-nll-ratio", "swd")
+"""Quality per sampling second on the known-generator datasets: true NLL / entropy, sliced Wasserstein distance."""
 _FULL_GRID = (1, 2, 4, 8, 16, 32, 64)
 _QUICK_GRID = (1, 2, 4)
 
@@ -30,6 +32,7 @@ BENCH_PLANS: dict[str, BenchPlan] = {
             overrides=("data.val_size=512", "model.backbone.layers=2"),
         ),
         samplers=_SAMPLERS,
+        quality=_EXACT_QUALITY,
     ),
     "shakespeare": BenchPlan(
         # the frozen-encoder Co-LADD is skipped (with a notice) where its optional package is not installed
@@ -43,6 +46,7 @@ BENCH_PLANS: dict[str, BenchPlan] = {
             overrides=("data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"),
         ),
         samplers=_SAMPLERS,
+        quality=("gen-ppl",),
     ),
     # Text-like data with an exact likelihood (order-4 chain fitted on Shakespeare, issue #12): the few-step
     # comparison of the text models where true-nll applies.
@@ -57,6 +61,7 @@ BENCH_PLANS: dict[str, BenchPlan] = {
             overrides=("data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"),
         ),
         samplers=_SAMPLERS,
+        quality=_EXACT_QUALITY,
     ),
 }
 """Dataset -> plan, registered through ``ladd_register_bench_plans``."""

@@ -53,6 +53,7 @@ def test_micro_bench_reports_every_model_and_dataset(tmp_path, micro_plan, capsy
     text = doc.read_text()
     assert text.startswith("# Benchmarks\n\nhand-written text stays")
     assert text.count("<!-- bench:begin -->") == 1 and "### Training cost" in text
+    assert "Quality per sampling second (markov, true-nll-ratio)" in text  # latent models vs MDLM at equal time
     for ds in ("sawtooth", "shakespeare", "markov"):
         assert f"### {ds}" in text
         for model in ("mdlm", "coladd", "diladd"):
