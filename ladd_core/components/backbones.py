@@ -6,16 +6,35 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from ladd_core.capability import Capability
 from ladd_core.config.base import ComponentConfig
+from ladd_core.nn.blocks import check_heads
 
-__all__ = ["Backbone", "BackboneConfig", "BackboneOutput", "BackboneSpec"]
+__all__ = ["Backbone", "BackboneConfig", "BackboneOutput", "BackboneSpec", "TransformerBackboneConfig"]
 
 
 class BackboneConfig(ComponentConfig):
     """Shared backbone fields."""
+
+
+class TransformerBackboneConfig(BackboneConfig):
+    """Fields of a backbone built from :mod:`ladd_core.nn` transformer blocks with adaLN time conditioning."""
+
+    hidden: int = Field(128, ge=8, description="model width D")
+    layers: int = Field(4, ge=1, description="number of transformer blocks")
+    heads: int = Field(4, ge=1, description="attention heads; must divide hidden, and hidden/heads must be even")
+    cond_dim: int = Field(64, ge=1, description="width of the time-conditioning vector driving adaLN")
+    mlp_ratio: float = Field(4.0, gt=0, le=16, description="MLP hidden width as a multiple of hidden")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on the residual branches")
+    rope_base: float = Field(10000.0, gt=1.0, description="rotary position embedding base")
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> TransformerBackboneConfig:
+        check_heads(self.hidden, self.heads)
+        return self
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,47 @@ class Backbone(nn.Module, ABC):
     def time_conditioned(self) -> bool:
         """Whether the token prediction depends on ``t_x`` (if not, samplers may cache calls)."""
         return True
+
+    def check_latent_channel(self, hint: str = "") -> None:
+        """Check the spec has a latent channel (``num_slots``, ``latent_in_dim`` and ``latent_out_dim >= 1``).
+
+        Raises:
+            ValueError: it does not (``hint`` is appended to the message).
+        """
+        spec = self.spec
+        if spec.num_slots < 1 or spec.latent_in_dim < 1 or spec.latent_out_dim < 1:
+            raise ValueError(
+                f"the {self.config.name!r} backbone needs a latent channel (spec.num_slots, latent_in_dim and "
+                f"latent_out_dim >= 1), got {spec}{hint}"
+            )
+
+    def check_tokens(self, tokens: Tensor | None, attention_mask: Tensor | None) -> tuple[int, int]:
+        """``(B, L)`` of ``tokens``, after checking they are given and ``attention_mask`` (if any) matches.
+
+        Raises:
+            ValueError: ``tokens`` is ``None``, or ``attention_mask`` has another shape.
+        """
+        if tokens is None:
+            raise ValueError(f"the {self.config.name!r} backbone needs tokens (B, L), got None")
+        if attention_mask is not None and attention_mask.shape != tokens.shape:
+            raise ValueError(f"attention_mask must have shape {tuple(tokens.shape)}, got {tuple(attention_mask.shape)}")
+        return tokens.shape[0], tokens.shape[1]
+
+    def check_latents(self, latents: Tensor | None, batch: int | None = None) -> int:
+        """``B`` of ``latents``, after checking they are ``(B, num_slots, latent_in_dim)`` (``B = batch`` if given).
+
+        Raises:
+            ValueError: ``latents`` is ``None`` or has another shape.
+        """
+        if latents is None:
+            raise ValueError(f"the {self.config.name!r} backbone needs latents (B, K, latent_in_dim), got None")
+        b = latents.shape[0] if batch is None else batch
+        if latents.shape != (b, self.spec.num_slots, self.spec.latent_in_dim):
+            raise ValueError(
+                f"latents must have shape ({'B' if batch is None else batch}, {self.spec.num_slots}, "
+                f"{self.spec.latent_in_dim}), got {tuple(latents.shape)}"
+            )
+        return b
 
     @abstractmethod
     def forward(

@@ -10,9 +10,9 @@ from torch import nn
 import ladd_dit
 from ladd_core.components.backbones import BackboneSpec
 from ladd_core.kinds import KINDS
+from ladd_core.nn import FinalLayer, TimestepEmbedder, TransformerBlock, apply_rope, attention, rope_cache
 from ladd_core.plugins import load_plugins
 from ladd_dit.dit import DiT
-from ladd_dit.layers import DiTBlock, FinalLayer, TimestepEmbedder, apply_rope, attention, rope_cache
 
 V, L, B = 11, 12, 3
 
@@ -165,11 +165,11 @@ def test_timestep_embedder_resolves_unit_interval() -> None:
 
 def test_adaln_zero_block_is_identity() -> None:
     torch.manual_seed(0)
-    block = DiTBlock(hidden=16, heads=2, cond_dim=8)
+    block = TransformerBlock(hidden=16, heads=2, cond_dim=8)
     x, cond = torch.randn(2, 5, 16), torch.randn(2, 8)
     rope = rope_cache(torch.arange(5), 8)
     torch.testing.assert_close(block(x, cond, rope=rope), x)
-    plain = DiTBlock(hidden=16, heads=2, cond_dim=None)
+    plain = TransformerBlock(hidden=16, heads=2, cond_dim=None)
     assert not torch.allclose(plain(x, rope=rope), x)
     with pytest.raises(ValueError, match="cond"):
         block(x)
