@@ -13,6 +13,7 @@ from ladd_core.kinds import KINDS
 from ladd_core.nn import FinalLayer, TimestepEmbedder, TransformerBlock, apply_rope, attention, rope_cache
 from ladd_core.plugins import load_plugins
 from ladd_dit.dit import DiT
+from tests.plugins._registration import assert_registers
 
 V, L, B = 11, 12, 3
 
@@ -189,13 +190,7 @@ def test_gradients_reach_every_parameter() -> None:
 
 
 def test_registration() -> None:
-    comps = load_plugins(extra_plugins=[("dit", ladd_dit)], use_entry_points=False)
-    assert not comps.failures
-    assert comps.get("backbone", "dit") is DiT
-    assert comps.registry("backbone").entry("dit").owner == "dit"
-    via_entry_points = load_plugins()
-    assert "dit" not in {f.plugin for f in via_entry_points.failures}
-    assert via_entry_points.get("backbone", "dit") is DiT
+    assert_registers("dit", ladd_dit, "backbone", {"dit": DiT})
 
 
 def test_config_model_validates_dit() -> None:
