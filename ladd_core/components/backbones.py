@@ -6,35 +6,16 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from ladd_core.capability import Capability
 from ladd_core.config.base import ComponentConfig
-from ladd_core.nn.blocks import check_heads
 
-__all__ = ["Backbone", "BackboneConfig", "BackboneOutput", "BackboneSpec", "TransformerBackboneConfig"]
+__all__ = ["Backbone", "BackboneConfig", "BackboneOutput", "BackboneSpec"]
 
 
 class BackboneConfig(ComponentConfig):
     """Shared backbone fields."""
-
-
-class TransformerBackboneConfig(BackboneConfig):
-    """Fields of a backbone built from :mod:`ladd_core.nn` transformer blocks with adaLN time conditioning."""
-
-    hidden: int = Field(128, ge=8, description="model width D")
-    layers: int = Field(4, ge=1, description="number of transformer blocks")
-    heads: int = Field(4, ge=1, description="attention heads; must divide hidden, and hidden/heads must be even")
-    cond_dim: int = Field(64, ge=1, description="width of the time-conditioning vector driving adaLN")
-    mlp_ratio: float = Field(4.0, gt=0, le=16, description="MLP hidden width as a multiple of hidden")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on the residual branches")
-    rope_base: float = Field(10000.0, gt=1.0, description="rotary position embedding base")
-
-    @model_validator(mode="after")
-    def _check_heads(self) -> TransformerBackboneConfig:
-        check_heads(self.hidden, self.heads)
-        return self
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ from torch import Tensor, nn
 
 from ladd_attention.backends import attention_field, backend_for
 from ladd_core.components.attention import AttentionBackend
-from ladd_core.components.backbones import Backbone, BackboneOutput, BackboneSpec, TransformerBackboneConfig
+from ladd_core.components.backbones import BackboneOutput, BackboneSpec
 from ladd_core.config.base import ComponentConfig, Ref
-from ladd_core.nn import FinalLayer, TimestepEmbedder, TransformerBlock, rope_cache, times_or_zero
+from ladd_core.nn import FinalLayer, TimestepEmbedder, TransformerBlock, times_or_zero
+from ladd_core.nn.backbone import BackboneInputs, Streams, TransformerBackbone, TransformerBackboneConfig
 
 __all__ = ["DiT"]
 
 
-class DiT(Backbone):
+class DiT(TransformerBackbone):
     """Bidirectional DiT over token ids: ``x_t (B, L) -> logits (B, L, num_classes)``.
 
     Token embedding (``spec.num_classes`` rows, data vocabulary plus the mask id)
@@ -50,16 +51,12 @@ class DiT(Backbone):
     config: Config
 
     def __init__(self, config: Config, spec: BackboneSpec, attention: AttentionBackend | None = None) -> None:
-        super().__init__(config, spec)
+        super().__init__(config, spec, attention if attention is not None else backend_for(config.attention))
         c = config
-        self.attn_backend = attention if attention is not None else backend_for(c.attention)
         self.embed = nn.Embedding(spec.num_classes, c.hidden)
         nn.init.normal_(self.embed.weight, std=0.02)
         self.time_embed = TimestepEmbedder(c.cond_dim)
-        self.blocks = nn.ModuleList(
-            TransformerBlock(c.hidden, c.heads, c.cond_dim, c.mlp_ratio, c.dropout, attention=self.attn_backend)
-            for _ in range(c.layers)
-        )
+        self.blocks = self.block_stack(TransformerBlock)
         self.final = FinalLayer(c.hidden, spec.num_classes, c.cond_dim)
 
     @property
@@ -67,26 +64,18 @@ class DiT(Backbone):
         """``config.time_conditioning``: if false, samplers may reuse predictions across steps."""
         return self.config.time_conditioning
 
-    def forward(
-        self,
-        tokens: Tensor | None,
-        latents: Tensor | None,
-        t_x: Tensor | None,
-        t_y: Tensor | None,
-        attention_mask: Tensor | None = None,
-    ) -> BackboneOutput:
-        if latents is not None:
+    def streams(self, inputs: BackboneInputs) -> Streams:
+        if inputs.latents is not None:
             raise ValueError(
                 "the 'dit' backbone has no latent stream and must be called with latents=None; "
                 "use a backbone with the 'latent_stream' capability (e.g. 'mmdit') for latent models"
             )
-        batch, length = self.check_tokens(tokens, attention_mask)
-        c = self.config
-        x = self.embed(tokens)  # (B, L, D)
-        cond = self.time_embed(times_or_zero(t_x, c.time_conditioning, batch, x.device, "t_x"))  # (B, C)
-        rope = rope_cache(torch.arange(length, device=x.device), c.hidden // c.heads, c.rope_base)  # 2 x (L, Dh)
-        key_mask = None if attention_mask is None else attention_mask.to(torch.bool)  # (B, L)
-        for block in self.blocks:
-            x = block(x, cond, rope=rope, key_mask=key_mask)  # (B, L, D)
-        logits = self.final(x, cond).float()  # (B, L, num_classes)
-        return BackboneOutput(token_logits=logits, latent_out=None)
+        batch, length = self.check_tokens(inputs.tokens, inputs.attention_mask)
+        x = self.embed(inputs.tokens)  # (B, L, D)
+        cond = self.time_embed(times_or_zero(inputs.t_x, self.config.time_conditioning, batch, x.device, "t_x"))
+        mask = inputs.attention_mask
+        key_mask = None if mask is None else mask.to(torch.bool)  # (B, L)
+        return Streams([x], cond, self.rope_table(length, x.device), key_mask)  # cond (B, C), rope 2 x (L, Dh)
+
+    def heads(self, xs: list[Tensor], cond: Tensor) -> BackboneOutput:
+        return BackboneOutput(token_logits=self.final(xs[0], cond).float(), latent_out=None)  # (B, L, num_classes)

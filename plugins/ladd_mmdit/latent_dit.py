@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import torch
 from pydantic import Field
 from torch import Tensor, nn
 
 from ladd_attention.backends import attention_field, backend_for
 from ladd_core.components.attention import AttentionBackend
-from ladd_core.components.backbones import Backbone, BackboneOutput, BackboneSpec, TransformerBackboneConfig
+from ladd_core.components.backbones import BackboneOutput, BackboneSpec
 from ladd_core.config.base import ComponentConfig, Ref
-from ladd_core.nn import FinalLayer, TimestepEmbedder, TransformerBlock, embed_mlp, rope_cache, times_or_zero
+from ladd_core.nn import FinalLayer, TimestepEmbedder, TransformerBlock, embed_mlp, times_or_zero
+from ladd_core.nn.backbone import BackboneInputs, Streams, TransformerBackbone, TransformerBackboneConfig
 
 __all__ = ["LatentDiT"]
 
 
-class LatentDiT(Backbone):
+class LatentDiT(TransformerBackbone):
     """Latent-only denoiser ``g(y_t (B, K, d_in), t_y) -> (B, K, d_out)``; it never sees tokens.
 
     Patch embedding of each slot (``Linear(d_in, D)`` by default, or the MM-DiT's
@@ -43,19 +43,15 @@ class LatentDiT(Backbone):
     config: Config
 
     def __init__(self, config: Config, spec: BackboneSpec, attention: AttentionBackend | None = None) -> None:
-        super().__init__(config, spec)
+        super().__init__(config, spec, attention if attention is not None else backend_for(config.attention))
         self.check_latent_channel()
         c = config
-        self.attn_backend = attention if attention is not None else backend_for(c.attention)
         if c.patch_embed == "linear":
             self.latent_embed: nn.Module = nn.Linear(spec.latent_in_dim, c.hidden)
         else:
             self.latent_embed = embed_mlp(spec.latent_in_dim, c.hidden)
         self.time_y = TimestepEmbedder(c.cond_dim)
-        self.blocks = nn.ModuleList(
-            TransformerBlock(c.hidden, c.heads, c.cond_dim, c.mlp_ratio, c.dropout, attention=self.attn_backend)
-            for _ in range(c.layers)
-        )
+        self.blocks = self.block_stack(TransformerBlock)
         self.final = FinalLayer(c.hidden, spec.latent_out_dim, c.cond_dim)
 
     @property
@@ -63,22 +59,14 @@ class LatentDiT(Backbone):
         """Always ``True`` (conditioned on ``t_y``)."""
         return True
 
-    def forward(
-        self,
-        tokens: Tensor | None,
-        latents: Tensor | None,
-        t_x: Tensor | None,
-        t_y: Tensor | None,
-        attention_mask: Tensor | None = None,
-    ) -> BackboneOutput:
+    def streams(self, inputs: BackboneInputs) -> Streams:
+        latents = inputs.latents
         batch = self.check_latents(latents)
-        c = self.config
         device = latents.device
         first = next(self.latent_embed.parameters())
         y = self.latent_embed(latents.to(first.dtype))  # (B, K, D)
-        cond = self.time_y(times_or_zero(t_y, True, batch, device, "t_y"))  # (B, C)
-        positions = torch.arange(self.spec.num_slots, device=device)  # (K,)
-        rope = rope_cache(positions, c.hidden // c.heads, c.rope_base)  # 2 x (K, Dh)
-        for block in self.blocks:
-            y = block(y, cond, rope=rope)  # (B, K, D)
-        return BackboneOutput(token_logits=None, latent_out=self.final(y, cond))  # (B, K, latent_out_dim)
+        cond = self.time_y(times_or_zero(inputs.t_y, True, batch, device, "t_y"))  # (B, C)
+        return Streams([y], cond, self.rope_table(self.spec.num_slots, device))  # rope 2 x (K, Dh), no padding
+
+    def heads(self, xs: list[Tensor], cond: Tensor) -> BackboneOutput:
+        return BackboneOutput(token_logits=None, latent_out=self.final(xs[0], cond))  # (B, K, latent_out_dim)
