@@ -233,3 +233,48 @@ def test_latent_dit_gradients_reach_every_parameter() -> None:
 
 def test_registration() -> None:
     assert_registers("mmdit", ladd_mmdit, "backbone", {"mmdit": MMDiT, "latent-dit": LatentDiT})
+
+
+# ----------------------------------------------------------------------------- checkpoint names
+
+
+def _params(*modules: str) -> set[str]:
+    return {f"{m}.{w}" for m in modules for w in ("weight", "bias")}
+
+
+_BLOCK = ("qkv", "attn_out", "mlp.fc1", "mlp.fc2", "ada_ln.1")
+_HEAD = ("linear", "ada_ln.1")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "dit",
+            {"embed.weight"}
+            | _params("time_embed.mlp.0", "time_embed.mlp.2", *(f"blocks.0.{b}" for b in _BLOCK))
+            | _params(*(f"final.{h}" for h in _HEAD)),
+        ),
+        (
+            "mmdit",
+            {"embed.weight"}
+            | _params(
+                "latent_embed.0", "latent_embed.2", "time_x.mlp.0", "time_x.mlp.2", "time_y.mlp.0", "time_y.mlp.2"
+            )
+            | _params(*(f"blocks.0.{s}.{b}" for s in "xy" for b in _BLOCK))
+            | _params(*(f"final_{s}.{h}" for s in "xy" for h in _HEAD)),
+        ),
+        (
+            "latent-dit",
+            _params("latent_embed", "time_y.mlp.0", "time_y.mlp.2", *(f"blocks.0.{b}" for b in _BLOCK))
+            | _params(*(f"final.{h}" for h in _HEAD)),
+        ),
+    ],
+)
+def test_state_dict_names_are_stable(name: str, expected: set[str]) -> None:
+    """Checkpoints of earlier runs must keep loading: the parameter names of the shared blocks are fixed."""
+    from ladd_dit.dit import DiT
+
+    cls = {"dit": DiT, "mmdit": MMDiT, "latent-dit": LatentDiT}[name]
+    model = cls(cls.Config(hidden=8, layers=1, heads=2, cond_dim=8), SPEC)
+    assert set(model.state_dict()) == expected
