@@ -76,6 +76,47 @@ class Backbone(nn.Module, ABC):
         """Whether the token prediction depends on ``t_x`` (if not, samplers may cache calls)."""
         return True
 
+    def check_latent_channel(self, hint: str = "") -> None:
+        """Check the spec has a latent channel (``num_slots``, ``latent_in_dim`` and ``latent_out_dim >= 1``).
+
+        Raises:
+            ValueError: it does not (``hint`` is appended to the message).
+        """
+        spec = self.spec
+        if spec.num_slots < 1 or spec.latent_in_dim < 1 or spec.latent_out_dim < 1:
+            raise ValueError(
+                f"the {self.config.name!r} backbone needs a latent channel (spec.num_slots, latent_in_dim and "
+                f"latent_out_dim >= 1), got {spec}{hint}"
+            )
+
+    def check_tokens(self, tokens: Tensor | None, attention_mask: Tensor | None) -> tuple[int, int]:
+        """``(B, L)`` of ``tokens``, after checking they are given and ``attention_mask`` (if any) matches.
+
+        Raises:
+            ValueError: ``tokens`` is ``None``, or ``attention_mask`` has another shape.
+        """
+        if tokens is None:
+            raise ValueError(f"the {self.config.name!r} backbone needs tokens (B, L), got None")
+        if attention_mask is not None and attention_mask.shape != tokens.shape:
+            raise ValueError(f"attention_mask must have shape {tuple(tokens.shape)}, got {tuple(attention_mask.shape)}")
+        return tokens.shape[0], tokens.shape[1]
+
+    def check_latents(self, latents: Tensor | None, batch: int | None = None) -> int:
+        """``B`` of ``latents``, after checking they are ``(B, num_slots, latent_in_dim)`` (``B = batch`` if given).
+
+        Raises:
+            ValueError: ``latents`` is ``None`` or has another shape.
+        """
+        if latents is None:
+            raise ValueError(f"the {self.config.name!r} backbone needs latents (B, K, latent_in_dim), got None")
+        b = latents.shape[0] if batch is None else batch
+        if latents.shape != (b, self.spec.num_slots, self.spec.latent_in_dim):
+            raise ValueError(
+                f"latents must have shape ({'B' if batch is None else batch}, {self.spec.num_slots}, "
+                f"{self.spec.latent_in_dim}), got {tuple(latents.shape)}"
+            )
+        return b
+
     @abstractmethod
     def forward(
         self,

@@ -10,13 +10,13 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
+from ladd_core.conditioning import Condition, ConditionError
 from ladd_core.config.base import ComponentConfig
 
 if TYPE_CHECKING:
-    from ladd_core.conditioning import Condition
     from ladd_core.model import LaddModel
 
-__all__ = ["SampleOutput", "Sampler", "SamplerConfig"]
+__all__ = ["SampleOutput", "Sampler", "SamplerConfig", "start_tokens"]
 
 
 class SamplerConfig(ComponentConfig):
@@ -45,8 +45,31 @@ class SampleOutput:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def start_tokens(
+    model: LaddModel, num_samples: int, length: int | None, condition: Condition | None
+) -> tuple[Tensor, Condition | None]:
+    """The token state a chain starts from, ``(B, L)``, and the condition expanded to the batch.
+
+    Without a condition: the process's fully noised prior.  With one: the prior with every visible
+    position set to its given id (the length is the condition's).
+
+    Raises:
+        ConditionError: ``length`` given and different from the condition's.
+    """
+    if condition is None:
+        return model.process.prior(num_samples, length or model.seq_len, model.device), None
+    if length is not None and length != condition.length:
+        raise ConditionError(f"the condition has length {condition.length}, asked for {length}")
+    cond = condition.expand(num_samples, model.device)
+    x = model.process.prior(num_samples, cond.length, model.device)  # (B, L)
+    return cond.apply(x), cond
+
+
 class Sampler(ABC):
     """Base class of samplers.
+
+    :meth:`sample` is the public entry: it prepares the start state once (:func:`start_tokens`: the
+    prior, the condition's visible tokens set) and hands it to :meth:`_run`, the sampler's own chain.
 
     Attributes:
         requires: model capabilities that must all be present (see
@@ -68,7 +91,6 @@ class Sampler(ABC):
         """
         return cls.requires
 
-    @abstractmethod
     @torch.no_grad()
     def sample(
         self,
@@ -84,4 +106,25 @@ class Sampler(ABC):
         With a ``condition`` (one row, broadcast, or ``num_samples`` rows; its length is the
         sequence length) the visible tokens are given: every sample holds them unchanged, and only
         the other positions are generated (latents are generated given the visible tokens).
+
+        Raises:
+            ConditionError: ``length`` is given and differs from the condition's.
+        """
+        x, cond = start_tokens(model, num_samples, length, condition)  # (B, L)
+        return self._run(model, x, cond, generator)
+
+    @abstractmethod
+    def _run(
+        self, model: LaddModel, x: Tensor, condition: Condition | None, generator: torch.Generator
+    ) -> SampleOutput:
+        """Run the chain from the start state and return the clean samples.
+
+        Called by :meth:`sample` under ``torch.no_grad()``.
+
+        Args:
+            model: the assembled model.
+            x: ``(B, L)`` start tokens (the prior, with a condition's visible tokens already set).
+            condition: the condition expanded to the ``B`` rows, or ``None``; the chain re-imposes it
+                after every step and keeps it when generating latents.
+            generator: the only source of randomness.
         """

@@ -1,6 +1,6 @@
 """ladd_attention plug-in: attention backends ``sdpa`` (default), ``math`` (reference) and ``xformers``.
 
-Backbones built on :mod:`ladd_dit.layers` pick one by name (``attention: {name: xformers}``);
+Backbones built on :mod:`ladd_core.nn` blocks pick one by name (``attention: {name: xformers}``);
 the kernels live in :mod:`ladd_attention.backends`.
 """
 

@@ -12,16 +12,17 @@ import math
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ladd_core.components.attention import AttentionBackend, AttentionConfig
-from ladd_core.config.base import ComponentConfig
+from ladd_core.config.base import ComponentConfig, ref
+from ladd_core.nn.attention import sdpa_attention, visible_keys
 
 __all__ = [
     "MathAttention",
     "SDPAAttention",
     "XFormersAttention",
+    "attention_field",
     "backend_for",
     "math_attention",
     "sdpa_attention",
@@ -40,21 +41,8 @@ def _notice_once(key: str, message: str) -> None:
         log.warning(message)
 
 
-def visible_keys(key_mask: Tensor) -> Tensor:
-    """``(B, Lk)`` bool keys to attend to: the real ones, or all of them in an all-padding row."""
-    key_mask = key_mask.to(torch.bool)
-    return key_mask | ~key_mask.any(dim=-1, keepdim=True)  # (B, Lk)
-
-
 # ----------------------------------------------------------------------------- kernels
-
-
-def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
-    """:func:`torch.nn.functional.scaled_dot_product_attention` with a boolean key-padding mask."""
-    if key_mask is None:
-        return F.scaled_dot_product_attention(q, k, v)
-    mask = visible_keys(key_mask)[:, None, None, :]  # (B, 1, 1, Lk), broadcast over heads and queries
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+# (the default kernel, sdpa_attention, and visible_keys live in ladd_core.nn.attention)
 
 
 def math_attention(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
@@ -201,3 +189,8 @@ def backend_for(config: ComponentConfig | None) -> AttentionBackend:
         )
     data = {} if config is None else config.model_dump()
     return cls(cls.Config.model_validate(data))
+
+
+def attention_field() -> Any:
+    """The ``attention`` field of a backbone config: the kernel its blocks use, ``sdpa`` by default."""
+    return ref("attention", "sdpa", description="attention kernel: sdpa (default), math (reference), xformers (CUDA)")

@@ -1,9 +1,8 @@
-"""ladd_dit plug-in: the ``dit`` backbone and shared transformer layers (:mod:`ladd_dit.layers`).
+"""ladd_dit plug-in: the ``dit`` backbone.
 
 ``dit`` is the single-stream bidirectional transformer denoiser of MDLM: token
-ids in, clean-token logits out (capability ``"tokens"``).  Other backbones
-(two-stream ``mmdit``, latent-only ``latent-dit``) and encoders reuse
-:mod:`ladd_dit.layers`.
+ids in, clean-token logits out (capability ``"tokens"``), built from the shared
+transformer blocks of :mod:`ladd_core.nn`.
 """
 
 from __future__ import annotations

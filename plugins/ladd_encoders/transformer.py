@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from ladd_core.components.encoders import Encoder, EncoderConfig
-from ladd_dit.layers import DiTBlock, FinalLayer, rope_cache
+from ladd_core.nn import FinalLayer, TransformerBlock, check_heads, rope_cache
 
 __all__ = ["TransformerEncoder", "last_real_positions"]
 
@@ -42,7 +42,7 @@ class TransformerEncoder(Encoder):
     """Trainable bidirectional transformer; the outputs at the last ``K`` real positions are the slots.
 
     Token embedding (``vocab_size + 1`` rows, so the mask id ``vocab_size`` can be fed)
-    -> ``layers`` plain pre-LN :class:`~ladd_dit.layers.DiTBlock` s (no conditioning,
+    -> ``layers`` plain pre-LN :class:`~ladd_core.nn.TransformerBlock` s (no conditioning,
     i.e. LADD's constant-time encoder) with RoPE and the key-padding mask -> LayerNorm +
     ``Linear(D, d)`` per position; slot ``j`` is the ``j``-th of the last ``K`` real
     positions (right-padded rows: the last ``K`` non-padding positions).  Rows with
@@ -64,10 +64,7 @@ class TransformerEncoder(Encoder):
 
         @model_validator(mode="after")
         def _check_heads(self) -> TransformerEncoder.Config:
-            if self.hidden % self.heads:
-                raise ValueError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads})")
-            if (self.hidden // self.heads) % 2:
-                raise ValueError(f"head width hidden/heads = {self.hidden // self.heads} must be even for RoPE")
+            check_heads(self.hidden, self.heads)
             return self
 
     config: Config
@@ -77,7 +74,7 @@ class TransformerEncoder(Encoder):
         c = config
         self.embed = nn.Embedding(vocab_size + 1, c.hidden)
         nn.init.normal_(self.embed.weight, std=0.02)
-        self.blocks = nn.ModuleList(DiTBlock(c.hidden, c.heads, cond_dim=None) for _ in range(c.layers))
+        self.blocks = nn.ModuleList(TransformerBlock(c.hidden, c.heads, cond_dim=None) for _ in range(c.layers))
         self.final = FinalLayer(c.hidden, c.dim, cond_dim=None)
         # FinalLayer zero-initialises its projection; an all-zero output would make the
         # L2 normalisation's gradient explode, so start from a random projection instead.

@@ -3,7 +3,7 @@
 ``mmdit`` is LADD's two-stream MM-DiT (capabilities ``"tokens"``, ``"latent_stream"``):
 token ids and latent slots, separate weights per stream, one joint attention.
 ``latent-dit`` is the single-stream latent-only network of sequential Co-LADD
-(capability ``"latent_only"``).  Both reuse :mod:`ladd_dit.layers`.
+(capability ``"latent_only"``).  Both are built from :mod:`ladd_core.nn`.
 """
 
 from __future__ import annotations

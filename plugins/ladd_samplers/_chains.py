@@ -1,4 +1,6 @@
-"""Pieces every built-in sampler shares: the time grid, the (conditioned) start state, the token step type.
+"""Pieces every built-in sampler shares: the time grid, the token step type, the latent modes.
+
+(The conditioned start state is prepared by :meth:`ladd_core.components.samplers.Sampler.sample`.)
 
 The token and latent chains themselves live with the sampler that introduced them
 (:func:`ladd_samplers.ancestral.token_chain`, :func:`ladd_samplers.joint.joint_chain`,
@@ -14,8 +16,6 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import Tensor
 
-from ladd_core.conditioning import Condition, ConditionError
-
 if TYPE_CHECKING:
     from ladd_core.model import LaddModel
 
@@ -26,7 +26,6 @@ __all__ = [
     "ancestral_step",
     "latent_mode_requires",
     "resolve_latent_mode",
-    "start_tokens",
     "time_grid",
 ]
 
@@ -42,26 +41,6 @@ LatentMode = Literal["auto", "none", "sequential", "joint"]
 def time_grid(steps: int, t_final: float, device: torch.device) -> Tensor:
     """Uniform grid ``linspace(1, t_final, steps + 1)`` in float64, shape ``(steps + 1,)``."""
     return torch.linspace(1.0, t_final, steps + 1, dtype=torch.float64, device=device)
-
-
-def start_tokens(
-    model: LaddModel, num_samples: int, length: int | None, condition: Condition | None
-) -> tuple[Tensor, Condition | None]:
-    """The token state a chain starts from, ``(B, L)``, and the condition expanded to the batch.
-
-    Without a condition: the process's fully noised prior.  With one: the prior with every visible
-    position set to its given id (the length is the condition's).
-
-    Raises:
-        ConditionError: ``length`` given and different from the condition's.
-    """
-    if condition is None:
-        return model.process.prior(num_samples, length or model.seq_len, model.device), None
-    if length is not None and length != condition.length:
-        raise ConditionError(f"the condition has length {condition.length}, asked for {length}")
-    cond = condition.expand(num_samples, model.device)
-    x = model.process.prior(num_samples, cond.length, model.device)  # (B, L)
-    return cond.apply(x), cond
 
 
 def ancestral_step(model: LaddModel, generator: torch.Generator) -> TokenStep:

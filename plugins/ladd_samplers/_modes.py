@@ -8,15 +8,13 @@ the latent is handled by the existing chains: none (token-only models), ``sequen
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from pydantic import Field
 
 from ladd_core.components.samplers import SampleOutput, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import LatentMode, TokenStep, resolve_latent_mode, start_tokens
+from ladd_samplers._chains import LatentMode, TokenStep, resolve_latent_mode
 from ladd_samplers.ancestral import token_chain
 from ladd_samplers.joint import joint_chain
 from ladd_samplers.sequential import latent_first
@@ -41,16 +39,13 @@ def run_in_latent_mode(
     name: str,
     model: LaddModel,
     cfg: ModeSamplerConfig,
-    num_samples: int,
-    length: int | None,
-    condition: Condition | None,
+    x: torch.Tensor,
+    cond: Condition | None,
     generator: torch.Generator,
-    make_step: Callable[[Condition | None], TokenStep],
+    step: TokenStep,
 ) -> SampleOutput:
-    """Sample with the token step ``make_step(condition)`` in the latent mode ``cfg`` resolves to for ``model``."""
+    """Sample from the start state ``x (B, L)`` with the token ``step`` in the latent mode ``cfg`` resolves to."""
     mode = resolve_latent_mode(cfg.latent_mode, model.capabilities, name)
-    x, cond = start_tokens(model, num_samples, length, condition)  # (B, L)
-    step = make_step(cond)
     info: dict[str, object] = {"steps": cfg.steps, "latent_mode": mode}
     if mode == "none":
         x, nfe, saved = token_chain(model, x, cfg, generator, latents=None, t_y=None, condition=cond, step=step)

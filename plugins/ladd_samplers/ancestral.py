@@ -10,7 +10,7 @@ from pydantic import Field
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import TokenStep, ancestral_step, start_tokens, time_grid
+from ladd_samplers._chains import TokenStep, ancestral_step, time_grid
 
 __all__ = ["AncestralSampler", "time_grid", "token_chain"]
 
@@ -35,18 +35,10 @@ class AncestralSampler(Sampler):
 
     requires = frozenset({"no_latent"})
 
-    @torch.no_grad()
-    def sample(
-        self,
-        model: LaddModel,
-        num_samples: int,
-        *,
-        generator: torch.Generator,
-        length: int | None = None,
-        condition: Condition | None = None,
+    def _run(
+        self, model: LaddModel, x: torch.Tensor, cond: Condition | None, generator: torch.Generator
     ) -> SampleOutput:
         cfg = self.config
-        x, cond = start_tokens(model, num_samples, length, condition)  # (B, L)
         x, nfe, saved = token_chain(model, x, cfg, generator, latents=None, t_y=None, condition=cond)
         return SampleOutput(tokens=x, nfe=nfe, info={"calls_saved": saved, "steps": cfg.steps})
 

@@ -11,7 +11,7 @@ from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
 from ladd_core.numerics import check_finite
-from ladd_samplers._chains import TokenStep, ancestral_step, start_tokens, time_grid
+from ladd_samplers._chains import TokenStep, ancestral_step, time_grid
 
 __all__ = ["JointSampler", "joint_chain"]
 
@@ -38,20 +38,12 @@ class JointSampler(Sampler):
     requires = frozenset({"joint"})
     config: Config
 
-    @torch.no_grad()
-    def sample(
-        self,
-        model: LaddModel,
-        num_samples: int,
-        *,
-        generator: torch.Generator,
-        length: int | None = None,
-        condition: Condition | None = None,
+    def _run(
+        self, model: LaddModel, x: torch.Tensor, cond: Condition | None, generator: torch.Generator
     ) -> SampleOutput:
         cfg = self.config
         n = cfg.steps
         m = n if cfg.latent_steps is None else cfg.latent_steps
-        x, cond = start_tokens(model, num_samples, length, condition)  # (B, L)
         x, y, nfe = joint_chain(model, x, cfg, m, generator, condition=cond)
         return SampleOutput(
             tokens=x,

@@ -11,7 +11,7 @@ from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
 from ladd_core.numerics import sample_categorical
-from ladd_samplers._chains import TokenStep, absorbing_mask_id, latent_mode_requires, time_grid
+from ladd_samplers._chains import absorbing_mask_id, latent_mode_requires, time_grid
 from ladd_samplers._modes import ModeSamplerConfig, run_in_latent_mode
 
 __all__ = ["MaskGitSampler", "reveal_counts"]
@@ -73,15 +73,8 @@ class MaskGitSampler(Sampler):
             conf = conf - self.config.noise * torch.log(-torch.log(u.clamp(1e-300, 1.0 - 1e-16)))  # + noise * Gumbel
         return conf
 
-    @torch.no_grad()
-    def sample(
-        self,
-        model: LaddModel,
-        num_samples: int,
-        *,
-        generator: torch.Generator,
-        length: int | None = None,
-        condition: Condition | None = None,
+    def _run(
+        self, model: LaddModel, x: torch.Tensor, cond: Condition | None, generator: torch.Generator
     ) -> SampleOutput:
         cfg = self.config
         mask_id = absorbing_mask_id(model, "maskgit")
@@ -90,23 +83,20 @@ class MaskGitSampler(Sampler):
         left = (1 - alpha(ts[1:]).double()) / (1 - alpha(ts[:1]).double()).clamp_min(1e-30)  # (N,)
         counts: list[torch.Tensor] = []
 
-        def make_step(cond: Condition | None) -> TokenStep:
-            def step(x: torch.Tensor, log_p: torch.Tensor, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-                masked = x == mask_id  # (B, L)
-                if i == 0:
-                    counts.append(reveal_counts(masked.sum(-1), left))  # (N, B), fixed at the start
-                k = counts[-1][i]  # (B,)
-                cand = sample_categorical(log_p.double().exp(), generator)  # (B, L)
-                score = self._scores(log_p, cand, generator).masked_fill(~masked, float("-inf"))
-                order = torch.argsort(score, dim=-1, descending=True, stable=True)  # (B, L)
-                positions = torch.arange(x.shape[1], device=x.device).expand_as(order).contiguous()  # (B, L)
-                rank = torch.empty_like(order).scatter_(-1, order, positions)  # (B, L) rank of each position
-                reveal = masked & (rank < k[:, None])
-                return torch.where(reveal, cand, x)
+        def step(x: torch.Tensor, log_p: torch.Tensor, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+            masked = x == mask_id  # (B, L)
+            if i == 0:
+                counts.append(reveal_counts(masked.sum(-1), left))  # (N, B), fixed at the start
+            k = counts[-1][i]  # (B,)
+            cand = sample_categorical(log_p.double().exp(), generator)  # (B, L)
+            score = self._scores(log_p, cand, generator).masked_fill(~masked, float("-inf"))
+            order = torch.argsort(score, dim=-1, descending=True, stable=True)  # (B, L)
+            positions = torch.arange(x.shape[1], device=x.device).expand_as(order).contiguous()  # (B, L)
+            rank = torch.empty_like(order).scatter_(-1, order, positions)  # (B, L) rank of each position
+            reveal = masked & (rank < k[:, None])
+            return torch.where(reveal, cand, x)
 
-            return step
-
-        out = run_in_latent_mode("maskgit", model, cfg, num_samples, length, condition, generator, make_step)
+        out = run_in_latent_mode("maskgit", model, cfg, x, cond, generator, step)
         if counts:
             out.info["reveals"] = counts[-1].sum(-1).tolist()  # per step, summed over the batch
         return out

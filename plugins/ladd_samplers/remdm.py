@@ -11,7 +11,7 @@ from ladd_core.components.absorbing import remasking_bound, remasking_step, spar
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import TokenStep, absorbing_mask_id, latent_mode_requires
+from ladd_samplers._chains import absorbing_mask_id, latent_mode_requires
 from ladd_samplers._modes import ModeSamplerConfig, run_in_latent_mode
 
 __all__ = ["RemdmSampler"]
@@ -54,28 +54,16 @@ class RemdmSampler(Sampler):
             return bound.clamp_max(self.config.eta)
         return self.config.eta * bound
 
-    @torch.no_grad()
-    def sample(
-        self,
-        model: LaddModel,
-        num_samples: int,
-        *,
-        generator: torch.Generator,
-        length: int | None = None,
-        condition: Condition | None = None,
+    def _run(
+        self, model: LaddModel, x: torch.Tensor, cond: Condition | None, generator: torch.Generator
     ) -> SampleOutput:
         mask_id = absorbing_mask_id(model, "remdm")
         schedule = model.process.schedule
+        frozen = None if cond is None else cond.visible
 
-        def make_step(cond: Condition | None) -> TokenStep:
-            frozen = None if cond is None else cond.visible
+        def step(x: torch.Tensor, log_p: torch.Tensor, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+            sig = self.sigma(model, t, s, x.dim())
+            draw = sparse_categorical(log_p, generator)
+            return remasking_step(x, mask_id, schedule, t, s, sig, draw, generator, frozen)
 
-            def step(x: torch.Tensor, log_p: torch.Tensor, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-                sig = self.sigma(model, t, s, x.dim())
-                draw = sparse_categorical(log_p, generator)
-                return remasking_step(x, mask_id, schedule, t, s, sig, draw, generator, frozen)
-
-            return step
-
-        cfg = self.config
-        return run_in_latent_mode("remdm", model, cfg, num_samples, length, condition, generator, make_step)
+        return run_in_latent_mode("remdm", model, self.config, x, cond, generator, step)

@@ -10,7 +10,7 @@ from pydantic import Field
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import start_tokens, time_grid
+from ladd_samplers._chains import time_grid
 from ladd_samplers.ancestral import token_chain
 
 __all__ = ["SequentialSampler", "latent_first"]
@@ -42,18 +42,10 @@ class SequentialSampler(Sampler):
     requires = frozenset({"sequential"})
     config: Config
 
-    @torch.no_grad()
-    def sample(
-        self,
-        model: LaddModel,
-        num_samples: int,
-        *,
-        generator: torch.Generator,
-        length: int | None = None,
-        condition: Condition | None = None,
+    def _run(
+        self, model: LaddModel, x: torch.Tensor, cond: Condition | None, generator: torch.Generator
     ) -> SampleOutput:
         cfg = self.config
-        x, cond = start_tokens(model, num_samples, length, condition)  # (B, L)
         y, latent_nfe = latent_first(model, x, cfg.latent_steps, cfg.t_final, generator, condition=cond)
         latents, t_y = model.latent.token_condition(y)
         x, token_nfe, saved = token_chain(model, x, cfg, generator, latents=latents, t_y=t_y, condition=cond)

@@ -173,7 +173,7 @@ def test_core_names_no_builtin_plugin_preset_or_dataset():
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("import ladd_dit.layers\n", "imports ladd_dit.layers"),
+        ("import ladd_dit.dit\n", "imports ladd_dit.dit"),
         ('"""Uses sawtooth-mdlm."""\n', "names 'sawtooth-mdlm'"),
         ('DATASETS = "sawtooth,shakespeare"\n', "names 'sawtooth'"),
         ('x = "shakespeare"\n', "names 'shakespeare'"),

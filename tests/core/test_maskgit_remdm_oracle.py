@@ -6,25 +6,18 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from ladd_core.build import build_component, build_sampler
+from ladd_core.build import build_sampler
 from ladd_core.components.absorbing import remasking_bound, remasking_step, sparse_categorical
 from ladd_core.conditioning import Condition
-from ladd_core.config.experiment import validate_config
-from ladd_core.model import LaddModel
 from ladd_core.testing.toys import build_tiny_model
 from ladd_samplers.maskgit import reveal_counts
-from tests.core.test_sampler_oracle import L, Oracle, V, _hist, _target
+from tests.core.test_sampler_oracle import L, V, _hist, _target, oracle_model
 
 
 @pytest.fixture()
 def model(components):
     """The oracle model of ``test_sampler_oracle``: the exact conditionals of ``_target()`` over V^L."""
-    cfg = validate_config({}, components)
-    process = build_component(components, "token_process", cfg.model.token_process, vocab_size=V)
-    latent = build_component(components, "latent", cfg.model.latent)
-    objective = build_component(components, "objective", cfg.objective)
-    return LaddModel(process=process, latent=latent, backbone=Oracle(_target(), process.mask_id),
-                     objective=objective, seq_len=L)  # fmt: skip
+    return oracle_model(components)
 
 
 def _sampler(components, name, **fields):

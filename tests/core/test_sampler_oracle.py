@@ -52,14 +52,19 @@ class Oracle(Backbone):
         return BackboneOutput(logits.float())
 
 
-@pytest.fixture()
-def model(components):
+def oracle_model(components) -> LaddModel:
+    """The default token process and objective with the :class:`Oracle` of ``_target()`` over V^L."""
     cfg = validate_config({}, components)
     process = build_component(components, "token_process", cfg.model.token_process, vocab_size=V)
     latent = build_component(components, "latent", cfg.model.latent)
     objective = build_component(components, "objective", cfg.objective)
     oracle = Oracle(_target(), process.mask_id)
     return LaddModel(process=process, latent=latent, backbone=oracle, objective=objective, seq_len=L)
+
+
+@pytest.fixture()
+def model(components):
+    return oracle_model(components)
 
 
 def _sample(components, model, steps, n=6000, seed=0, cache=True, batch=500):

@@ -10,9 +10,10 @@ from torch import nn
 import ladd_dit
 from ladd_core.components.backbones import BackboneSpec
 from ladd_core.kinds import KINDS
+from ladd_core.nn import FinalLayer, TimestepEmbedder, TransformerBlock, apply_rope, attention, rope_cache
 from ladd_core.plugins import load_plugins
 from ladd_dit.dit import DiT
-from ladd_dit.layers import DiTBlock, FinalLayer, TimestepEmbedder, apply_rope, attention, rope_cache
+from tests.plugins._registration import assert_registers
 
 V, L, B = 11, 12, 3
 
@@ -165,11 +166,11 @@ def test_timestep_embedder_resolves_unit_interval() -> None:
 
 def test_adaln_zero_block_is_identity() -> None:
     torch.manual_seed(0)
-    block = DiTBlock(hidden=16, heads=2, cond_dim=8)
+    block = TransformerBlock(hidden=16, heads=2, cond_dim=8)
     x, cond = torch.randn(2, 5, 16), torch.randn(2, 8)
     rope = rope_cache(torch.arange(5), 8)
     torch.testing.assert_close(block(x, cond, rope=rope), x)
-    plain = DiTBlock(hidden=16, heads=2, cond_dim=None)
+    plain = TransformerBlock(hidden=16, heads=2, cond_dim=None)
     assert not torch.allclose(plain(x, rope=rope), x)
     with pytest.raises(ValueError, match="cond"):
         block(x)
@@ -189,13 +190,7 @@ def test_gradients_reach_every_parameter() -> None:
 
 
 def test_registration() -> None:
-    comps = load_plugins(extra_plugins=[("dit", ladd_dit)], use_entry_points=False)
-    assert not comps.failures
-    assert comps.get("backbone", "dit") is DiT
-    assert comps.registry("backbone").entry("dit").owner == "dit"
-    via_entry_points = load_plugins()
-    assert "dit" not in {f.plugin for f in via_entry_points.failures}
-    assert via_entry_points.get("backbone", "dit") is DiT
+    assert_registers("dit", ladd_dit, "backbone", {"dit": DiT})
 
 
 def test_config_model_validates_dit() -> None:

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 import ladd_encoders
-from ladd_core.plugins import load_plugins
 from ladd_encoders.minilm import MiniLMEncoder, adaptive_chunk_mean, minilm_model_dir
 from ladd_encoders.transformer import TransformerEncoder, last_real_positions
 from ladd_encoders.zero import ZeroEncoder
+from tests.plugins._registration import assert_registers
 
 V, L, K, D, B = 13, 10, 3, 6, 3
 
@@ -251,11 +251,5 @@ def test_minilm_needs_detokenize(minilm: MiniLMEncoder) -> None:
 
 
 def test_registration() -> None:
-    comps = load_plugins(extra_plugins=[("encoders", ladd_encoders)], use_entry_points=False)
-    assert not comps.failures
-    assert comps.get("encoder", "transformer") is TransformerEncoder
-    assert comps.get("encoder", "zero") is ZeroEncoder
-    assert comps.get("encoder", "minilm") is MiniLMEncoder
-    via_entry_points = load_plugins()
-    assert "encoders" not in {f.plugin for f in via_entry_points.failures}
-    assert via_entry_points.get("encoder", "minilm") is MiniLMEncoder
+    expected = {"transformer": TransformerEncoder, "zero": ZeroEncoder, "minilm": MiniLMEncoder}
+    assert_registers("encoders", ladd_encoders, "encoder", expected)

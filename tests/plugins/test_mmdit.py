@@ -9,9 +9,9 @@ from torch import nn
 
 import ladd_mmdit
 from ladd_core.components.backbones import BackboneSpec
-from ladd_core.plugins import load_plugins
 from ladd_mmdit.latent_dit import LatentDiT
 from ladd_mmdit.mmdit import MMDiT
+from tests.plugins._registration import assert_registers
 
 C, L, K, DIN, DOUT, B = 11, 10, 3, 4, 5, 3
 SPEC = BackboneSpec(num_classes=C, seq_len=L, num_slots=K, latent_in_dim=DIN, latent_out_dim=DOUT)
@@ -25,20 +25,20 @@ def _perturb(model: nn.Module, seed: int = 0) -> None:
             p.add_(0.1 * torch.randn(p.shape, generator=g))
 
 
-def _mmdit(perturb: bool = True, **kw: object) -> MMDiT:
+def _build(cls: type[MMDiT] | type[LatentDiT], perturb: bool, **kw: object) -> nn.Module:
     torch.manual_seed(0)
-    model = MMDiT(MMDiT.Config(hidden=32, layers=2, heads=4, cond_dim=16, **kw), SPEC)
+    model = cls(cls.Config(hidden=32, layers=2, heads=4, cond_dim=16, **kw), SPEC)
     if perturb:
         _perturb(model)
     return model.eval()
+
+
+def _mmdit(perturb: bool = True, **kw: object) -> MMDiT:
+    return _build(MMDiT, perturb, **kw)
 
 
 def _latent_dit(perturb: bool = True, **kw: object) -> LatentDiT:
-    torch.manual_seed(0)
-    model = LatentDiT(LatentDiT.Config(hidden=32, layers=2, heads=4, cond_dim=16, **kw), SPEC)
-    if perturb:
-        _perturb(model)
-    return model.eval()
+    return _build(LatentDiT, perturb, **kw)
 
 
 def _tokens(seed: int = 1) -> torch.Tensor:
@@ -232,11 +232,49 @@ def test_latent_dit_gradients_reach_every_parameter() -> None:
 
 
 def test_registration() -> None:
-    comps = load_plugins(extra_plugins=[("mmdit", ladd_mmdit)], use_entry_points=False)
-    assert not comps.failures
-    assert comps.get("backbone", "mmdit") is MMDiT
-    assert comps.get("backbone", "latent-dit") is LatentDiT
-    via_entry_points = load_plugins()
-    assert "mmdit" not in {f.plugin for f in via_entry_points.failures}
-    assert via_entry_points.get("backbone", "mmdit") is MMDiT
-    assert via_entry_points.get("backbone", "latent-dit") is LatentDiT
+    assert_registers("mmdit", ladd_mmdit, "backbone", {"mmdit": MMDiT, "latent-dit": LatentDiT})
+
+
+# ----------------------------------------------------------------------------- checkpoint names
+
+
+def _params(*modules: str) -> set[str]:
+    return {f"{m}.{w}" for m in modules for w in ("weight", "bias")}
+
+
+_BLOCK = ("qkv", "attn_out", "mlp.fc1", "mlp.fc2", "ada_ln.1")
+_HEAD = ("linear", "ada_ln.1")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "dit",
+            {"embed.weight"}
+            | _params("time_embed.mlp.0", "time_embed.mlp.2", *(f"blocks.0.{b}" for b in _BLOCK))
+            | _params(*(f"final.{h}" for h in _HEAD)),
+        ),
+        (
+            "mmdit",
+            {"embed.weight"}
+            | _params(
+                "latent_embed.0", "latent_embed.2", "time_x.mlp.0", "time_x.mlp.2", "time_y.mlp.0", "time_y.mlp.2"
+            )
+            | _params(*(f"blocks.0.{s}.{b}" for s in "xy" for b in _BLOCK))
+            | _params(*(f"final_{s}.{h}" for s in "xy" for h in _HEAD)),
+        ),
+        (
+            "latent-dit",
+            _params("latent_embed", "time_y.mlp.0", "time_y.mlp.2", *(f"blocks.0.{b}" for b in _BLOCK))
+            | _params(*(f"final.{h}" for h in _HEAD)),
+        ),
+    ],
+)
+def test_state_dict_names_are_stable(name: str, expected: set[str]) -> None:
+    """Checkpoints of earlier runs must keep loading: the parameter names of the shared blocks are fixed."""
+    from ladd_dit.dit import DiT
+
+    cls = {"dit": DiT, "mmdit": MMDiT, "latent-dit": LatentDiT}[name]
+    model = cls(cls.Config(hidden=8, layers=1, heads=2, cond_dim=8), SPEC)
+    assert set(model.state_dict()) == expected
