@@ -125,7 +125,6 @@ class LatentChannel(nn.Module, ABC):
     def __init__(self, config: LatentConfig) -> None:
         super().__init__()
         self.config = config
-        self.stage = 1
 
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
@@ -156,6 +155,8 @@ class LatentChannel(nn.Module, ABC):
         t_x: Tensor,
         attention_mask: Tensor,
         generator: torch.Generator | None = None,
+        *,
+        stage: int = 1,
     ) -> LatentTrainOutput:
         """Encode, noise and call the networks for one training step.
 
@@ -166,6 +167,7 @@ class LatentChannel(nn.Module, ABC):
             t_x: token times ``(B,)``.
             attention_mask: ``(B, L)`` bool.
             generator: RNG for latent noise.
+            stage: the training stage (1-based) of a two-stage recipe.
         """
 
     # -- sampling API, used by the ``joint`` and ``sequential`` samplers --------------
@@ -186,8 +188,13 @@ class LatentChannel(nn.Module, ABC):
         """One reverse step ``t -> s`` (``(B,)`` each) of the latent given the network's ``latent_out``."""
         raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
 
-    def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Noise removal: the clean latent from the last prediction."""
+    def latent_finalize(
+        self, state: Tensor, latent_out: Tensor, t: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Noise removal: the clean latent from the last prediction ``latent_out`` made at ``state``'s time ``t (B,)``.
+
+        The time is explicit so that a channel keeps no sampler state (eps-prediction needs it).
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
 
     def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
@@ -242,7 +249,7 @@ class LatentChannel(nn.Module, ABC):
         """Modules to optimise in training ``stage`` (1-based); the rest is frozen.
 
         Default: every network and the channel itself.  Two-stage recipes override
-        this (e.g. stage 2 freezes the encoder).  ``self.stage`` is set before the call.
+        this (e.g. stage 2 freezes the encoder).
         """
         mods: list[nn.Module] = [nets.backbone, self]
         if nets.latent_denoiser is not None:

@@ -126,7 +126,6 @@ class GaussianLatent(LatentChannel):
         self.encoder = encoder
         self.vp = VP(schedule)
         self.noise = _EncoderNoise(encoder.dim, config.sigma) if config.variance == "learnable" else None
-        self._state_t: Tensor | None = None  # time of the sampling state (for eps-prediction at finalize)
 
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
@@ -202,6 +201,8 @@ class GaussianLatent(LatentChannel):
         t_x: Tensor,
         attention_mask: Tensor,
         generator: torch.Generator | None = None,
+        *,
+        stage: int = 1,
     ) -> LatentTrainOutput:
         c = self.config
         b, dev = x0.shape[0], x0.device
@@ -214,7 +215,7 @@ class GaussianLatent(LatentChannel):
             hit = torch.rand(x0.shape, generator=generator, device=dev) < p_r[:, None]
             hide = (x_t != x0) & hit  # (B, L) positions the token denoiser must predict
         mu = self.encoder(x0, attention_mask, hide).float()  # (B, K, d)
-        reg = self._encoder_regularizer(x0, attention_mask, mu, generator)  # scalar
+        reg = self._encoder_regularizer(x0, attention_mask, mu, stage, generator)  # scalar
         y0 = mu
         if c.variance != "none":
             z_enc = torch.randn(mu.shape, generator=generator, device=dev)
@@ -231,7 +232,7 @@ class GaussianLatent(LatentChannel):
         z = torch.randn(y0.shape, generator=generator, device=dev)
         y_t = self.vp.marginal(y0, t_y, z) * kf
 
-        latent_active = not c.two_stage or self.stage >= 2
+        latent_active = not c.two_stage or stage >= 2
         bound_valid = (
             c.variance == "fixed"
             and (sequential or c.clocks == "tied" or not train)
@@ -288,17 +289,17 @@ class GaussianLatent(LatentChannel):
             )
         return LatentTrainOutput(token_logits, latent_loss + reg, latent_nelbo, logs)
 
-    def _encoder_trains(self) -> bool:
+    def _encoder_trains(self, stage: int) -> bool:
         c = self.config
-        return self.training and self.encoder.trainable and (not c.two_stage or self.stage <= 1)
+        return self.training and self.encoder.trainable and (not c.two_stage or stage <= 1)
 
     def _encoder_regularizer(
-        self, x0: Tensor, attention_mask: Tensor, mu: Tensor, generator: torch.Generator | None
+        self, x0: Tensor, attention_mask: Tensor, mu: Tensor, stage: int, generator: torch.Generator | None
     ) -> Tensor:
         """The anti-collapse terms (variance floor, InfoNCE) while the encoder trains, else 0."""
         c = self.config
         reg = torch.zeros((), device=mu.device)
-        if not self._encoder_trains():
+        if not self._encoder_trains(stage):
             return reg
         if c.variance_floor > 0:
             target = c.variance_target or mu.shape[-1] ** -0.5
@@ -346,7 +347,6 @@ class GaussianLatent(LatentChannel):
     # -- sampling ---------------------------------------------------------------------
     def sample_prior(self, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
         shape = (batch_size, self.num_slots, self.encoder.dim)
-        self._state_t = torch.ones(batch_size, dtype=torch.float64, device=device)
         return torch.randn(shape, generator=generator, device=device, dtype=torch.float64)
 
     def network_input(self, state: Tensor) -> Tensor:
@@ -361,17 +361,13 @@ class GaussianLatent(LatentChannel):
             new = self.vp.ddim(state, y0_hat, t, s)
         else:
             new = self.vp.ancestral(state, y0_hat, t, s, generator)
-        self._state_t = s
         return new
 
-    def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def latent_finalize(
+        self, state: Tensor, latent_out: Tensor, t: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         out = check_finite(latent_out, "latent prediction").to(torch.float64)
-        if self.config.prediction == "x0":
-            return out
-        t = self._state_t
-        if t is None or t.shape[0] != state.shape[0]:
-            raise RuntimeError("eps-prediction needs the state's time: start sampling with sample_prior")
-        return self.vp.x0_from_eps(state, out, t)
+        return self.to_x0(out, state, t.to(torch.float64))
 
     def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
         if nets.latent_denoiser is None:
@@ -393,7 +389,6 @@ class GaussianLatent(LatentChannel):
             return None
         x_in = tokens.masked_fill(~visible, 0)  # (B, L); hidden ids are never read, 0 is a valid id
         mu = self.encoder(x_in, torch.ones_like(visible), ~visible)  # (B, K, d)
-        self._state_t = torch.zeros(tokens.shape[0], dtype=torch.float64, device=tokens.device)
         return mu.to(torch.float64)
 
     def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:

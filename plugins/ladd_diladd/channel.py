@@ -180,12 +180,11 @@ class VQLatent(LatentChannel):
         return self.quantizer.assign(self.proj(self.encoder(x0, attention_mask.bool())))
 
     # -- helpers ---------------------------------------------------------------
-    @property
-    def _stage1(self) -> bool:
-        return self.config.two_stage and self.stage <= 1
+    def _stage1(self, stage: int) -> bool:
+        return self.config.two_stage and stage <= 1
 
-    def _encoder_trains(self) -> bool:
-        return self.encoder.trainable and (not self.config.two_stage or self.stage <= 1)
+    def _encoder_phase(self, stage: int) -> bool:
+        return not self.config.two_stage or stage <= 1
 
     def code_vectors(self, codes: Tensor) -> Tensor:
         """``(B, K)`` ids with mask id ``C`` -> ``(B, K, D)``: unit codebook vector, or ``z_mask`` at masks."""
@@ -226,6 +225,8 @@ class VQLatent(LatentChannel):
         t_x: Tensor,
         attention_mask: Tensor,
         generator: torch.Generator | None = None,
+        *,
+        stage: int = 1,
     ) -> LatentTrainOutput:
         cfg = self.config
         b, device = x0.shape[0], x0.device
@@ -234,17 +235,17 @@ class VQLatent(LatentChannel):
         if self.training and cfg.p_mask_input_enc > 0:
             u = torch.rand(x0.shape, generator=generator, device=device)
             hide = (u < cfg.p_mask_input_enc) & attn  # (B, L)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self._encoder_trains()):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.encoder.trainable and self._encoder_phase(stage)):
             z_e = self.proj(self.encoder(x0, attn, hide))  # (B, K, D)
-        vq = self.quantizer(z_e, update=self.training and (not cfg.two_stage or self.stage <= 1), generator=generator)
+        vq = self.quantizer(z_e, update=self.training and self._encoder_phase(stage), generator=generator)
         c0 = vq.codes  # (B, K)
         if cfg.target == "sequential":
             token_logits, code_logits, c_t, t_y = self._sequential_calls(
-                nets, vq.z_q, c0, x_t, t_x, attention_mask, generator
+                nets, vq.z_q, c0, x_t, t_x, attention_mask, generator, stage
             )
         else:
             token_logits, code_logits, c_t, t_y = self._joint_call(
-                nets, vq.z_q, c0, x_t, t_x, attention_mask, generator
+                nets, vq.z_q, c0, x_t, t_x, attention_mask, generator, stage
             )
         masked = c_t == self.mask_id  # (B, K)
         logs = {
@@ -262,7 +263,7 @@ class VQLatent(LatentChannel):
         weight = self.schedule.masked_elbo_weight(t_y.clamp_min(cfg.t_min))  # (B,)
         latent_nelbo = (weight * nll.sum(-1)).detach()  # (B,) nats
         k = c0.shape[1]
-        if self._stage1:
+        if self._stage1(stage):
             code_loss = torch.zeros(b, device=device)
         elif cfg.latent_loss == "nelbo":
             code_loss = cfg.latent_weight * weight * nll.sum(-1) / k
@@ -300,9 +301,10 @@ class VQLatent(LatentChannel):
         t_x: Tensor,
         attn: Tensor,
         gen: torch.Generator | None,
+        stage: int,
     ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
         """One call on ``(x_t, c_t)``: token logits, code logits (``None``: stage-1 clean codes), ``c_t``, ``t_y``."""
-        if self._stage1 and self.config.stage1_latent == "clean":
+        if self._stage1(stage) and self.config.stage1_latent == "clean":
             out = self._outputs(nets.backbone(x_t, z_q, t_x, torch.zeros_like(t_x), attn), True, False)
             return out.token_logits, None, c0, torch.zeros_like(t_x)  # type: ignore[return-value]
         t_y = self._t_y(t_x, gen)
@@ -319,13 +321,14 @@ class VQLatent(LatentChannel):
         t_x: Tensor,
         attn: Tensor,
         gen: torch.Generator | None,
+        stage: int,
     ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
         """The sequential bound's two terms (ladd-method.md §4.1): tokens given clean codes at ``t_y = 0``;
         codes given an all-mask ``x`` at ``t_x = 1`` (skipped in stage-1 training, where no code loss is used).
         """
         zeros = torch.zeros_like(t_x)
         tok = self._outputs(nets.backbone(x_t, z_q, t_x, zeros, attn), True, False)
-        if self.training and self._stage1:
+        if self.training and self._stage1(stage):
             return tok.token_logits, None, c0, zeros  # type: ignore[return-value]
         if nets.token_prior is None:
             raise ValueError("target='sequential' needs Networks.token_prior (the all-mask token state)")
@@ -385,7 +388,9 @@ class VQLatent(LatentChannel):
         p_reveal = reveal_probability(self.schedule, t, s, state.dim())  # (B, 1)
         return posterior_step(state, self.mask_id, p_reveal, dense_categorical(log_p, generator), generator)
 
-    def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def latent_finalize(
+        self, state: Tensor, latent_out: Tensor, t: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Fill every remaining mask with a draw from the code distribution."""
         log_p = self.code_log_probs(check_finite(latent_out, "code logits"), state)
         return finalize(state, self.mask_id, dense_categorical(log_p, generator))

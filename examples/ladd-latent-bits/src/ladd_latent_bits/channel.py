@@ -135,6 +135,8 @@ class BitsLatent(LatentChannel):
         t_x: Tensor,
         attention_mask: Tensor,
         generator: torch.Generator | None = None,
+        *,
+        stage: int = 1,
     ) -> LatentTrainOutput:
         cfg = self.config
         bits, st_values, logits = self.encode(x0, attention_mask, generator)
@@ -186,7 +188,9 @@ class BitsLatent(LatentChannel):
         p_reveal = reveal_probability(self.schedule, t, s, state.dim())  # (B, 1, 1)
         return posterior_step(state, MASK, p_reveal, self._bernoulli(latent_out, generator), generator)
 
-    def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def latent_finalize(
+        self, state: Tensor, latent_out: Tensor, t: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Reveal every bit still masked."""
         return finalize(state, MASK, self._bernoulli(latent_out, generator))
 
