@@ -15,29 +15,12 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from ladd_core.components.absorbing import (
-    NEG,
-    absorb,
-    dense_categorical,
-    finalize,
-    posterior_step,
-    reveal_probability,
-    subs_log_probs,
-)
+from ladd_core.components.absorbing import NEG
 from ladd_core.components.encoders import Encoder
-from ladd_core.components.latent_process import (
-    CleanLatent,
-    DiffusedLatent,
-    LatentLoss,
-    LatentStep,
-    NoisedLatent,
-    TrainPlan,
-    encoder_phase,
-)
 from ladd_core.components.latents import LatentConfig, LatentProbe, Networks, code_usage
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
-from ladd_core.numerics import check_finite
+from ladd_diladd.process import VQProcess
 from ladd_diladd.quantizer import VectorQuantizer
 
 __all__ = ["NEG", "VQLatent"]
@@ -51,7 +34,7 @@ class _MaskVector(nn.Module):
         self.vector = nn.Parameter(torch.zeros(dim))
 
 
-class VQLatent(DiffusedLatent):
+class VQLatent(VQProcess):
     """Di-LADD: VQ codes of an encoder, diffused by masking (``"joint"``, ``"sequential"``, ``"joint_bound"``).
 
     Training step: ``z_e = encoder(x_0, hide)``, ``c_0 = VQ(z_e)``, ``c_t`` = each code masked w.p.
@@ -180,109 +163,6 @@ class VQLatent(DiffusedLatent):
         """Codes ``(B, K)`` of clean ``x0 (B, L)``: encoder, projection, nearest code (no hiding, no EMA update)."""
         return self.quantizer.assign(self.proj(self.encoder(x0, attention_mask.bool())))
 
-    def code_vectors(self, codes: Tensor) -> Tensor:
-        """``(B, K)`` ids with mask id ``C`` -> ``(B, K, D)``: unit codebook vector, or ``z_mask`` at masks."""
-        masked = codes == self.mask_id
-        vec = self.quantizer.lookup(codes.clamp_max(self.mask_id - 1))  # (B, K, D)
-        return torch.where(masked[..., None], self.mask.vector.to(vec.dtype), vec)
-
-    def code_log_probs(self, code_logits: Tensor, codes: Tensor) -> Tensor:
-        """SUBS: ``log p(c_0 | c_t)`` ``(B, K, C)`` float32; Dirac at revealed codes, mask id excluded.
-
-        ``code_logits`` may have width ``C`` or ``C + 1`` (a trailing mask column is dropped).
-        """
-        c = self.config.codebook_size
-        if code_logits.shape[-1] not in (c, c + 1):
-            raise ValueError(f"code logits must have width {c} (or {c + 1}), got {tuple(code_logits.shape)}")
-        lp = torch.log_softmax(code_logits[..., :c].float(), dim=-1).clamp_min(NEG)  # (B, K, C)
-        return subs_log_probs(lp, codes, self.mask_id)
-
-    # -- process pieces of the core training schedule ------------------------------------
-    @property
-    def context_share(self) -> float:
-        return self.config.code_context
-
-    def plan(self, stage: int, nets: Networks) -> TrainPlan:
-        """Joint, or (``target: sequential``) tokens from clean codes + codes from the all-mask ``x``.
-
-        Stage 1 of a two-stage recipe has no code loss: the sequential target then skips the code pass in
-        training, and ``stage1_latent: clean`` feeds the token pass the clean codes at ``t_y = 0``.
-        """
-        cfg = self.config
-        stage1 = cfg.two_stage and stage <= 1
-        if cfg.target == "sequential":
-            on = not (self.training and stage1)
-            return TrainPlan(joint=False, latent=on, draw=on)
-        if stage1 and cfg.stage1_latent == "clean":
-            return TrainPlan(joint=False, latent=False, draw=False)
-        return TrainPlan()
-
-    def independent_clock(self, joint: bool) -> bool:
-        """Sequential target: always; joint: ``clocks``, and ``eval_clocks`` in eval mode."""
-        if not joint:
-            return True
-        if not self.training and self.config.eval_clocks == "tied":
-            return False
-        return self.config.clocks == "independent"
-
-    def encode_latent(
-        self, x0: Tensor, x_t: Tensor, attention_mask: Tensor, stage: int, generator: torch.Generator | None
-    ) -> CleanLatent:
-        """``c_0 = VQ(proj(encoder(x_0, hide)))``; the encoder and codebook learn only in the encoder phase."""
-        cfg = self.config
-        attn = attention_mask.bool()
-        hide = None
-        if self.training and cfg.p_mask_input_enc > 0:
-            u = torch.rand(x0.shape, generator=generator, device=x0.device)
-            hide = (u < cfg.p_mask_input_enc) & attn  # (B, L)
-        learn = encoder_phase(cfg.two_stage, stage)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self.encoder.trainable and learn):
-            z_e = self.proj(self.encoder(x0, attn, hide))  # (B, K, D)
-        vq = self.quantizer(z_e, update=self.training and learn, generator=generator)
-        logs: dict[str, Tensor | float] = {
-            "vq_loss": float(vq.commit_loss.detach().mean()),
-            "vq_utilisation": vq.utilisation,
-            "vq_perplexity": vq.perplexity,
-            "vq_unique_fraction": vq.unique_fraction,
-            "vq_replaced": float(vq.replaced),
-        }
-        return CleanLatent(vq.codes, vq.z_q, vq.commit_loss, logs)  # codes (B, K), vectors (B, K, D)
-
-    def forward_sample(self, clean: CleanLatent, t: Tensor, generator: torch.Generator | None) -> NoisedLatent:
-        """``c_t``: each code masked w.p. ``1 - alpha(t)``; masked slots read ``z_mask``."""
-        c_t, masked = absorb(clean.value, self.schedule.alpha(t), self.mask_id, generator=generator)  # (B, K)
-        y_in = torch.where(masked[..., None], self.mask.vector.to(clean.input.dtype), clean.input)  # (B, K, D)
-        return NoisedLatent(c_t, y_in, masked)
-
-    def latent_loss(self, step: LatentStep) -> LatentLoss:
-        """Masked CE of the codes (``/ K``, NELBO-weighted with ``latent_loss: nelbo``) and its NELBO in nats."""
-        cfg = self.config
-        b, device = step.keep.shape[0], step.keep.device
-        if step.latent_out is None:
-            if step.plan.latent:
-                raise ValueError("the vq latent needs a backbone returning token logits and latent_out (latent_stream)")
-            return LatentLoss(torch.zeros(b, device=device), None, {"code_loss": 0.0})
-        assert step.noised is not None and step.times is not None
-        c0, c_t, masked = step.clean.value, step.noised.state, step.noised.noise  # (B, K) each
-        log_p = self.code_log_probs(step.latent_out, c_t)  # (B, K, C)
-        nll = (-log_p.gather(-1, c0[..., None]).squeeze(-1)).masked_fill(~masked, 0.0)  # (B, K)
-        weight = self.schedule.masked_elbo_weight(step.times.t.clamp_min(cfg.t_min))  # (B,)
-        k = c0.shape[1]
-        if cfg.two_stage and step.stage <= 1:
-            code_loss = torch.zeros(b, device=device)
-        elif cfg.latent_loss == "nelbo":
-            code_loss = cfg.latent_weight * weight * nll.sum(-1) / k
-        else:
-            code_loss = cfg.latent_weight * nll.sum(-1) / k
-        logs: dict[str, Tensor | float] = {"code_loss": code_loss.detach().mean()}
-        n_masked = masked.sum()
-        if int(n_masked) > 0:
-            with torch.no_grad():
-                hit = (log_p.argmax(-1) == c0) & masked
-                logs["code_nll"] = nll.detach().sum() / n_masked
-                logs["code_acc"] = hit.sum() / n_masked
-        return LatentLoss(code_loss, (weight * nll.sum(-1)).detach(), logs)
-
     def probe(
         self,
         nets: Networks,
@@ -310,34 +190,3 @@ class VQLatent(DiffusedLatent):
         if self.encoder.trainable and (not self.config.two_stage or stage <= 1):
             mods += [self.encoder, self.proj]
         return mods
-
-    # -- sampling API --------------------------------------------------------------
-    def sample_prior(self, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
-        """All-mask codes ``(B, K)`` (every entry ``C``)."""
-        return torch.full((batch_size, self.num_slots), self.mask_id, dtype=torch.long, device=device)
-
-    def network_input(self, state: Tensor) -> Tensor:
-        return self.code_vectors(state)
-
-    def latent_step(
-        self, state: Tensor, latent_out: Tensor, t: Tensor, s: Tensor, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """Masked posterior step on codes in float64: a masked code stays masked w.p. ``(1-a_s)/(1-a_t)``."""
-        log_p = self.code_log_probs(check_finite(latent_out, "code logits"), state)  # (B, K, C)
-        p_reveal = reveal_probability(self.schedule, t, s, state.dim())  # (B, 1)
-        return posterior_step(state, self.mask_id, p_reveal, dense_categorical(log_p, generator), generator)
-
-    def latent_finalize(
-        self, state: Tensor, latent_out: Tensor, t: Tensor, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """Fill every remaining mask with a draw from the code distribution."""
-        log_p = self.code_log_probs(check_finite(latent_out, "code logits"), state)
-        return finalize(state, self.mask_id, dense_categorical(log_p, generator))
-
-    def prompt_latent(self, nets: Networks, tokens: Tensor, visible: Tensor) -> Tensor | None:
-        """With ``prompt_codes = "encoder"``: the nearest codes ``(B, K)`` of the encoder's output for the visible
-        tokens (the rest hidden), one call; otherwise ``None`` (the code chain reads the prompt)."""
-        if self.config.prompt_codes != "encoder":
-            return None
-        x_in = tokens.masked_fill(~visible, 0)  # (B, L); hidden ids are never read
-        return self.quantizer.assign(self.proj(self.encoder(x_in, torch.ones_like(visible), ~visible)))
