@@ -55,8 +55,7 @@ class AbsorbingLatent(DiffusedLatent):
         assert step.noised is not None and step.times is not None
         y0, masked = step.clean.value, step.noised.noise
         nll = (-log_probs.gather(-1, y0[..., None]).squeeze(-1)).masked_fill(~masked, 0.0)
-        t_min = float(self.config.t_min)  # type: ignore[attr-defined]
-        return nll, self.schedule.masked_elbo_weight(step.times.t.clamp_min(t_min))
+        return nll, self.schedule.masked_elbo_weight(step.times.t.clamp_min(self.t_min))
 
     def sample_prior(self, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
         """All-mask ids ``(B, *state_shape)``."""

@@ -61,7 +61,7 @@ def latent_phase(two_stage: bool, stage: int) -> bool:
 class DiffusedLatent(LatentChannel):
     """A latent channel given by its process pieces; :meth:`training_forward` is the core schedule.
 
-    Subclasses read ``self.config.t_min`` (the lowest latent time) and implement :meth:`encode_latent`,
+    Subclasses have a ``config.t_min`` (the lowest latent time, :attr:`t_min`) and implement :meth:`encode_latent`,
     :meth:`forward_sample` and :meth:`latent_loss`; they override :meth:`plan`, :meth:`independent_clock`,
     :meth:`latent_times` and the class attributes below where they differ from a joint channel.
     """
@@ -69,6 +69,11 @@ class DiffusedLatent(LatentChannel):
     latent_network: ClassVar[Literal["joint", "denoiser"]] = "joint"
     """Which network predicts the latent in a sequential step: the joint network fed the all-mask token
     state at ``t_x = 1`` (``"joint"``), or ``Networks.latent_denoiser`` (``"denoiser"``)."""
+
+    @property
+    def t_min(self) -> float:
+        """The lowest latent time: ``config.t_min``."""
+        return float(self.config.t_min)  # type: ignore[attr-defined]
 
     @property
     def dropout(self) -> float:
@@ -90,8 +95,7 @@ class DiffusedLatent(LatentChannel):
 
     def latent_times(self, t: Tensor, independent: bool) -> LatentTimes:
         """``t_y`` from ``t (B,)`` (``t_x``, or a stratified uniform draw on ``[t_min, 1]``); default: unchanged."""
-        t_min = float(self.config.t_min)  # type: ignore[attr-defined]
-        return LatentTimes(t, torch.full_like(t, 1.0 - t_min), t_min)
+        return LatentTimes(t, torch.full_like(t, 1.0 - self.t_min), self.t_min)
 
     @abstractmethod
     def encode_latent(

@@ -204,8 +204,7 @@ def train_latent(
     times = noised = latent_out = None
     if plan.draw:
         independent = channel.independent_clock(plan.joint)
-        t_min = float(channel.config.t_min)  # type: ignore[attr-defined]
-        times = channel.latent_times(draw_latent_times(t_x, t_min, independent, generator), independent)
+        times = channel.latent_times(draw_latent_times(t_x, channel.t_min, independent, generator), independent)
         noised = channel.forward_sample(clean, times.t, generator)
         noised = NoisedLatent(_dropped(noised.state, kf), _dropped(noised.input, kf), noised.noise)
     if plan.joint:
