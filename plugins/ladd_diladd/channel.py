@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ladd_core.components.absorbing import NEG
 from ladd_core.components.encoders import Encoder
+from ladd_core.components.latent_process import encoder_phase
 from ladd_core.components.latents import LatentConfig, LatentProbe, Networks, code_usage
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
@@ -187,6 +188,6 @@ class VQLatent(VQProcess):
         mods: list[nn.Module] = [nets.backbone, self.mask]
         if nets.latent_denoiser is not None:
             mods.append(nets.latent_denoiser)
-        if self.encoder.trainable and (not self.config.two_stage or stage <= 1):
+        if self.encoder.trainable and encoder_phase(self.config.two_stage, stage):
             mods += [self.encoder, self.proj]
         return mods

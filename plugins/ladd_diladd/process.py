@@ -23,6 +23,7 @@ from ladd_core.components.latent_process import (
     LatentStep,
     TrainPlan,
     encoder_phase,
+    latent_phase,
 )
 from ladd_core.components.latents import Networks
 from ladd_core.components.schedules import Schedule
@@ -87,7 +88,7 @@ class VQProcess(AbsorbingLatent):
         training, and ``stage1_latent: clean`` feeds the token pass the clean codes at ``t_y = 0``.
         """
         cfg = self.config
-        stage1 = cfg.two_stage and stage <= 1
+        stage1 = not latent_phase(cfg.two_stage, stage)  # no code loss yet
         if cfg.target == "sequential":
             on = not (self.training and stage1)
             return TrainPlan(joint=False, latent=on, draw=on)
@@ -139,7 +140,7 @@ class VQProcess(AbsorbingLatent):
         log_p = self.code_log_probs(step.latent_out, c_t)  # (B, K, C)
         nll, weight = self.masked_nll(log_p, step)  # (B, K), (B,)
         k = c0.shape[1]
-        if cfg.two_stage and step.stage <= 1:
+        if not latent_phase(cfg.two_stage, step.stage):
             code_loss = torch.zeros(b, device=device)
         elif cfg.latent_loss == "nelbo":
             code_loss = cfg.latent_weight * weight * nll.sum(-1) / k
