@@ -2,8 +2,11 @@
 
 A latent channel owns everything that differs between "no latent" (MDLM),
 Gaussian latents (Co-LADD) and discrete codes (Di-LADD): how ``y_0`` is
-produced, how it is noised, how the networks are called in a training step,
-what the latent loss is, and how a sampler steps the latent backwards.
+produced, how it is noised, what the latent loss is, and how a sampler steps
+the latent backwards.  A diffused latent is written as process pieces
+(:class:`ladd_core.components.latent_process.DiffusedLatent`); the network calls
+of its training step are the core schedule's
+(:mod:`ladd_core.components.latent_schedule`).
 
 Capabilities are declared per config by :meth:`LatentChannel.capabilities_for`
 and matched against each sampler's ``requires``; well-known ones:
