@@ -97,7 +97,6 @@ class LaddModel(nn.Module):
     def set_stage(self, stage: int) -> list[nn.Parameter]:
         """Enter training ``stage`` (1-based); returns the parameters to optimise in it."""
         self.stage = stage
-        self.latent.stage = stage
         modules = self.latent.trainable_modules(stage, self.nets)
         keep: dict[int, nn.Parameter] = {}
         for m in modules:
@@ -131,7 +130,7 @@ class LaddModel(nn.Module):
         else:
             t = self.objective.sample_times(b, x0.device, generator)  # (B,)
         noised = self.process.forward_sample(x0, t, attn, generator)
-        out = self.latent.training_forward(self.nets, x0, noised.x_t, t, attn, generator)
+        out = self.latent.training_forward(self.nets, x0, noised.x_t, t, attn, generator, stage=self.stage)
         log_p = self.process.log_probs(out.token_logits, noised.x_t)  # (B, L, C) float32
         tok = self.objective(self.process, log_p, x0, noised.x_t, t, attn)
         per_example = tok.loss + out.latent_loss

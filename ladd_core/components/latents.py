@@ -2,8 +2,11 @@
 
 A latent channel owns everything that differs between "no latent" (MDLM),
 Gaussian latents (Co-LADD) and discrete codes (Di-LADD): how ``y_0`` is
-produced, how it is noised, how the networks are called in a training step,
-what the latent loss is, and how a sampler steps the latent backwards.
+produced, how it is noised, what the latent loss is, and how a sampler steps
+the latent backwards.  A diffused latent is written as process pieces
+(:class:`ladd_core.components.latent_process.DiffusedLatent`); the network calls
+of its training step are the core schedule's
+(:mod:`ladd_core.components.latent_schedule`).
 
 Capabilities are declared per config by :meth:`LatentChannel.capabilities_for`
 and matched against each sampler's ``requires``; well-known ones:
@@ -125,7 +128,6 @@ class LatentChannel(nn.Module, ABC):
     def __init__(self, config: LatentConfig) -> None:
         super().__init__()
         self.config = config
-        self.stage = 1
 
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
@@ -156,6 +158,8 @@ class LatentChannel(nn.Module, ABC):
         t_x: Tensor,
         attention_mask: Tensor,
         generator: torch.Generator | None = None,
+        *,
+        stage: int = 1,
     ) -> LatentTrainOutput:
         """Encode, noise and call the networks for one training step.
 
@@ -166,6 +170,7 @@ class LatentChannel(nn.Module, ABC):
             t_x: token times ``(B,)``.
             attention_mask: ``(B, L)`` bool.
             generator: RNG for latent noise.
+            stage: the training stage (1-based) of a two-stage recipe.
         """
 
     # -- sampling API, used by the ``joint`` and ``sequential`` samplers --------------
@@ -186,8 +191,13 @@ class LatentChannel(nn.Module, ABC):
         """One reverse step ``t -> s`` (``(B,)`` each) of the latent given the network's ``latent_out``."""
         raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
 
-    def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Noise removal: the clean latent from the last prediction."""
+    def latent_finalize(
+        self, state: Tensor, latent_out: Tensor, t: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Noise removal: the clean latent from the last prediction ``latent_out`` made at ``state``'s time ``t (B,)``.
+
+        The time is explicit so that a channel keeps no sampler state (eps-prediction needs it).
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
 
     def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
@@ -242,7 +252,7 @@ class LatentChannel(nn.Module, ABC):
         """Modules to optimise in training ``stage`` (1-based); the rest is frozen.
 
         Default: every network and the channel itself.  Two-stage recipes override
-        this (e.g. stage 2 freezes the encoder).  ``self.stage`` is set before the call.
+        this (e.g. stage 2 freezes the encoder).
         """
         mods: list[nn.Module] = [nets.backbone, self]
         if nets.latent_denoiser is not None:

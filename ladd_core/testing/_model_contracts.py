@@ -218,7 +218,6 @@ class LatentContract(ComponentContract):
         for tm in setups:
             own = {id(p) for p in tm.model.parameters()}
             for stage in (1, 2, 3):
-                tm.model.latent.stage = stage
                 mods = tm.model.latent.trainable_modules(stage, tm.model.nets)
                 assert all(id(p) in own for mod in mods for p in mod.parameters())
                 assert tm.model.set_stage(stage), f"stage {stage} trains nothing"
@@ -245,7 +244,7 @@ class LatentContract(ComponentContract):
                 assert out.shape == (b, lat.num_slots, lat.output_dim)
                 new = lat.latent_step(state, out, t, s, g)
                 assert new.shape == state.shape and new.dtype == state.dtype
-                final = lat.latent_finalize(new, out, g)
+                final = lat.latent_finalize(new, out, s, g)
                 assert final.shape == state.shape
                 if "sequential" in caps:
                     cond, t_y = lat.token_condition(final)

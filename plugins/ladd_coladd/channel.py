@@ -9,14 +9,13 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from ladd_coladd.regularizers import info_nce, latent_spread, variance_floor
-from ladd_coladd.vp import VP, shift_time, shift_time_derivative
+from ladd_coladd.process import GaussianProcess
+from ladd_coladd.regularizers import latent_spread
+from ladd_coladd.vp import VP
 from ladd_core.components.encoders import Encoder
-from ladd_core.components.latents import LatentChannel, LatentConfig, LatentProbe, LatentTrainOutput, Networks
-from ladd_core.components.objectives import sample_times
+from ladd_core.components.latents import LatentConfig, LatentProbe, Networks
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
-from ladd_core.numerics import check_finite
 
 __all__ = ["GaussianLatent"]
 
@@ -29,21 +28,20 @@ class _EncoderNoise(nn.Module):
         self.log_sigma = nn.Parameter(torch.full((dim,), math.log(sigma)))
 
 
-class GaussianLatent(LatentChannel):
+class GaussianLatent(GaussianProcess):
     """Co-LADD: ``y_0 = encoder(x_0) (+ sigma z)`` in ``R^{K x d}``, noised by ``y_t = abar y_0 + sigma_bar z``.
 
     Joint mode (no latent denoiser): one call ``backbone(x_t, y_t, t_x, t_y)`` predicts token logits and
     the latent (``y_0`` or ``eps``).  Sequential mode (``nets.latent_denoiser`` set): the token network reads
     the *clean* ``y_0`` with ``t_y = 0`` and the latent denoiser predicts from ``(y_t, t_y)`` alone.
+    The calls are the core schedule's (:mod:`ladd_core.components.latent_schedule`).
 
     Training: latent dropout (``p_cfg``) zeroes ``y_0`` and ``y_t`` of a fraction of the examples and drops
     their latent loss; encoder-input corruption hides x_t-masked positions from the encoder with a per-sequence
     probability ``p_r ~ U[0, p_r_max]``.  Both are off in eval mode.
 
-    ``latent_nelbo`` (the latent part of ``-log p(x_0) <= E_q[L_x + L_y] - H[q(y_0|x_0)]``) is returned only
-    with ``variance = "fixed"``; with a deterministic encoder ``H = -inf`` and there is no bound.  It is the
-    continuous-time latent diffusion term plus the prior KL at ``t = 1`` plus a Gaussian decoding term at the
-    lowest latent time combined with the encoder entropy (see docs/coladd.md).
+    ``latent_nelbo`` is returned only with ``variance = "fixed"`` (see :mod:`ladd_coladd.loss`); with a
+    deterministic encoder ``H = -inf`` and there is no bound.
     """
 
     class Config(LatentConfig):
@@ -126,7 +124,6 @@ class GaussianLatent(LatentChannel):
         self.encoder = encoder
         self.vp = VP(schedule)
         self.noise = _EncoderNoise(encoder.dim, config.sigma) if config.variance == "learnable" else None
-        self._state_t: Tensor | None = None  # time of the sampling state (for eps-prediction at finalize)
 
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
@@ -146,172 +143,6 @@ class GaussianLatent(LatentChannel):
     @property
     def output_dim(self) -> int:
         return self.encoder.dim
-
-    # -- helpers ----------------------------------------------------------------------
-    def _sigma(self, like: Tensor) -> Tensor:
-        """Encoder noise std ``(d,)``."""
-        if self.noise is not None:
-            return self.noise.log_sigma.exp().to(like.dtype)
-        return torch.full((like.shape[-1],), self.config.sigma, dtype=like.dtype, device=like.device)
-
-    def to_x0(self, latent_out: Tensor, y_t: Tensor, t: Tensor) -> Tensor:
-        """The network's latent output as a ``y_0`` prediction."""
-        if self.config.prediction == "x0":
-            return latent_out
-        return self.vp.x0_from_eps(y_t, latent_out, t)
-
-    def _latent_times(self, t_x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, float]:
-        """``(t_y (B,), 1 / density(t_y) (B,), lowest reachable t_y)``.
-
-        Tied clocks (and eval mode) use ``t_y = t_x``, assumed uniform on ``[t_min, 1]``.
-        """
-        c = self.config
-        if c.clocks == "tied" or not self.training:
-            return t_x, torch.full_like(t_x, 1.0 - c.t_min), c.t_min
-        b = t_x.shape[0]
-        u = sample_times(b, t_min=c.t_min, low_discrepancy=True, device=t_x.device, generator=generator)
-        u = u[torch.randperm(b, generator=generator, device=t_x.device)]  # decorrelate from t_x
-        if c.time_shift is None:
-            return u, torch.full_like(u, 1.0 - c.t_min), c.t_min
-        a = c.time_shift
-        inv = (1.0 - c.t_min) * shift_time_derivative(u, a)
-        return shift_time(u, a), inv, float(shift_time(torch.tensor(c.t_min, dtype=torch.float64), a))
-
-    def _bound_terms(self, y0: Tensor, y0_hat: Tensor, t_y: Tensor, inv_density: Tensor, t_lo: float) -> dict:
-        """Per-example latent bound terms in nats: diffusion, prior and (decoding - encoder entropy)."""
-        sq = (y0_hat - y0).pow(2).flatten(1).sum(-1)  # (B,)
-        diffusion = 0.5 * (-self.vp.snr_derivative(t_y)) * sq * inv_density
-        one = torch.ones_like(t_y)
-        a1, s1 = self.vp.coeffs(one)
-        v1 = s1**2
-        prior = 0.5 * ((a1**2)[:, None] * y0.flatten(1).pow(2) + (v1 - 1.0 - v1.log())[:, None]).sum(-1)
-        lo = torch.full_like(t_y, t_lo)
-        a_lo, s_lo = self.vp.coeffs(lo)
-        dec_var = (s_lo / a_lo) ** 2  # (B,) variance of the decoder N(y_lo / abar_lo, .)
-        log_sigma2 = 2.0 * self._sigma(y0).log()  # (d,)
-        k = y0.shape[1]
-        decode = 0.5 * (k * (dec_var.log()[:, None] - log_sigma2[None, :])).sum(-1)  # E[-log p_dec] - H[q]
-        return {"diffusion": diffusion, "prior": prior, "decode": decode}
-
-    # -- training ---------------------------------------------------------------------
-    def training_forward(
-        self,
-        nets: Networks,
-        x0: Tensor,
-        x_t: Tensor,
-        t_x: Tensor,
-        attention_mask: Tensor,
-        generator: torch.Generator | None = None,
-    ) -> LatentTrainOutput:
-        c = self.config
-        b, dev = x0.shape[0], x0.device
-        sequential = nets.latent_denoiser is not None
-        train = self.training
-
-        hide = None
-        if train and c.p_r_max > 0:
-            p_r = torch.rand(b, generator=generator, device=dev) * c.p_r_max
-            hit = torch.rand(x0.shape, generator=generator, device=dev) < p_r[:, None]
-            hide = (x_t != x0) & hit  # (B, L) positions the token denoiser must predict
-        mu = self.encoder(x0, attention_mask, hide).float()  # (B, K, d)
-        reg = self._encoder_regularizer(x0, attention_mask, mu, generator)  # scalar
-        y0 = mu
-        if c.variance != "none":
-            z_enc = torch.randn(mu.shape, generator=generator, device=dev)
-            y0 = mu + self._sigma(mu) * z_enc
-
-        keep = torch.ones(b, dtype=torch.bool, device=dev)
-        if train and c.p_cfg > 0:
-            keep = torch.rand(b, generator=generator, device=dev) >= c.p_cfg
-        kf = keep.to(y0.dtype)[:, None, None]
-        y0 = y0 * kf
-
-        t_y, inv_density, t_lo = self._latent_times(t_x, generator)
-        t_y = t_y.to(y0.dtype)
-        z = torch.randn(y0.shape, generator=generator, device=dev)
-        y_t = self.vp.marginal(y0, t_y, z) * kf
-
-        latent_active = not c.two_stage or self.stage >= 2
-        bound_valid = (
-            c.variance == "fixed"
-            and (sequential or c.clocks == "tied" or not train)
-            and (not train or (c.p_cfg == 0 and c.p_r_max == 0))
-        )
-        latent_out = None
-        if sequential:
-            tok = nets.backbone(x_t, y0, t_x, torch.zeros_like(t_x), attention_mask)
-            token_logits = tok.token_logits
-            if latent_active or bound_valid:
-                latent_out = nets.latent_denoiser(None, y_t, None, t_y).latent_out
-        else:
-            out = nets.backbone(x_t, y_t, t_x, t_y, attention_mask)
-            token_logits, latent_out = out.token_logits, out.latent_out
-        if token_logits is None:
-            raise ValueError("the token network returned no token_logits")
-
-        logs: dict[str, Tensor | float] = {}
-        latent_loss = torch.zeros(b, device=dev)
-        latent_nelbo = None
-        if latent_out is None:
-            if latent_active:
-                raise ValueError("the latent network returned no latent_out")
-            return LatentTrainOutput(token_logits, latent_loss + reg, None, logs)
-        latent_out = latent_out.float()
-        y0_hat = self.to_x0(latent_out, y_t, t_y)
-        n_keep = keep.sum().clamp_min(1)
-        logs["latent_mse"] = ((y0_hat - y0).detach().pow(2).flatten(1).mean(-1) * keep).sum() / n_keep
-
-        terms = None
-        if c.latent_loss == "elbo" or bound_valid:
-            terms = self._bound_terms(y0, y0_hat, t_y, inv_density, t_lo)
-        if latent_active:
-            if c.latent_loss == "mse":
-                target = y0 if c.prediction == "x0" else z
-                per = (latent_out - target).pow(2).flatten(1).mean(-1)  # (B,)
-            else:
-                assert terms is not None
-                per = terms["diffusion"]
-                if c.variance != "none":
-                    per = per + terms["prior"] + terms["decode"]
-                per = per / attention_mask.sum(-1).clamp_min(1).to(per.dtype)  # nats per token
-            latent_loss = c.latent_weight * per * keep.to(per.dtype) * (b / n_keep)
-        if bound_valid:
-            assert terms is not None
-            latent_nelbo = terms["diffusion"] + terms["prior"] + terms["decode"]
-            logs.update(
-                {
-                    "latent_nelbo": float(latent_nelbo.detach().mean()),
-                    "latent_diffusion": float(terms["diffusion"].detach().mean()),
-                    "latent_prior": float(terms["prior"].detach().mean()),
-                    "latent_decode": float(terms["decode"].detach().mean()),
-                }
-            )
-        return LatentTrainOutput(token_logits, latent_loss + reg, latent_nelbo, logs)
-
-    def _encoder_trains(self) -> bool:
-        c = self.config
-        return self.training and self.encoder.trainable and (not c.two_stage or self.stage <= 1)
-
-    def _encoder_regularizer(
-        self, x0: Tensor, attention_mask: Tensor, mu: Tensor, generator: torch.Generator | None
-    ) -> Tensor:
-        """The anti-collapse terms (variance floor, InfoNCE) while the encoder trains, else 0."""
-        c = self.config
-        reg = torch.zeros((), device=mu.device)
-        if not self._encoder_trains():
-            return reg
-        if c.variance_floor > 0:
-            target = c.variance_target or mu.shape[-1] ** -0.5
-            reg = reg + c.variance_floor * variance_floor(mu, target)
-        if c.infonce_weight > 0:
-            b = x0.shape[0]
-            views = []
-            for _ in range(2):
-                share = torch.rand(b, generator=generator, device=x0.device) * 0.5  # (B,)
-                hide = torch.rand(x0.shape, generator=generator, device=x0.device) < share[:, None]  # (B, L)
-                views.append(self.encoder(x0, attention_mask, hide).float())  # (B, K, d)
-            reg = reg + c.infonce_weight * info_nce(views[0], views[1], c.infonce_temperature)
-        return reg
 
     def trainable_modules(self, stage: int, nets: Networks) -> list[nn.Module]:
         enc: list[nn.Module] = [self.encoder] if self.encoder.trainable else []
@@ -342,59 +173,3 @@ class GaussianLatent(LatentChannel):
         z = torch.randn(mu.shape, generator=generator, device=mu.device)
         y_t = self.vp.marginal(mu, t_x.to(mu.dtype), z)  # (B, K, d) tied clocks: t_y = t_x
         return LatentProbe(y_t, t_x, zeros, t_x, stats)
-
-    # -- sampling ---------------------------------------------------------------------
-    def sample_prior(self, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
-        shape = (batch_size, self.num_slots, self.encoder.dim)
-        self._state_t = torch.ones(batch_size, dtype=torch.float64, device=device)
-        return torch.randn(shape, generator=generator, device=device, dtype=torch.float64)
-
-    def network_input(self, state: Tensor) -> Tensor:
-        return state.to(torch.float32)
-
-    def latent_step(
-        self, state: Tensor, latent_out: Tensor, t: Tensor, s: Tensor, generator: torch.Generator | None = None
-    ) -> Tensor:
-        t, s = t.to(torch.float64), s.to(torch.float64)
-        y0_hat = self.to_x0(check_finite(latent_out, "latent prediction").to(torch.float64), state, t)
-        if self.config.latent_step == "ddim":
-            new = self.vp.ddim(state, y0_hat, t, s)
-        else:
-            new = self.vp.ancestral(state, y0_hat, t, s, generator)
-        self._state_t = s
-        return new
-
-    def latent_finalize(self, state: Tensor, latent_out: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        out = check_finite(latent_out, "latent prediction").to(torch.float64)
-        if self.config.prediction == "x0":
-            return out
-        t = self._state_t
-        if t is None or t.shape[0] != state.shape[0]:
-            raise RuntimeError("eps-prediction needs the state's time: start sampling with sample_prior")
-        return self.vp.x0_from_eps(state, out, t)
-
-    def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
-        if nets.latent_denoiser is None:
-            raise ValueError("the sequential schedule of 'gaussian' needs model.latent_denoiser")
-        out = nets.latent_denoiser(None, self.network_input(state), None, t_y.to(torch.float32)).latent_out
-        if out is None:
-            raise ValueError("the latent denoiser returned no latent_out")
-        return out
-
-    def prompt_latent(self, nets: Networks, tokens: Tensor, visible: Tensor) -> Tensor | None:
-        """With ``prompt_latent = "encoder"`` and a latent denoiser: the encoder's mean latent of the visible
-        tokens, every other position hidden (``(B, K, d)`` float64, one call); otherwise ``None``.
-
-        The latent denoiser is unconditional, so it cannot generate a latent given a prompt; the encoder can
-        read a partial sequence because training hides the positions the token network must predict from it
-        (``p_r_max``).  The latent is the encoder's point estimate, not a draw from ``p(y | prompt)``.
-        """
-        if self.config.prompt_latent != "encoder" or nets.latent_denoiser is None:
-            return None
-        x_in = tokens.masked_fill(~visible, 0)  # (B, L); hidden ids are never read, 0 is a valid id
-        mu = self.encoder(x_in, torch.ones_like(visible), ~visible)  # (B, K, d)
-        self._state_t = torch.zeros(tokens.shape[0], dtype=torch.float64, device=tokens.device)
-        return mu.to(torch.float64)
-
-    def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
-        return self.network_input(state), torch.zeros(state.shape[0], device=state.device)

@@ -11,11 +11,13 @@ Both act on the encoder output over a batch and only while the encoder trains:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["info_nce", "latent_spread", "variance_floor"]
+__all__ = ["encoder_regularizer", "info_nce", "latent_spread", "variance_floor"]
 
 
 def variance_floor(y: Tensor, target: float, eps: float = 1e-4) -> Tensor:
@@ -56,3 +58,27 @@ def latent_spread(y: Tensor) -> float:
     spread = y.var(dim=0, unbiased=False).sum(-1).sqrt()  # (K,)
     size = y.pow(2).sum(-1).mean(0).sqrt().clamp_min(1e-12)  # (K,)
     return float((spread / size).mean())
+
+
+def encoder_regularizer(
+    encoder: nn.Module, config: Any, x0: Tensor, attention_mask: Tensor, mu: Tensor, generator: torch.Generator | None
+) -> Tensor:
+    """The configured anti-collapse terms of the encoder latent ``mu (B, K, d)`` of ``x0 (B, L)``, a scalar.
+
+    ``config`` has ``variance_floor``, ``variance_target``, ``infonce_weight`` and ``infonce_temperature``
+    (the ``gaussian`` channel's fields); InfoNCE encodes two views, each hiding a ``U[0, 0.5]`` share of the tokens.
+    """
+    c = config
+    reg = torch.zeros((), device=mu.device)
+    if c.variance_floor > 0:
+        target = c.variance_target or mu.shape[-1] ** -0.5
+        reg = reg + c.variance_floor * variance_floor(mu, target)
+    if c.infonce_weight > 0:
+        b = x0.shape[0]
+        views = []
+        for _ in range(2):
+            share = torch.rand(b, generator=generator, device=x0.device) * 0.5  # (B,)
+            hide = torch.rand(x0.shape, generator=generator, device=x0.device) < share[:, None]  # (B, L)
+            views.append(encoder(x0, attention_mask, hide).float())  # (B, K, d)
+        reg = reg + c.infonce_weight * info_nce(views[0], views[1], c.infonce_temperature)
+    return reg

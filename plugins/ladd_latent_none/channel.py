@@ -32,6 +32,8 @@ class NoLatent(LatentChannel):
         t_x: Tensor,
         attention_mask: Tensor,
         generator: torch.Generator | None = None,
+        *,
+        stage: int = 1,
     ) -> LatentTrainOutput:
         out = nets.backbone(x_t, None, t_x, None, attention_mask)
         assert out.token_logits is not None

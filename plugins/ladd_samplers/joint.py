@@ -99,7 +99,7 @@ def joint_chain(
         if condition is not None:
             x = condition.apply(x)
     log_p, latent_out = call(x, y, cfg.t_final, float(ts_y[min(n, m)]))
-    y = latent.latent_finalize(y, latent_out, generator)
+    y = latent.latent_finalize(y, latent_out, full(ts_y[min(n, m)]), generator)
     x = proc.finalize(x, log_p, generator)
     if condition is not None:
         x = condition.apply(x)

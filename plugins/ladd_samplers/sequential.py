@@ -91,4 +91,4 @@ def latent_first(
         out = latent.predict_latent(nets, y, full(ts_y[j]), tokens)
         y = latent.latent_step(y, out, full(ts_y[j]), full(ts_y[j + 1]), generator)
     out = latent.predict_latent(nets, y, full(ts_y[latent_steps]), tokens)
-    return latent.latent_finalize(y, out, generator), latent_steps + 1
+    return latent.latent_finalize(y, out, full(ts_y[latent_steps]), generator), latent_steps + 1

@@ -132,7 +132,7 @@ def test_ddim_with_true_x0_and_eps_returns_y0() -> None:
             y = ch.latent_step(y, out, t, s)
             torch.testing.assert_close(y, ch.vp.marginal(y0, s, z))  # DDIM keeps the noise direction
         out = y0 if prediction == "x0" else ch.vp.eps_from_x0(y, y0, ts[-1].expand(3))
-        torch.testing.assert_close(ch.latent_finalize(y, out), y0)
+        torch.testing.assert_close(ch.latent_finalize(y, out, ts[-1].expand(3)), y0)
 
 
 def test_eps_x0_round_trip() -> None:
@@ -220,11 +220,9 @@ def test_two_stage_latent_loss_and_denoiser_call() -> None:
     ch = _channel(two_stage=True)
     tok, lat = RecordingNet(), RecordingNet(tokens=False)
     x0, x_t, t, attn = _batch()
-    ch.stage = 1
-    out = ch.training_forward(Networks(tok, lat), x0, x_t, t, attn)
+    out = ch.training_forward(Networks(tok, lat), x0, x_t, t, attn, stage=1)
     assert not lat.calls and bool((out.latent_loss == 0).all())
-    ch.stage = 2
-    out = ch.training_forward(Networks(tok, lat), x0, x_t, t, attn)
+    out = ch.training_forward(Networks(tok, lat), x0, x_t, t, attn, stage=2)
     assert len(lat.calls) == 1 and float(out.latent_loss.detach().sum()) > 0
 
 

@@ -130,7 +130,7 @@ def test_codes_valid_and_never_mask_after_finalize(seed: int) -> None:
         assert ((state >= 0) & (state <= C)).all()
         revealed = prev != C
         assert torch.equal(state[revealed], prev[revealed])  # never un-reveal, never change a revealed code
-    final = ch.latent_finalize(state, _adversarial_logits(b, C + 1, seed), g)
+    final = ch.latent_finalize(state, _adversarial_logits(b, C + 1, seed), ts[-1].expand(b), g)
     assert ((final >= 0) & (final < C)).all()
     assert torch.equal(final[state != C], state[state != C])
     vec = ch.network_input(final)
@@ -195,16 +195,14 @@ def test_training_forward_stages() -> None:
     ch, nets = _channel(latent_loss="masked-ce")
     ch.train()
     x0, x_t, t, attn = _batch()
-    ch.stage = 1
-    out1 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    out1 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(0), stage=1)
     assert out1.token_logits.shape == (8, L, V + 1) and out1.latent_loss.shape == (8,)
     assert bool(ch.quantizer.initialised)
     assert out1.logs["code_loss"] == 0.0 and out1.latent_loss.mean().item() == pytest.approx(out1.logs["vq_loss"])
     for key in ("vq_utilisation", "vq_perplexity", "vq_unique_fraction"):
         assert key in out1.logs
     book = ch.quantizer.codebook.clone()
-    ch.stage = 2
-    out2 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(1))
+    out2 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(1), stage=2)
     assert torch.equal(ch.quantizer.codebook, book)  # frozen in stage 2
     assert out2.logs["code_loss"] > 0 and out2.latent_nelbo is not None and out2.latent_nelbo.shape == (8,)
     mods = ch.trainable_modules(2, nets)
@@ -220,36 +218,32 @@ def test_sequential_target_trains_the_sequential_bound() -> None:
     bb = nets.backbone
     x0, x_t, t, attn = _batch()
     ch.train()
-    ch.stage = 1
-    out1 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    out1 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(0), stage=1)
     assert len(bb.calls) == 1 and out1.latent_nelbo is None and out1.logs["code_loss"] == 0.0
     lat = bb.calls[0]["latents"]  # (B, K, D): quantised vectors, never the mask vector
     assert not bool(torch.isclose(lat, ch.mask.vector.detach()).all(-1).any()) and bool((bb.calls[0]["t_y"] == 0).all())
     assert torch.allclose(lat.norm(dim=-1), torch.ones(lat.shape[:2]), atol=1e-5)  # unit codebook vectors
     assert torch.equal(bb.calls[0]["tokens"], x_t)
     bb.calls.clear()
-    ch.stage = 2
-    out2 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(1))
+    out2 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(1), stage=2)
     assert len(bb.calls) == 2 and out2.logs["code_loss"] > 0 and out2.latent_nelbo is not None
     code_call = bb.calls[1]
     assert bool((code_call["tokens"] == V).all()) and bool((code_call["t_x"] == 1).all())
     assert bool((code_call["t_y"] > 0).all())
     ch.eval()
-    ch.stage = 1
     bb.calls.clear()
-    out_eval = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(2))
+    out_eval = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(2), stage=1)
     assert len(bb.calls) == 2 and out_eval.latent_nelbo is not None  # the bound is reported in every stage
     with pytest.raises(ValueError, match="token_prior"):
-        ch.training_forward(Networks(bb), x0, x_t, t, attn, torch.Generator().manual_seed(2))
+        ch.training_forward(Networks(bb), x0, x_t, t, attn, torch.Generator().manual_seed(2), stage=1)
 
 
 def test_latent_nelbo_and_losses_match_definition() -> None:
     ch, nets = _channel(latent_loss="nelbo", latent_weight=2.0, commitment=0.0)
     ch.train()
-    ch.stage = 2
     x0, x_t, _, attn = _batch(64)
     t = torch.full((64,), 0.9)
-    out = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(3))
+    out = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(3), stage=2)
     call = nets.backbone.calls[-1]  # type: ignore[union-attr]
     masked = (call["latents"] == ch.mask.vector).all(-1)  # z_mask = 0 vector at masked slots
     codes = ch.quantizer.assign(ch.encoder(x0, attn))
@@ -304,8 +298,7 @@ def test_gradients_reach_encoder_in_stage1_only() -> None:
     assert ch.encoder.embed.weight.grad is not None and ch.encoder.embed.weight.grad.abs().sum() > 0  # type: ignore[union-attr]
     ch2, nets2 = _channel()
     ch2.train()
-    ch2.stage = 2
-    out = ch2.training_forward(nets2, x0, x_t, t, attn)
+    out = ch2.training_forward(nets2, x0, x_t, t, attn, stage=2)
     (out.token_logits.logsumexp(-1).mean() + out.latent_loss.mean()).backward()
     assert ch2.encoder.embed.weight.grad is None  # type: ignore[union-attr]
     assert ch2.mask.vector.grad is not None

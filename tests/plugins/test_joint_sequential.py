@@ -61,7 +61,7 @@ class FakeChannel(LatentChannel):
     def num_slots(self) -> int:
         return K
 
-    def training_forward(self, nets, x0, x_t, t_x, attention_mask, generator=None) -> LatentTrainOutput:
+    def training_forward(self, nets, x0, x_t, t_x, attention_mask, generator=None, *, stage=1) -> LatentTrainOutput:
         raise NotImplementedError
 
     def sample_prior(self, batch_size, device, generator=None) -> Tensor:
@@ -75,7 +75,7 @@ class FakeChannel(LatentChannel):
         self.steps.append((float(t[0]), float(s[0])))
         return state + 1.0
 
-    def latent_finalize(self, state, latent_out, generator=None) -> Tensor:
+    def latent_finalize(self, state, latent_out, t, generator=None) -> Tensor:
         self.finalized.append(state.clone())
         return latent_out + 100.0
 

@@ -98,7 +98,8 @@ def test_ddim_with_the_true_y0_stays_on_its_forward_path_and_recovers_it(drawn, 
         assert torch.allclose(state, want, rtol=1e-6, atol=1e-6), f"left the forward path at step {i}"
     at, st_ = ch.vp.coeffs(grid[-1].expand(b))
     truth = y0 if prediction == "x0" else (state - at[:, None, None] * y0) / st_[:, None, None]
-    assert torch.allclose(ch.latent_finalize(state, truth, g), y0, atol=1e-5), "DDIM did not recover y0"
+    final = ch.latent_finalize(state, truth, grid[-1].expand(b), g)
+    assert torch.allclose(final, y0, atol=1e-5), "DDIM did not recover y0"
 
 
 @given(channels(), st.integers(1, 64), st.floats(1e-4, 0.1), seeds())

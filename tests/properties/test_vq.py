@@ -59,7 +59,7 @@ def test_sampling_steps_never_produce_the_mask_as_a_code(codebook, seed, t1, t2)
     revealed_before = state != ch.mask_id
     assert torch.equal(new[revealed_before], state[revealed_before]), "a revealed code changed or was re-masked"
     assert ((new >= 0) & (new <= ch.mask_id)).all()
-    final = ch.latent_finalize(new, logits, g)
+    final = ch.latent_finalize(new, logits, ss, g)
     assert ((final >= 0) & (final < codebook)).all(), "finalize left a mask or an out-of-range code"
     lp = ch.code_log_probs(logits, new)
     assert torch.allclose(lp.double().logsumexp(-1), torch.zeros(()).double(), atol=1e-5)

@@ -19,7 +19,7 @@ def test_bernoulli_bits_subtract_their_exact_entropy(ladd_components, tiny_batch
     data = tiny_config(ladd_components, "latent", "bits", {"estimator": "bernoulli"})
     model = build_tiny_model(ladd_components, data).model.eval()
     latent = model.latent
-    _, _, logits = latent.encode(tiny_batch.tokens, tiny_batch.attention_mask)
+    logits = latent.encode_latent(tiny_batch.tokens, tiny_batch.tokens, tiny_batch.attention_mask, 1, None).aux
     p = torch.sigmoid(logits)
     entropy = -(p * p.log() + (1 - p) * (1 - p).log()).sum((1, 2))
     assert (entropy > 0).all()
