@@ -165,7 +165,7 @@ def test_latent_health_metric_in_eval(components, tmp_path: Path) -> None:
     cfg = _coladd(components, encoder="zero")
     data = build_data(cfg, components, tmp_path / "data")
     metric = LatentHealth(LatentHealth.Config(batches=2, batch_size=16))
-    values = metric.compute(torch.zeros(0, 16, dtype=torch.long), EvalContext(data, _model(components, cfg)))
+    values = metric.compute(EvalContext(data, _model(components, cfg)))
     assert values["latent-spread"].value == 0.0
     assert values["latent-gain-full"].value == 0.0
     assert values["latent-problems"].value == 2.0  # collapsed and useless
