@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ladd_core.build import build_data, build_model
+from ladd_core.build import build_data
 from ladd_core.config.experiment import ExperimentConfig
 from ladd_core.plugins import Components
 from ladd_core.training.callbacks import TrainerCallback
@@ -22,7 +22,7 @@ from ladd_core.training.checkpoint import TrainState
 from ladd_core.training.distributed import init_distributed
 from ladd_core.training.history import resume_point
 from ladd_core.training.lock import RunLock
-from ladd_core.training.runs import load_weights, open_run, record_tokenizer, resolve_device
+from ladd_core.training.runs import load_weights, model_for_data, open_run, record_tokenizer, resolve_device
 from ladd_core.training.threads import ThreadGovernor
 from ladd_core.training.trainer import Trainer, batch_split, stage_at
 
@@ -69,14 +69,7 @@ def build_trainer(
         if not dist.is_main:
             data = build_data(cfg, components, run_dir / "data")
         torch.manual_seed(cfg.seed)  # parameter initialisation (identical on every rank)
-        model = build_model(
-            cfg,
-            components,
-            vocab_size=data.vocab_size,
-            seq_len=data.seq_len,
-            detokenize=data.tokenizer.decode,
-            forbidden_ids=data.tokenizer.non_data_ids,
-        ).to(device)
+        model = model_for_data(cfg, components, data).to(device)
         if dist.is_main:
             record_tokenizer(run_dir, data)  # first run: store the fingerprint; resume: verify it
         path, ck = resume_point(run_dir / "checkpoints", say, dist.is_main, dist.barrier)  # newest valid one
