@@ -11,12 +11,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from ladd_core.build import build_data
-from ladd_core.config.experiment import ExperimentConfig
-from ladd_core.plugins import Components
+from ladd_core.config.experiment import ExperimentConfig, validate_config
+from ladd_core.plugins import Components, get_components
 from ladd_core.training.callbacks import TrainerCallback
 from ladd_core.training.checkpoint import TrainState
 from ladd_core.training.distributed import init_distributed
@@ -26,7 +27,7 @@ from ladd_core.training.runs import load_weights, model_for_data, open_run, reco
 from ladd_core.training.threads import ThreadGovernor
 from ladd_core.training.trainer import Trainer, batch_split, stage_at
 
-__all__ = ["build_trainer"]
+__all__ = ["build_trainer", "train_entry"]
 
 
 def _stderr(msg: str) -> None:
@@ -98,3 +99,13 @@ def build_trainer(
             trainer.restore(ck)
             say(f"resumed from {path.name} (step {state.step}, stage {state.stage})")
     return trainer
+
+
+def train_entry(config: dict[str, Any], run_dir: str, *max_steps: int | None) -> None:
+    """Validate ``config`` and train it in ``run_dir`` (a spawn target for :func:`launch_local`).
+
+    With several ``max_steps`` a fresh trainer resumes the run for each in turn.
+    """
+    comps = get_components()
+    for stop in max_steps or (None,):
+        build_trainer(validate_config(config, comps), comps, Path(run_dir)).train(stop)

@@ -35,7 +35,7 @@ from ladd_core.training.standard import TrainingDiverged, standard_callbacks
 from ladd_core.training.stats import StepStats
 from ladd_core.training.threads import ThreadGovernor
 
-__all__ = ["StepStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "chunk_seed", "train_entry"]
+__all__ = ["StepStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "chunk_seed"]
 
 
 def stage_at(step: int, stages: list[int]) -> int:
@@ -313,17 +313,3 @@ class Trainer:
 def _total(out: Any) -> torch.Tensor:
     """Scored tokens of a ``LossOutput`` as a float64 scalar."""
     return out.num_tokens.detach().double().sum()
-
-
-def train_entry(config: dict[str, Any], run_dir: str, *max_steps: int | None) -> None:
-    """Validate ``config`` and train it in ``run_dir`` (a spawn target for :func:`launch_local`).
-
-    With several ``max_steps`` a fresh trainer resumes the run for each in turn.
-    """
-    from ladd_core.config.experiment import validate_config
-    from ladd_core.plugins import get_components
-    from ladd_core.training.factory import build_trainer  # the factory imports this module
-
-    comps = get_components()
-    for stop in max_steps or (None,):
-        build_trainer(validate_config(config, comps), comps, Path(run_dir)).train(stop)

@@ -15,8 +15,8 @@ from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import validate_config
 from ladd_core.training.checkpoint import latest_checkpoint, load_checkpoint
 from ladd_core.training.distributed import launch_local
-from ladd_core.training.factory import build_trainer
-from ladd_core.training.trainer import Trainer, batch_split, chunk_seed, train_entry
+from ladd_core.training.factory import build_trainer, train_entry
+from ladd_core.training.trainer import Trainer, batch_split, chunk_seed
 
 SETS = [
     "model.backbone.hidden=16", "model.backbone.layers=1", "model.backbone.heads=2", "model.backbone.cond_dim=8",
