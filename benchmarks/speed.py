@@ -40,6 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ladd_core.config.experiment import validate_config
 from ladd_core.plugins import Components, load_plugins
+from ladd_core.training.factory import build_trainer
 from ladd_core.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +88,7 @@ def _config(
 def mdlm_trainer(comps: Components, args: argparse.Namespace, size: str, tmp: Path) -> Trainer:
     s = SIZES[size]
     model = {**MDLM, "hidden": s["hidden"], "layers": s["layers"], "cond_dim": max(32, s["hidden"] // 2)}
-    return Trainer(_config(comps, args, "sawtooth-mdlm", model, s["data"], s["batch"]), comps, tmp, log=print)
+    return build_trainer(_config(comps, args, "sawtooth-mdlm", model, s["data"], s["batch"]), comps, tmp, log=print)
 
 
 def ladd_trainer(
@@ -95,7 +96,7 @@ def ladd_trainer(
 ) -> Trainer:
     """A small-size LADD run whose MM-DiT has about ``target`` parameters (matched to the MDLM DiT)."""
     s = SIZES["small"]
-    probe = Trainer(_config(comps, args, preset, {}, s["data"], s["batch"]), comps, tmp / "probe", log=print)
+    probe = build_trainer(_config(comps, args, preset, {}, s["data"], s["batch"]), comps, tmp / "probe", log=print)
     spec, mmdit = probe.model.backbone.spec, type(probe.model.backbone)
     base = probe.cfg.model.backbone.model_dump()
 
@@ -105,7 +106,7 @@ def ladd_trainer(
 
     hidden = min(range(8, 257, 8), key=lambda h: abs(count(h) - target))
     cfg = _config(comps, args, preset, {"hidden": hidden}, s["data"], s["batch"], stage2=stage2)
-    return Trainer(cfg, comps, tmp, log=print)
+    return build_trainer(cfg, comps, tmp, log=print)
 
 
 _T0 = time.perf_counter()

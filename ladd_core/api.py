@@ -211,11 +211,11 @@ def train(
         out: the run directory (new, empty, or a run to resume).
         max_steps: stop at this step (default: ``cfg.train.max_steps``).
     """
-    from ladd_core.training.trainer import Trainer
+    from ladd_core.training.factory import build_trainer
 
     comps = components or get_components()
     exp = cfg if isinstance(cfg, ExperimentConfig) else config(cfg, components=comps)
-    trainer = Trainer(exp, comps, Path(out))
+    trainer = build_trainer(exp, comps, Path(out))
     result = trainer.train(max_steps)
     del trainer
     return Run(load_run(Path(out), comps), comps, result)

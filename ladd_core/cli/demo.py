@@ -12,8 +12,8 @@ import torch
 from ladd_core.cli.config_cmds import resolve
 from ladd_core.plugins import get_components
 from ladd_core.sampling import draw_samples, sampler_config
+from ladd_core.training.factory import build_trainer
 from ladd_core.training.runs import load_run
-from ladd_core.training.trainer import Trainer
 
 __all__ = ["run_demo"]
 
@@ -57,7 +57,7 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
         cfg = resolve(preset, [*(fast if quick else full), *extra])
         _say(f"== training {preset} for {cfg.train.max_steps} steps into {run_dir}")
         t_train = time.perf_counter()
-        val = Trainer(cfg, comps, run_dir).train()["val_nelbo_bpt"]
+        val = build_trainer(cfg, comps, run_dir).train()["val_nelbo_bpt"]
         _say(f"   trained in {time.perf_counter() - t_train:.0f}s; validation NELBO {val:.3f} bits/token")
         run = load_run(run_dir, comps)
         ent = _entropy_bits_per_token(run)

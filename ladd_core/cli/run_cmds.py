@@ -15,6 +15,7 @@ from ladd_core.config.loading import apply_overrides, load_config_source
 from ladd_core.plugins import get_components
 from ladd_core.sampling import check_sampling_args, draw_samples, sampler_config
 from ladd_core.training.checkpoint import atomic_write_text
+from ladd_core.training.factory import build_trainer
 from ladd_core.training.lock import LOCK_FILE
 from ladd_core.training.resume_rules import source_digest
 from ladd_core.training.runs import (
@@ -25,7 +26,6 @@ from ladd_core.training.runs import (
     record_source,
     resolve_device,
 )
-from ladd_core.training.trainer import Trainer
 
 
 def add_parsers(sub: Any) -> None:
@@ -111,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_train_out(args.out)
     comps = get_components()
     cfg = train_config(args.source, args.overrides, args.out, comps)
-    trainer = Trainer(cfg, comps, args.out)
+    trainer = build_trainer(cfg, comps, args.out)
     if trainer.is_main:  # under the trainer's lock
         digest = source_digest(load_config_source(args.source, comps))
         record_source(args.out, {"name": args.source, "digest": digest})

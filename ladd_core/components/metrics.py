@@ -1,10 +1,12 @@
-"""Metrics: score generated samples (and models) with their uncertainty."""
+"""Metrics: score generated samples (:class:`SampleMetric`) or the model itself (:class:`ModelMetric`)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from torch import Tensor
 
@@ -12,9 +14,12 @@ from ladd_core.config.base import ComponentConfig
 
 if TYPE_CHECKING:
     from ladd_core.components.data import DataSource
+    from ladd_core.conditioning import Condition
     from ladd_core.model import LaddModel
 
-__all__ = ["EvalContext", "Metric", "MetricConfig", "MetricValue"]
+__all__ = ["EvalContext", "Judge", "Metric", "MetricConfig", "MetricValue", "ModelMetric", "SampleMetric"]
+
+T = TypeVar("T")
 
 
 class MetricConfig(ComponentConfig):
@@ -38,41 +43,88 @@ class MetricValue:
     higher_is_better: bool = False
 
 
+class Judge(Protocol):
+    """An external causal LM that scores texts (see :class:`ladd_core.evaluation.judge.CausalLMJudge`)."""
+
+    def score(self, texts: list[str]) -> tuple[Tensor, Tensor]:
+        """NLL in nats ``(n,)`` and scored tokens ``(n,)`` per text."""
+        ...
+
+
 @dataclass
 class EvalContext:
-    """What a metric may use.
+    """What a metric may use: the run, the current seed, the loaded resources and a per-run cache.
+
+    One context lives for the evaluation of one run (all its seeds and cells); the engine sets
+    ``seed`` before each seed and fills a resource field before the first metric that requires it.
 
     Attributes:
         data: the run's data source (real data, decoder, known generator).
         model: the model under evaluation (for likelihood bounds), or ``None``.
-        extras: named resources such as ``"judge"``.
+        seed: the current sampling seed (model metrics seed their time/noise draws with it).
+        judge: the ``"judge"`` resource (an external causal LM), when loaded.
+        zero_shot: the ``"zero_shot"`` resource (a text file to score), when given.
+        prompt: the ``"prompt"`` resource: one held-out prompt per sample (the conditional task).
+        prompt_reference: the real sequences the prompts were cut from ``(N, L)``.
+        references: held-out sequences by the number asked for: ``tokens (R, L)``, ``attention_mask (R, L)``
+            (filled by :func:`ladd_core.evaluation.context.reference_tokens`).
     """
 
     data: DataSource
     model: LaddModel | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    judge: Judge | None = None
+    zero_shot: Path | None = None
+    prompt: Condition | None = None
+    prompt_reference: Tensor | None = None
+    references: dict[int, tuple[Tensor, Tensor]] = field(default_factory=dict)
+    _cache: dict[tuple[str, Hashable], Any] = field(default_factory=dict, repr=False)
+
+    def cached(self, owner: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per run: a value shared by every seed and cell (e.g. a reference score).
+
+        Args:
+            owner: the metric's registered name (keeps metrics' caches apart).
+            key: what the value depends on besides the run (e.g. the reference size).
+            compute: builds the value on first use.
+        """
+        if (owner, key) not in self._cache:
+            self._cache[(owner, key)] = compute()
+        return self._cache[(owner, key)]
 
 
-class Metric(ABC):
-    """Base class of metrics.
+class Metric:
+    """What every metric has; derive from :class:`SampleMetric` or :class:`ModelMetric`.
 
     Attributes:
         requires: what the metric needs: data capabilities (``"known_generator"``,
-            ``"text"``) or context resources (``"model"``, ``"judge"``).
-        sample_free: the metric ignores samples (a likelihood bound on held-out data); the
-            engine computes it once per run and seed, in a ``"model"`` row.
+            ``"text"``) or context resources (``"model"``, ``"judge"``, ``"zero_shot"``, ``"prompt"``).
         not_compared: names of reported values that are references or diagnostics and are
             never ranked between models (e.g. the real data's entropy).
     """
 
     Config: ClassVar[type[MetricConfig]] = MetricConfig
     requires: ClassVar[frozenset[str]] = frozenset()
-    sample_free: ClassVar[bool] = False
     not_compared: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: MetricConfig) -> None:
         self.config = config
 
+
+class SampleMetric(Metric, ABC):
+    """A metric of generated samples: scored once per evaluation cell (sampler, steps, temperature, seed)."""
+
     @abstractmethod
     def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
         """Score ``samples (N, L)``; return named values (a metric may report several)."""
+
+
+class ModelMetric(Metric, ABC):
+    """A metric of the model and the run's data that needs no samples (a likelihood bound on held-out data).
+
+    The engine scores it once per run and seed, in a ``"model"`` row, with ``context.seed`` set.
+    """
+
+    @abstractmethod
+    def compute(self, context: EvalContext) -> dict[str, MetricValue]:
+        """Score the run in ``context``; return named values (a metric may report several)."""

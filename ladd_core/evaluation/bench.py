@@ -27,7 +27,7 @@ from ladd_core.config.loading import apply_overrides, load_config_source
 from ladd_core.evaluation.plan import BenchBudget, BenchPlan
 from ladd_core.plugins import Components
 from ladd_core.progress import Progress
-from ladd_core.training.trainer import Trainer
+from ladd_core.training.factory import build_trainer
 
 __all__ = ["BenchBudget", "BenchPlan", "backbone_params", "match_backbone", "plans_for", "train_all"]
 
@@ -125,7 +125,7 @@ def train_all(
             cfg = validate_config(data, components, source=name)
             log(f"== bench: training {name} ({n_params:,} backbone parameters, {steps} steps) into {run_dir}")
             t0 = time.perf_counter()
-            trainer = Trainer(cfg, components, run_dir, log=log)
+            trainer = build_trainer(cfg, components, run_dir, log=log)
             trainer.train()
             ms = _ms_per_step(run_dir)
             base_ms = base_ms or ms

@@ -19,7 +19,7 @@ class MetricNotApplicable(Exception):
 
 
 def reference_tokens(context: EvalContext, max_sequences: int) -> tuple[Tensor, Tensor]:
-    """The first ``max_sequences`` held-out sequences of the run's data, cached in ``context.extras``.
+    """The first ``max_sequences`` held-out sequences of the run's data, cached in ``context.references``.
 
     Args:
         context: the evaluation context.
@@ -31,8 +31,7 @@ def reference_tokens(context: EvalContext, max_sequences: int) -> tuple[Tensor, 
     Raises:
         MetricNotApplicable: the data source has no validation sequences.
     """
-    key = f"reference_tokens:{max_sequences}"
-    if key not in context.extras:
+    if max_sequences not in context.references:
         toks, masks, n = [], [], 0
         for batch in context.data.val_batches(min(max_sequences, 256)):
             take = min(batch.tokens.shape[0], max_sequences - n)
@@ -43,5 +42,5 @@ def reference_tokens(context: EvalContext, max_sequences: int) -> tuple[Tensor, 
                 break
         if n == 0:
             raise MetricNotApplicable("the data source has no validation sequences to compare with")
-        context.extras[key] = (torch.cat(toks), torch.cat(masks))
-    return context.extras[key]
+        context.references[max_sequences] = (torch.cat(toks), torch.cat(masks))
+    return context.references[max_sequences]

@@ -5,9 +5,9 @@ run's data capabilities, the model's capabilities, ``"model"``, and the resource
 ``"zero_shot"``); a sampler runs when its ``requires`` are among the model's capabilities.
 Anything skipped is logged as a notice and stored in the results, never silently dropped.
 With ``prompt_len`` every sample continues its own held-out prompt (the resource ``"prompt"``, with the
-condition in ``context.extras["prompt"]``).  The metric class attributes ``sample_free`` (scored once per
-run and seed, in a ``"model"`` row)
-and ``not_compared`` (value names never ranked) are honoured.
+condition in ``context.prompt``).  A :class:`~ladd_core.components.metrics.ModelMetric` is scored once per
+run and seed, in a ``"model"`` row, a :class:`~ladd_core.components.metrics.SampleMetric` once per cell;
+the class attribute ``not_compared`` (value names never ranked) is honoured.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pydantic import ValidationError
 import ladd_core
 from ladd_core.build import build_component
 from ladd_core.capability import Capability
-from ladd_core.components.metrics import EvalContext, Metric, MetricValue
+from ladd_core.components.metrics import EvalContext, Metric, MetricValue, ModelMetric, SampleMetric
 from ladd_core.conditioning import Condition, ConditionError
 from ladd_core.config.errors import ConfigError, format_validation_error
 from ladd_core.config.loading import apply_overrides
@@ -144,7 +144,10 @@ def build_metrics(components: Components, names: list[str], overrides: list[str]
             cfg = cls.Config.model_validate(data[n])
         except ValidationError as exc:
             raise format_validation_error(exc, data[n], source=f"metric {n}") from None
-        out[n] = build_component(components, "metric", cfg)
+        metric = build_component(components, "metric", cfg)
+        if not isinstance(metric, SampleMetric | ModelMetric):
+            raise TypeError(f"metric {n!r} ({type(metric).__name__}) must derive from SampleMetric or ModelMetric")
+        out[n] = metric
     return out
 
 
@@ -169,7 +172,7 @@ class _RunEval:
 
     def __init__(self, run: LoadedRun, metrics: dict[str, Metric], resources: dict[str, Resource], log: Log) -> None:
         self.run, self.metrics, self.resources, self.log = run, metrics, resources, log
-        self.ctx = EvalContext(run.data, run.model, extras={})
+        self.ctx = EvalContext(run.data, run.model)
         self.skipped: set[str] = set()
         caps = run.model.capabilities
         dtype = next(run.model.parameters()).dtype
@@ -183,16 +186,27 @@ class _RunEval:
             "precision": f"weights {str(dtype).removeprefix('torch.')}, sampling float64",
         }
 
-    def score(self, samples: torch.Tensor, sample_free: bool) -> tuple[dict[str, MetricValue], float]:
+    def _provide(self, metric: Metric) -> None:
+        """Load the resources ``metric`` requires into the context (each on first use)."""
+        if "judge" in metric.requires and "judge" in self.resources:
+            self.ctx.judge = self.resources["judge"].get()
+        if "zero_shot" in metric.requires and "zero_shot" in self.resources:
+            self.ctx.zero_shot = self.resources["zero_shot"].get()
+
+    def score(self, samples: torch.Tensor | None) -> tuple[dict[str, MetricValue], float]:
+        """The sample metrics on ``samples (N, L)``, or the model metrics when ``samples`` is ``None``."""
         t0 = time.perf_counter()
         out: dict[str, MetricValue] = {}
         for name, metric in self.metrics.items():
-            if metric.sample_free != sample_free:
+            if isinstance(metric, ModelMetric) != (samples is None):
                 continue
-            for req in metric.requires & self.resources.keys():
-                self.ctx.extras[req] = self.resources[req].get()
+            self._provide(metric)
             try:
-                out.update(metric.compute(samples, self.ctx))
+                if isinstance(metric, ModelMetric):
+                    out.update(metric.compute(self.ctx))
+                else:
+                    assert isinstance(metric, SampleMetric) and samples is not None
+                    out.update(metric.compute(samples, self.ctx))
             except MetricNotApplicable as exc:
                 if name not in self.skipped:
                     self.skipped.add(name)
@@ -200,14 +214,14 @@ class _RunEval:
         return out, time.perf_counter() - t0
 
     def model_row(self, seed: int) -> ResultRow | None:
-        self.ctx.extras["seed"] = seed
-        values, secs = self.score(torch.zeros(0, self.run.data.seq_len, dtype=torch.long), sample_free=True)
+        self.ctx.seed = seed
+        values, secs = self.score(None)
         if not values:
             return None
         return ResultRow(**self.base, kind="model", seed=seed, seeds=[seed], metric_seconds=secs, metrics=values)
 
     def prompts(self, spec: EvalSpec) -> Condition | None:
-        """The conditional task's condition (one held-out prompt per sample), or ``None``; also in ``ctx.extras``.
+        """The conditional task's condition (one held-out prompt per sample), or ``None``; also in ``ctx.prompt``.
 
         Raises:
             ConditionError: fewer held-out sequences than samples, or ``K`` that leaves nothing to generate.
@@ -215,7 +229,7 @@ class _RunEval:
         k = spec.prompt_len
         if k is None:
             return None
-        if "prompt" not in self.ctx.extras:
+        if self.ctx.prompt is None:
             length = self.run.model.seq_len
             if k >= length:
                 raise ConditionError(f"--prompt-len {k} leaves nothing to generate (sequences have {length} tokens)")
@@ -229,14 +243,14 @@ class _RunEval:
                 )
             visible = torch.zeros_like(attn)
             visible[:, :k] = attn[:, :k]  # (N, L) the first K real tokens of each sequence
-            self.ctx.extras["prompt"] = Condition(tokens.clone(), visible)
-            self.ctx.extras["prompt_reference"] = tokens.clone()  # the real continuations
-        return self.ctx.extras["prompt"]
+            self.ctx.prompt = Condition(tokens.clone(), visible)
+            self.ctx.prompt_reference = tokens.clone()  # the real continuations
+        return self.ctx.prompt
 
     def sample_rows(self, components: Components, spec: EvalSpec, seed: int) -> list[ResultRow]:
         rows = []
         run = self.run
-        self.ctx.extras["seed"] = seed
+        self.ctx.seed = seed
         condition = self.prompts(spec)
         for name in spec.samplers or [run.cfg.sampler.name]:
             cls = components.get("sampler", name)
@@ -259,7 +273,7 @@ class _RunEval:
                         batch_size=spec.batch_size,
                         condition=condition,
                     )
-                    values, secs = self.score(res.tokens, sample_free=False)
+                    values, secs = self.score(res.tokens)
                     rows.append(
                         ResultRow(
                             **self.base,
@@ -327,12 +341,8 @@ def evaluate(
             result.rows += [row] if row is not None else []
             result.rows += ev.sample_rows(components, spec, seed)
             bar.update(per_seed)  # skipped (incompatible) cells count as done
-        for key, value in ev.ctx.extras.items():
-            if key.startswith("reference_tokens:"):
-                note(
-                    f"{run_dir}: reference set of {value[0].shape[0]} held-out sequences (asked for up to "
-                    f"{key.split(':')[1]})"
-                )
+        for asked, (tokens, _) in ev.ctx.references.items():
+            note(f"{run_dir}: reference set of {tokens.shape[0]} held-out sequences (asked for up to {asked})")
     bar.close()
     if "judge" in resources and resources["judge"].loaded:
         result.judge = resources["judge"].description

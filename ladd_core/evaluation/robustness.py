@@ -21,7 +21,7 @@ from ladd_core.evaluation.engine import EvalSpec, evaluate
 from ladd_core.evaluation.schema import ResultSet
 from ladd_core.plugins import Components
 from ladd_core.progress import Progress
-from ladd_core.training.trainer import Trainer
+from ladd_core.training.factory import build_trainer
 
 __all__ = [
     "SeedResult",
@@ -133,7 +133,7 @@ def run_seeds(
                 cfg = validate_config(data, components, source=preset)
                 log(f"== seeds: {tag}")
                 t0 = time.perf_counter()
-                Trainer(cfg, components, run_dir, log=log).train()
+                build_trainer(cfg, components, run_dir, log=log).train()
                 scores = _score(run_dir, grid, num_samples, components, log)
                 res = SeedResult(preset, width, seed, str(run_dir), **scores, train_seconds=time.perf_counter() - t0)
                 results.append(res)

@@ -30,6 +30,7 @@ __all__ = [
     "config_hash",
     "load_run",
     "load_weights",
+    "model_for_data",
     "open_run",
     "read_run_record",
     "record_source",
@@ -232,9 +233,23 @@ def _warn(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def model_for_data(cfg: ExperimentConfig, components: Components, data: DataSource) -> LaddModel:
+    """The model of ``cfg`` sized for ``data``: its vocabulary, length, decoder and forbidden token ids."""
+    from ladd_core.build import build_model
+
+    return build_model(
+        cfg,
+        components,
+        vocab_size=data.vocab_size,
+        seq_len=data.seq_len,
+        detokenize=data.tokenizer.decode,
+        forbidden_ids=data.tokenizer.non_data_ids,
+    )
+
+
 def load_run(run_dir: Path, components: Components, device: str = "cpu", use_ema: bool = True) -> LoadedRun:
     """Rebuild the model of ``run_dir`` and load its newest valid checkpoint (EMA weights by default)."""
-    from ladd_core.build import build_data, build_model
+    from ladd_core.build import build_data
 
     run_dir = Path(run_dir)
     record = read_run_record(run_dir) or {}
@@ -245,14 +260,7 @@ def load_run(run_dir: Path, components: Components, device: str = "cpu", use_ema
     dev = resolve_device(device, "--device")
     check_tokenizer_present(run_dir)
     data = build_data(cfg, components, run_dir / "data")
-    model = build_model(
-        cfg,
-        components,
-        vocab_size=data.vocab_size,
-        seq_len=data.seq_len,
-        detokenize=data.tokenizer.decode,
-        forbidden_ids=data.tokenizer.non_data_ids,
-    )
+    model = model_for_data(cfg, components, data)
     record_tokenizer(run_dir, data, write=False)
     if exported:
         load_weights(model, read_export_weights(run_dir, record), run_dir)

@@ -14,39 +14,28 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ladd_core.build import build_data, build_model
 from ladd_core.components.data import Batch, DataSource
 from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig
 from ladd_core.model import LaddModel
-from ladd_core.plugins import Components
-from ladd_core.progress import format_seconds, quiet
+from ladd_core.training.callbacks import StepEnd, TrainerCallback
 from ladd_core.training.checkpoint import TrainState, save_checkpoint
-from ladd_core.training.distributed import full_tensors, init_distributed, optimizer_state_like, wrap_model
-from ladd_core.training.health import HealthMonitor
-from ladd_core.training.history import resume_point, truncate_history
+from ladd_core.training.distributed import DistContext, full_tensors, optimizer_state_like, wrap_model
 from ladd_core.training.lock import RunLock
 from ladd_core.training.optim import EMA, build_optimizer
-from ladd_core.training.runs import load_weights, open_run, record_tokenizer, resolve_device
 from ladd_core.training.signals import StopOnSignal, TrainingInterrupted
+from ladd_core.training.standard import TrainingDiverged, standard_callbacks
 from ladd_core.training.stats import StepStats
 from ladd_core.training.threads import ThreadGovernor
 
-__all__ = ["StepStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "chunk_seed", "train_entry"]
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss or a gradient became NaN/inf; the last good checkpoint is kept."""
+__all__ = ["StepStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "chunk_seed"]
 
 
 def stage_at(step: int, stages: list[int]) -> int:
@@ -74,79 +63,67 @@ def batch_split(batch_size: int, micro: int, world: int) -> tuple[int, int, int]
 
 
 class Trainer:
-    """Trains one experiment in ``run_dir``, resuming from its latest checkpoint if there is one.
+    """Trains one experiment in ``run_dir`` from ready parts (see :func:`ladd_core.training.factory.build_trainer`).
 
-    Only rank 0 writes (run config, checkpoints, metrics, progress lines); every rank reads
-    the checkpoint on resume.
+    Construction has no side effects beyond wrapping the model for data parallelism: the process
+    group, threads, run directory, data, model and the resumed state are made by the factory.  The
+    loop only takes optimiser steps; logging, validation, checkpoints, health probes, the thread
+    governor and the NaN guard are :class:`~ladd_core.training.callbacks.TrainerCallback` s.
+    Only rank 0 writes (callbacks check :attr:`is_main`).
 
     Args:
         cfg: the validated experiment config.
-        components: the registries the config was validated against.
         run_dir: output directory (config, checkpoints, metrics, tokenizer).
-        log: progress printer (default: stderr on rank 0).
+        dist: the process group (a single process when not distributed).
+        device: where the model runs.
+        data: the run's data source.
+        model: the model, on ``device``, with its weights (initialised or resumed).
+        state: the counters to start from (a fresh :class:`TrainState` or a checkpoint's); ``state.stage``
+            is the stage entered.
+        lock: the run's lock (held by rank 0; :meth:`train` holds it while training).
+        log: progress printer (a no-op on ranks other than 0).
+        callbacks: the hooks the loop calls (default: :func:`~ladd_core.training.standard.standard_callbacks`).
+        threads: the thread governor the standard callbacks check (ignored with explicit ``callbacks``).
     """
 
     def __init__(
         self,
         cfg: ExperimentConfig,
-        components: Components,
         run_dir: Path,
-        log: Callable[[str], None] | None = None,
+        *,
+        dist: DistContext,
+        device: torch.device,
+        data: DataSource,
+        model: LaddModel,
+        state: TrainState,
+        lock: RunLock,
+        log: Callable[[str], None],
+        callbacks: Sequence[TrainerCallback] | None = None,
+        threads: ThreadGovernor | None = None,
     ) -> None:
-        self.cfg = cfg
-        self.run_dir = Path(run_dir)
         tc = cfg.train
-        self.dist, self.device = init_distributed(resolve_device(tc.device), need_group=tc.fsdp)
-        self.is_main = self.dist.is_main
-        printer = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-        self.log: Callable[[str], None] = printer if self.is_main else (lambda msg: None)
-        self.threads = ThreadGovernor(tc.threads if not self.dist.enabled or tc.threads != "auto" else 0, self.log)
-        self.threads.start()  # before building the model: a fixed count applies to the whole run
-        self.per_rank, self.micro, self.accum = batch_split(tc.batch_size, tc.micro_batch_size, self.dist.world_size)
-        self._lock = RunLock(self.run_dir, enabled=self.is_main).acquire()  # one writer: refuse at once if taken
-        with self._lock.released_on_error():  # a trainer that fails to start does not keep the run locked
-            self._setup(cfg, components)
-
-    def _setup(self, cfg: ExperimentConfig, components: Components) -> None:
-        """Config record, data, model and the resumed state (rank 0 holds the run's lock)."""
-        if self.is_main:
-            open_run(self.run_dir, cfg, components, self.log)  # under the lock: the config check cannot race
-            self.data: DataSource = build_data(cfg, components, self.run_dir / "data")  # may fit a tokenizer
-        self.dist.barrier()
-        if not self.is_main:
-            self.data = build_data(cfg, components, self.run_dir / "data")
-        torch.manual_seed(cfg.seed)  # parameter initialisation (identical on every rank)
-        self.model: LaddModel = build_model(
-            cfg,
-            components,
-            vocab_size=self.data.vocab_size,
-            seq_len=self.data.seq_len,
-            detokenize=self.data.tokenizer.decode,
-            forbidden_ids=self.data.tokenizer.non_data_ids,
-        ).to(self.device)
-        if self.is_main:
-            record_tokenizer(self.run_dir, self.data)  # first run: store the fingerprint; resume: verify it
-        tc = cfg.train
-        after = tc.health_after if tc.health_after is not None else int(0.4 * tc.max_steps)
-        self.health = HealthMonitor(self.model, after, self.log)
-        self.state = TrainState()
-        path, ck = resume_point(self.ckpt_root, self.log, self.is_main, self.dist.barrier)  # newest valid one
-        if ck is not None:
-            load_weights(self.model, ck["model"], path)  # before wrapping: FSDP shards what is loaded
-            self.state = ck["train_state"]
+        self.cfg, self.run_dir, self.dist, self.device = cfg, Path(run_dir), dist, device
+        self.is_main = dist.is_main
+        self.log = log
+        self.per_rank, self.micro, self.accum = batch_split(tc.batch_size, tc.micro_batch_size, dist.world_size)
+        self._lock = lock
+        self.data, self.model, self.state = data, model, state
         self.runner: torch.nn.Module | None = None
-        self._enter_stage(self.state.stage if ck is not None else stage_at(0, cfg.train.stages))
-        if cfg.train.compile:
-            for net in (self.model.backbone, self.model.latent_denoiser):
-                if net is not None:
-                    net.compile()  # in place: parameter names and checkpoints are unchanged
-        self.ema = EMA(self.model, tc.ema, num_updates=self.state.step)  # one update per step
-        if ck is not None:
-            self.optimizer.load_state_dict(optimizer_state_like(ck["optimizer"], self.optimizer))
-            self.scheduler.load_state_dict(ck["scheduler"])
-            if ck["ema"] is not None:
-                self.ema.load_state_dict(ck["ema"])
-            self.log(f"resumed from {path.name} (step {self.state.step}, stage {self.state.stage})")
+        self._enter_stage(state.stage)
+        self.ema = EMA(model, tc.ema, num_updates=state.step)  # one update per step
+        self.callbacks: list[TrainerCallback] = (
+            list(callbacks) if callbacks is not None else standard_callbacks(self, threads)
+        )
+
+    def restore(self, ck: Mapping[str, Any]) -> None:
+        """Load a checkpoint's optimiser, scheduler, EMA and RNG states (the weights are loaded before wrapping)."""
+        self.optimizer.load_state_dict(optimizer_state_like(ck["optimizer"], self.optimizer))
+        self.scheduler.load_state_dict(ck["scheduler"])
+        if ck["ema"] is not None:
+            self.ema.load_state_dict(ck["ema"])
+        rng = ck.get("rng") or {}
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
 
     # -- stages, optimiser, wrapping -------------------------------------------
     def _enter_stage(self, stage: int) -> None:
@@ -194,7 +171,7 @@ class Trainer:
             self.state.epoch += 1
             self.state.batch_index = 0
 
-    def _chunks(self, batch: Batch, step: int, stream: str) -> Iterator[tuple[bool, Batch, torch.Generator]]:
+    def chunks(self, batch: Batch, step: int, stream: str) -> Iterator[tuple[bool, Batch, torch.Generator]]:
         """This rank's micro-batches of a global batch: ``(is_last, rows on device, seeded generator)``.
 
         The rank takes its contiguous block of rows (all ranks get equal blocks when the batch
@@ -233,13 +210,14 @@ class Trainer:
             raise ValueError(f"train_step needs a global batch of {tc.batch_size} rows, got {batch.tokens.shape[0]}")
         stage = stage_at(self.state.step, tc.stages)
         if stage != self.state.stage:
-            self.log(f"step {self.state.step}: entering stage {stage} (optimizer rebuilt)")
             self._enter_stage(stage)
+            for cb in self.callbacks:
+                cb.on_stage_change(self, self.state.step, stage)
         assert self.runner is not None
         self.optimizer.zero_grad(set_to_none=True)
         sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, nelbo nats, tokens
         logs: dict[str, torch.Tensor | float] = {}  # tensors: reduced to numbers only when logged
-        for last, part, gen in self._chunks(batch, self.state.step, "train"):
+        for last, part, gen in self.chunks(batch, self.state.step, "train"):
             with self._sync_grads(last):
                 with self._autocast():
                     out = self.runner(part.tokens, part.attention_mask, gen)
@@ -249,19 +227,11 @@ class Trainer:
                 logs[k] = logs.get(k, 0.0) + (v.detach().double() if torch.is_tensor(v) else v) / self.accum
         self.dist.all_reduce_sum(sums)
         loss = float(sums[0]) / (self.accum * self.dist.world_size)
-        if not math.isfinite(loss):
-            raise TrainingDiverged(
-                f"loss is {loss} at step {self.state.step}; stopped. The last good checkpoint "
-                f"is kept in {self.ckpt_root} (lower train.lr or enable train.grad_clip)."
-            )
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         norm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip if tc.grad_clip > 0 else math.inf)
         norm = full_tensors({"n": norm})["n"]
-        if not torch.isfinite(norm):
-            raise TrainingDiverged(
-                f"gradient norm is {float(norm)} at step {self.state.step}; stopped before the update. "
-                f"The last good checkpoint is kept in {self.ckpt_root}."
-            )
+        for cb in self.callbacks:
+            cb.on_before_update(self, loss, norm)  # the NaN guard raises here
         self.optimizer.step()
         self.scheduler.step()
         self.ema.update(self.model)
@@ -276,61 +246,28 @@ class Trainer:
         with self._lock.acquire(), StopOnSignal(enabled=not self.dist.enabled) as stop:  # lock released on return
             return self._train(total, stop)
 
-    def _train(self, total: int, stop: StopOnSignal) -> dict[str, float]:
-        tc = self.cfg.train
-        metrics_file = self.run_dir / "metrics.jsonl"
-        if self.is_main:
-            truncate_history(metrics_file, self.state.step, self.log)
+    def _train(self, total: int, stop: StopOnSignal) -> dict[str, Any]:
+        for cb in self.callbacks:
+            cb.on_train_start(self, total)
         batches = self._batches()
         self.model.train()
-        t0, tokens = time.perf_counter(), 0
         while self.state.step < total:
             batch = next(batches)
-            tokens += int(batch.attention_mask.sum())
-            st = self.train_step(batch)
-            self.threads.check()  # "auto": follow the machine's load (a cheap read, every few seconds)
-            step = self.state.step
-            if step % tc.log_every == 0 or step == total:
-                dt = time.perf_counter() - t0
-                rec = {
-                    "step": step,
-                    "stage": self.state.stage,
-                    "loss": st.loss,
-                    "nelbo_bpt": st.nelbo_nats / max(st.num_tokens, 1.0) / math.log(2),
-                    "grad_norm": st.grad_norm,
-                    "lr": self.scheduler.get_last_lr()[0],
-                    "tokens_per_s": tokens / max(dt, 1e-9),
-                    **self._mean_over_ranks({k: float(v) for k, v in st.logs.items()}),  # the only sync
-                    **self._probe_health(batch, step),
-                }
-                if self.is_main:
-                    _append_jsonl(metrics_file, rec)
-                eta = (total - step) * dt / max(tc.log_every, 1) if step < total else 0.0
-                if not quiet():  # the training progress line: one per log_every, with its ETA
-                    self.log(
-                        f"step {step}/{total} loss {rec['loss']:.4f} nelbo {rec['nelbo_bpt']:.3f} bits/tok "
-                        f"{rec['tokens_per_s']:.0f} tok/s eta {format_seconds(eta)}"
-                    )
-                t0, tokens = time.perf_counter(), 0
-            if tc.eval_every and step % tc.eval_every == 0:
-                result = self.evaluate()
-                if self.is_main:
-                    _append_jsonl(metrics_file, {"step": step, **result})
-            if step % tc.checkpoint_every == 0 or step == total or stop.signum:
-                self.save()
+            stats = self.train_step(batch)
+            event = StepEnd(self.state.step, total, batch, stats, stopping=bool(stop.signum))
+            for cb in self.callbacks:
+                cb.on_step_end(self, event)
             if stop.signum:
-                raise TrainingInterrupted(stop.signum, step)
-        result: dict[str, Any] = {**self.evaluate(), **self.health.summary()}
-        if self.is_main:
-            _append_jsonl(metrics_file, {"step": self.state.step, "final": True, **result})
+                raise TrainingInterrupted(stop.signum, event.step)
+        result: dict[str, Any] = {}
+        for cb in self.callbacks:
+            result.update(cb.final_values(self))
+        for cb in self.callbacks:
+            cb.on_train_end(self, result)
         return result
 
-    def _probe_health(self, batch: Batch, step: int) -> dict[str, float]:
-        """The latent-health numbers on this rank's first micro-batch (every rank runs it; see HealthMonitor)."""
-        _, part, gen = next(iter(self._chunks(batch, step, "health")))
-        return self.health.observe(part, step, self.state.stage, gen)
-
-    def _mean_over_ranks(self, logs: dict[str, float]) -> dict[str, float]:
+    def mean_over_ranks(self, logs: dict[str, float]) -> dict[str, float]:
+        """``logs`` averaged over the processes (a collective: every rank calls it)."""
         if not self.dist.enabled or not logs:
             return logs
         keys = sorted(logs)
@@ -347,7 +284,7 @@ class Trainer:
         self.model.eval()
         sums = torch.zeros(4, dtype=torch.float64, device=self.device)  # token nats, tokens, latent nats, has-latent
         for i, batch in enumerate(self.data.val_batches(self.cfg.train.batch_size, self.cfg.train.eval_batches)):
-            for _, part, gen in self._chunks(batch, i, "eval"):
+            for _, part, gen in self.chunks(batch, i, "eval"):
                 out = self.runner(part.tokens, part.attention_mask, gen)
                 lat = out.latent_nelbo
                 extra = (
@@ -376,21 +313,3 @@ class Trainer:
 def _total(out: Any) -> torch.Tensor:
     """Scored tokens of a ``LossOutput`` as a float64 scalar."""
     return out.num_tokens.detach().double().sum()
-
-
-def train_entry(config: dict[str, Any], run_dir: str, *max_steps: int | None) -> None:
-    """Validate ``config`` and train it in ``run_dir`` (a spawn target for :func:`launch_local`).
-
-    With several ``max_steps`` a fresh :class:`Trainer` resumes the run for each in turn.
-    """
-    from ladd_core.config.experiment import validate_config
-    from ladd_core.plugins import get_components
-
-    comps = get_components()
-    for stop in max_steps or (None,):
-        Trainer(validate_config(config, comps), comps, Path(run_dir)).train(stop)
-
-
-def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")

@@ -6,22 +6,21 @@ from typing import Literal
 
 import torch
 from pydantic import Field
-from torch import Tensor
 
 from ladd_core.components.latents import CodeChannel, code_usage
-from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
+from ladd_core.components.metrics import EvalContext, MetricConfig, MetricValue, ModelMetric
 from ladd_core.evaluation.context import MetricNotApplicable
 
 __all__ = ["CodebookUsage"]
 
 
-class CodebookUsage(Metric):
+class CodebookUsage(ModelMetric):
     """Codebook use of a ``"codes"`` latent (Di-LADD) over held-out sequences, encoded deterministically.
 
     Unlike the per-batch training logs (``vq_utilisation`` is capped at ``B K / C`` by the batch), this
     counts codes over ``sequences`` held-out sequences.  Reports ``code-utilisation``,
     ``code-perplexity``, ``code-unique`` and the number of sequences encoded (``code-sequences``); all
-    are diagnostics, never ranked between models.  Samples are ignored.
+    are diagnostics, never ranked between models.  A model metric: no samples.
     """
 
     class Config(MetricConfig):
@@ -31,10 +30,9 @@ class CodebookUsage(Metric):
 
     config: Config
     requires = frozenset({"model", "codes"})
-    sample_free = True
     not_compared = frozenset({"code-utilisation", "code-perplexity", "code-unique", "code-sequences"})
 
-    def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
+    def compute(self, context: EvalContext) -> dict[str, MetricValue]:
         model = context.model
         latent = getattr(model, "latent", None)
         if not isinstance(latent, CodeChannel):

@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
+from ladd_core.components.metrics import EvalContext, MetricConfig, MetricValue, SampleMetric
 from ladd_core.conditioning import Condition
 from ladd_core.evaluation.context import MetricNotApplicable
 from ladd_metrics._stats import mean_stderr, ratio_of_means
@@ -38,7 +38,7 @@ def completion_nll_bits(context: EvalContext, tokens: Tensor, condition: Conditi
     return (log_prompt - log_joint) / (generated * LN2)
 
 
-class PromptNLL(Metric):
+class PromptNLL(SampleMetric):
     """Conditional task (``ladd eval --prompt-len K``): how likely the completions are given their prompt.
 
     ``prompt-nll``: mean over samples of ``-log2 p(x_gen | x_prompt)`` per generated token under the true
@@ -56,17 +56,15 @@ class PromptNLL(Metric):
     not_compared = frozenset({"prompt-entropy"})
 
     def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
-        condition = context.extras.get("prompt")
-        if not isinstance(condition, Condition):
+        condition = context.prompt
+        if condition is None:
             raise MetricNotApplicable("no prompts in this evaluation (use --prompt-len)")
         if condition.tokens.shape[0] != samples.shape[0]:
             raise MetricNotApplicable(f"{samples.shape[0]} samples for {condition.tokens.shape[0]} prompts")
         mean, se = mean_stderr(completion_nll_bits(context, samples, condition))
         out = {"prompt-nll": MetricValue(mean, se, "bits/generated token", False)}
-        if "prompt-nll:entropy" not in context.extras:
-            real = context.extras.get("prompt_reference", condition.tokens)
-            context.extras["prompt-nll:entropy"] = mean_stderr(completion_nll_bits(context, real, condition))
-        h, se_h = context.extras["prompt-nll:entropy"]
+        real = condition.tokens if context.prompt_reference is None else context.prompt_reference
+        h, se_h = context.cached("prompt-nll", None, lambda: mean_stderr(completion_nll_bits(context, real, condition)))
         out["prompt-entropy"] = MetricValue(h, se_h, "bits/generated token", False)
         ratio, se_r = ratio_of_means(mean, se, h, se_h)
         out["prompt-nll-ratio"] = MetricValue(ratio, se_r, "x conditional entropy", False)

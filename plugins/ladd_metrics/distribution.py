@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
+from ladd_core.components.metrics import EvalContext, MetricConfig, MetricValue, SampleMetric
 from ladd_core.evaluation.context import MetricNotApplicable, reference_tokens
 from ladd_metrics._stats import bootstrap_stderr, mean_stderr
 
@@ -56,7 +56,7 @@ def sliced_wasserstein(a: Tensor, b: Tensor, directions: Tensor, p: int = 2) -> 
     return float(_wasserstein_sorted(pa, pb, p).mean()) ** (1.0 / p)
 
 
-class SlicedWasserstein(Metric):
+class SlicedWasserstein(SampleMetric):
     """Sliced Wasserstein distance between generated and held-out id vectors (lower is better).
 
     Each sequence is a point in ``R^L`` (its token ids, padding ids included); both sets are
@@ -106,7 +106,7 @@ def token_kl(real: Tensor, generated: Tensor, vocab_size: int, eps: float) -> fl
     return float((pr * (pr.log() - pg.log())).sum())
 
 
-class TokenKL(Metric):
+class TokenKL(SampleMetric):
     """Unigram token-distribution ``KL(real || generated)`` in nats (lower is better; 0 = same frequencies).
 
     Real tokens are the non-padding held-out tokens.  Smoothing mixes both distributions with
@@ -149,7 +149,7 @@ def unigram_entropy(tokens: Tensor, mask: Tensor | None = None) -> Tensor:
     return out
 
 
-class Entropy(Metric):
+class Entropy(SampleMetric):
     """Mean per-sample unigram entropy in nats (the MDLM/ReMDM diversity check).
 
     Low values expose repetitive samples that game perplexities; ``entropy-real`` gives the
@@ -183,7 +183,7 @@ def repeated_ngram_rate(tokens: Tensor, n: int) -> Tensor:
     return out
 
 
-class Repetition(Metric):
+class Repetition(SampleMetric):
     """Repeated-n-gram rate (lower is better) and the share of distinct samples (``unique-samples``).
 
     ``repetition``: mean over samples of ``1 - distinct n-grams / n-grams`` within each sample;

@@ -9,7 +9,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
+from ladd_core.components.metrics import EvalContext, MetricConfig, MetricValue, SampleMetric
 from ladd_core.evaluation.context import MetricNotApplicable, reference_tokens
 from ladd_metrics._stats import mean_stderr, ratio_of_means
 
@@ -23,7 +23,7 @@ def _bits_per_token(context: EvalContext, tokens: Tensor) -> Tensor:
     return -context.data.log_likelihood(tokens.cpu()).to(torch.float64) / (tokens.shape[1] * LN2)
 
 
-class TrueNLL(Metric):
+class TrueNLL(SampleMetric):
     """Mean NLL of the samples under the true process, in bits per token (lower is better).
 
     Also reports ``data-entropy``, the same quantity on held-out real sequences (a Monte-Carlo
@@ -52,11 +52,9 @@ class TrueNLL(Metric):
         n_ref = self.config.reference_size
         if n_ref == 0:
             return out
-        key = f"true-nll:data-entropy:{n_ref}"
-        if key not in context.extras:
-            ref, _ = reference_tokens(context, n_ref)
-            context.extras[key] = mean_stderr(_bits_per_token(context, ref))
-        h, se_h = context.extras[key]
+        h, se_h = context.cached(
+            "true-nll", n_ref, lambda: mean_stderr(_bits_per_token(context, reference_tokens(context, n_ref)[0]))
+        )
         out["data-entropy"] = MetricValue(h, se_h, "bits/token", False)
         ratio, se_r = ratio_of_means(mean, se, h, se_h)
         out["true-nll-ratio"] = MetricValue(ratio, se_r, "x entropy", False)
@@ -84,7 +82,7 @@ def ks_pvalue(d: float, n: int) -> float:
     return min(max(p, 0.0), 1.0)
 
 
-class PhaseKS(Metric):
+class PhaseKS(SampleMetric):
     """Mode-collapse check: the best-fitting phase of each sample should be uniform over one period.
 
     The data source must offer ``sample_phase_fit(tokens) -> (B,)`` phases in ``[0, 1/K)``

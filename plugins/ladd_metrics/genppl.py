@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import Field
 from torch import Tensor
 
-from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
+from ladd_core.components.metrics import EvalContext, Judge, MetricConfig, MetricValue, SampleMetric
 from ladd_core.evaluation.context import MetricNotApplicable, reference_tokens
 from ladd_metrics._stats import mean_stderr, ratio_stderr
 from ladd_metrics.distribution import unigram_entropy
 
 __all__ = ["GenPPL", "Judge", "token_weighted_ppl"]
-
-
-class Judge(Protocol):
-    """What ``context.extras["judge"]`` must offer (see :class:`ladd_core.evaluation.judge.CausalLMJudge`)."""
-
-    def score(self, texts: list[str]) -> tuple[Tensor, Tensor]:
-        """NLL in nats ``(n,)`` and scored tokens ``(n,)`` per text."""
-        ...
 
 
 def token_weighted_ppl(nll: Tensor, tokens: Tensor) -> tuple[float, float | None]:
@@ -35,7 +27,7 @@ def token_weighted_ppl(nll: Tensor, tokens: Tensor) -> tuple[float, float | None
     return ppl, (None if se is None else ppl * se)
 
 
-class GenPPL(Metric):
+class GenPPL(SampleMetric):
     """Perplexity of the decoded samples under the judge (lower is better), always with their entropy.
 
     Samples are decoded with the run's tokenizer and re-tokenised by the judge.  Also reports
@@ -53,7 +45,7 @@ class GenPPL(Metric):
     not_compared = frozenset({"entropy", "gen-ppl-real"})
 
     def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
-        judge: Judge | None = context.extras.get("judge")
+        judge: Judge | None = context.judge
         if judge is None:
             raise MetricNotApplicable("no judge loaded")
         nll, tok = judge.score(context.data.decode(samples.cpu()))
@@ -65,9 +57,10 @@ class GenPPL(Metric):
         }
         n_ref = self.config.reference_size
         if n_ref:
-            key = f"gen-ppl-real:{n_ref}"
-            if key not in context.extras:
-                ref, mask = reference_tokens(context, n_ref)
-                context.extras[key] = token_weighted_ppl(*judge.score(context.data.decode(ref, mask)))
-            out["gen-ppl-real"] = MetricValue(*context.extras[key], "judge ppl", False)
+            real = context.cached(
+                "gen-ppl",
+                n_ref,
+                lambda: token_weighted_ppl(*judge.score(context.data.decode(*reference_tokens(context, n_ref)))),
+            )
+            out["gen-ppl-real"] = MetricValue(*real, "judge ppl", False)
         return out

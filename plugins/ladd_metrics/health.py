@@ -6,9 +6,8 @@ from typing import Literal
 
 import torch
 from pydantic import Field
-from torch import Tensor
 
-from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
+from ladd_core.components.metrics import EvalContext, MetricConfig, MetricValue, ModelMetric
 from ladd_core.diagnostics import assess, latent_health
 from ladd_core.evaluation.context import MetricNotApplicable
 from ladd_metrics._stats import mean_stderr
@@ -16,8 +15,8 @@ from ladd_metrics._stats import mean_stderr
 __all__ = ["LatentHealth"]
 
 
-class LatentHealth(Metric):
-    """:func:`ladd_core.diagnostics.latent_health` averaged over held-out batches (samples are ignored).
+class LatentHealth(ModelMetric):
+    """:func:`ladd_core.diagnostics.latent_health` averaged over held-out batches (a model metric).
 
     Reports ``latent-gain`` (bits per masked token the token network loses when the latent is withheld,
     at training times), ``latent-gain-full`` (the same with every token masked: the N = 1 regime), the
@@ -32,12 +31,11 @@ class LatentHealth(Metric):
 
     config: Config
     requires = frozenset({"model"})
-    sample_free = True
     not_compared = frozenset(
         {"latent-gain", "latent-gain-full", "latent-spread", "latent-code-perplexity", "latent-problems"}
     )
 
-    def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
+    def compute(self, context: EvalContext) -> dict[str, MetricValue]:
         model = context.model
         if model is None:
             raise MetricNotApplicable("needs the model")

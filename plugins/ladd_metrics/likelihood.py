@@ -12,7 +12,7 @@ from pydantic import Field
 from torch import Tensor
 
 from ladd_core.components.data import Batch
-from ladd_core.components.metrics import EvalContext, Metric, MetricConfig, MetricValue
+from ladd_core.components.metrics import EvalContext, MetricConfig, MetricValue, ModelMetric
 from ladd_core.evaluation.context import MetricNotApplicable
 from ladd_core.model import LaddModel
 from ladd_metrics._stats import ratio_stderr
@@ -106,7 +106,7 @@ def _chars(context: EvalContext, batches: list[Batch]) -> Tensor | None:
     return torch.tensor(lens, dtype=torch.float64)
 
 
-class NELBO(Metric):
+class NELBO(ModelMetric):
     """The model's NLL upper bound on held-out data: bits per token, perplexity bound, bits per character.
 
     ``nelbo`` is a valid bound on -log p(x): the token NELBO of a model without a latent, L_x + L_y for a
@@ -115,7 +115,7 @@ class NELBO(Metric):
     encoder's latent) and, where valid, ``latent-nelbo`` (L_y); both are not compared across models
     because L_x alone conditions on information MDLM does not have.
 
-    Samples are ignored (``sample_free``): the engine computes it once per run and seed.
+    It needs no samples (a :class:`ModelMetric`): the engine computes it once per run and seed.
     """
 
     class Config(MetricConfig):
@@ -126,18 +126,16 @@ class NELBO(Metric):
 
     config: Config
     requires = frozenset({"model"})
-    sample_free = True
     not_compared = frozenset({"token-nelbo", "latent-nelbo"})
 
-    def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
+    def compute(self, context: EvalContext) -> dict[str, MetricValue]:
         cfg = self.config
         if context.model is None:
             raise MetricNotApplicable("no model in the context")
         batches = list(context.data.val_batches(cfg.batch_size, cfg.batches))
         if not batches:
             raise MetricNotApplicable("the data source has no validation sequences")
-        seed = int(context.extras.get("seed", 0))
-        b = sequence_bounds(context.model, batches, cfg.draws, seed)
+        b = sequence_bounds(context.model, batches, cfg.draws, context.seed)
         chars = _chars(context, batches)
         out: dict[str, MetricValue] = {}
         if b.has_latent:
@@ -151,7 +149,7 @@ class NELBO(Metric):
         return out
 
 
-class ZeroShotNELBO(Metric):
+class ZeroShotNELBO(ModelMetric):
     """NLL bound on another corpus (``--zero-shot FILE``): the first ``max_windows`` windows of ``seq_len``.
 
     The file is tokenised with the run's tokenizer; the last window is padded (padding is not
@@ -166,7 +164,6 @@ class ZeroShotNELBO(Metric):
 
     config: Config
     requires = frozenset({"model", "zero_shot"})
-    sample_free = True
     not_compared = frozenset({"zero-shot-tokens"})
 
     def _windows(self, context: EvalContext, path: Path) -> list[Batch]:
@@ -189,13 +186,12 @@ class ZeroShotNELBO(Metric):
         toks, masks = flat.view(n, length), mask.view(n, length)
         return [Batch(toks[i : i + cfg.batch_size], masks[i : i + cfg.batch_size]) for i in range(0, n, cfg.batch_size)]
 
-    def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
-        path = context.extras.get("zero_shot")
+    def compute(self, context: EvalContext) -> dict[str, MetricValue]:
+        path = context.zero_shot
         if context.model is None or path is None:
             raise MetricNotApplicable("needs a model and a --zero-shot file")
         batches = self._windows(context, Path(path))
-        seed = int(context.extras.get("seed", 0))
-        nats, toks = nelbo_per_sequence(context.model, batches, self.config.draws, seed)
+        nats, toks = nelbo_per_sequence(context.model, batches, self.config.draws, context.seed)
         out = bound_values("zero-shot-nelbo", nats, toks, _chars(context, batches))
         out["zero-shot-tokens"] = MetricValue(float(toks.sum()), None, "tokens", True)
         return out

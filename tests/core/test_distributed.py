@@ -15,7 +15,8 @@ from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import validate_config
 from ladd_core.training.checkpoint import latest_checkpoint, load_checkpoint
 from ladd_core.training.distributed import launch_local
-from ladd_core.training.trainer import Trainer, batch_split, chunk_seed, train_entry
+from ladd_core.training.factory import build_trainer, train_entry
+from ladd_core.training.trainer import Trainer, batch_split, chunk_seed
 
 SETS = [
     "model.backbone.hidden=16", "model.backbone.layers=1", "model.backbone.heads=2", "model.backbone.cond_dim=8",
@@ -45,7 +46,7 @@ def test_batch_split() -> None:
 
 
 def _train(tmp: Path, components, *extra: str, steps: int = 4) -> Trainer:
-    trainer = Trainer(validate_config(_config(*extra), components), components, tmp)
+    trainer = build_trainer(validate_config(_config(*extra), components), components, tmp)
     trainer.train(steps)
     return trainer
 
@@ -71,7 +72,7 @@ def test_two_processes_match_single_process(tmp_path, components, mode: str) -> 
 
 def test_grad_accumulation_is_the_mean_over_seeded_chunks(tmp_path, components) -> None:
     """4 micro-batches of 2: the step's loss is the mean of the chunk losses, chunk c seeded by (seed, step, c)."""
-    trainer = Trainer(validate_config(_config("train.micro_batch_size=2"), components), components, tmp_path)
+    trainer = build_trainer(validate_config(_config("train.micro_batch_size=2"), components), components, tmp_path)
     assert (trainer.per_rank, trainer.micro, trainer.accum) == (8, 2, 4)
     batch = next(iter(trainer.data.train_batches(8, 0, 0)))
     want = []

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ladd_core.config.experiment import validate_config
+from ladd_core.training.factory import build_trainer
 from ladd_core.training.optim import EMA, ema_decay
-from ladd_core.training.trainer import Trainer
 
 
 def test_ema_decay_warms_up_then_caps():
@@ -70,7 +70,7 @@ def test_ema_model_is_not_worse_than_raw_model_after_a_short_run(tmp_path, compo
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cfg = validate_config(_tiny_text_config(str(corpus)), components)
-    trainer = Trainer(cfg, components, tmp_path / "run", log=lambda msg: None)
+    trainer = build_trainer(cfg, components, tmp_path / "run", log=lambda msg: None)
     with_ema = trainer.train()["val_nelbo_bpt"]
     trainer.ema = EMA(trainer.model, 0.0)  # a shadow equal to the raw weights
     raw = trainer.evaluate()["val_nelbo_bpt"]

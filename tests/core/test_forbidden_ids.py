@@ -88,8 +88,8 @@ def test_tokenizers_declare_their_non_data_ids(tmp_path):
 
 def test_a_trained_char_run_forbids_unk_and_pad_when_loaded(tmp_path, components):
     from ladd_core.sampling import draw_samples, sampler_config
+    from ladd_core.training.factory import build_trainer
     from ladd_core.training.runs import load_run
-    from ladd_core.training.trainer import Trainer
 
     corpus = tmp_path / "c.txt"
     corpus.write_text("to be or not to be\nthat is the question\n" * 40, encoding="utf-8")
@@ -98,7 +98,7 @@ def test_a_trained_char_run_forbids_unk_and_pad_when_loaded(tmp_path, components
         "data": {"name": "text", "files": [str(corpus)], "seq_len": 16, "sample_by": "line"},
         "train": {"batch_size": 4, "max_steps": 2, "warmup_steps": 1, "eval_batches": 1, "checkpoint_every": 2},
     }
-    Trainer(validate_config(data, components), components, tmp_path / "run", log=lambda m: None).train()
+    build_trainer(validate_config(data, components), components, tmp_path / "run", log=lambda m: None).train()
     run = load_run(tmp_path / "run", components)
     tok = run.data.tokenizer
     assert run.model.forbidden_ids == tuple(sorted(tok.non_data_ids)) == (tok.unk_id, tok.pad_id)

@@ -11,7 +11,7 @@ import torch
 from ladd_core.build import build_data, build_model
 from ladd_core.config.experiment import validate_config
 from ladd_core.diagnostics import HealthThresholds, assess, latent_health
-from ladd_core.training.trainer import Trainer
+from ladd_core.training.factory import build_trainer
 
 TINY_BACKBONE = {"name": "mmdit", "hidden": 16, "layers": 1, "heads": 2, "cond_dim": 8}
 TINY_DENOISER = {"name": "latent-dit", "hidden": 16, "layers": 1, "heads": 2, "cond_dim": 8}
@@ -118,7 +118,7 @@ def test_assess_thresholds() -> None:
 def test_training_warns_once_and_reports_in_the_summary(components, tmp_path: Path) -> None:
     cfg = _coladd(components, encoder="zero", health_after=2, max_steps=6)
     lines: list[str] = []
-    trainer = Trainer(cfg, components, tmp_path / "run", log=lines.append)
+    trainer = build_trainer(cfg, components, tmp_path / "run", log=lines.append)
     result = trainer.train()
     warnings = [ln for ln in lines if ln.startswith("warning:")]
     assert warnings and all("step 2 " in w for w in warnings)  # once (stage 1), from health_after on
@@ -132,7 +132,7 @@ def test_training_warns_once_and_reports_in_the_summary(components, tmp_path: Pa
 def test_no_warning_before_health_after(components, tmp_path: Path) -> None:
     cfg = _coladd(components, encoder="zero", health_after=100, max_steps=4)
     lines: list[str] = []
-    Trainer(cfg, components, tmp_path / "run", log=lines.append).train()
+    build_trainer(cfg, components, tmp_path / "run", log=lines.append).train()
     assert not [ln for ln in lines if ln.startswith("warning:")]
 
 
@@ -165,7 +165,7 @@ def test_latent_health_metric_in_eval(components, tmp_path: Path) -> None:
     cfg = _coladd(components, encoder="zero")
     data = build_data(cfg, components, tmp_path / "data")
     metric = LatentHealth(LatentHealth.Config(batches=2, batch_size=16))
-    values = metric.compute(torch.zeros(0, 16, dtype=torch.long), EvalContext(data, _model(components, cfg)))
+    values = metric.compute(EvalContext(data, _model(components, cfg)))
     assert values["latent-spread"].value == 0.0
     assert values["latent-gain-full"].value == 0.0
     assert values["latent-problems"].value == 2.0  # collapsed and useless

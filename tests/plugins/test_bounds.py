@@ -31,7 +31,7 @@ def _nelbo(components, tmp_path, preset: str, overrides: list[str]) -> dict:
     torch.manual_seed(0)
     model = build_model(cfg, components, vocab_size=src.vocab_size, seq_len=src.seq_len).eval()
     metric = NELBO(NELBO.Config(batches=1, batch_size=16, draws=2))
-    return metric.compute(torch.zeros(0, 16, dtype=torch.long), EvalContext(src, model, {"seed": 0}))
+    return metric.compute(EvalContext(src, model, seed=0))
 
 
 def test_mdlm_reports_the_bound_without_token_term(components, tmp_path) -> None:

@@ -58,7 +58,6 @@ def test_metric_on_a_constructed_channel() -> None:
     data = Sawtooth(Sawtooth.Config(seq_len=32, val_size=256))
     assert isinstance(_FirstTwoBits(), CodeChannel)
     out = CodebookUsage(CodebookUsage.Config(sequences=200, batch_size=64)).compute(
-        torch.zeros(0, 32, dtype=torch.long),
         EvalContext(data, _Model(_FirstTwoBits())),  # type: ignore[arg-type]
     )
     val = torch.cat([b.tokens for b in data.val_batches(64, 4)])[:200]
@@ -67,7 +66,7 @@ def test_metric_on_a_constructed_channel() -> None:
     assert out["code-utilisation"].value == expected["utilisation"] <= 0.5  # at most 4 of 8 ids can occur
     assert out["code-perplexity"].value == pytest.approx(expected["perplexity"])
     with pytest.raises(MetricNotApplicable):
-        CodebookUsage(CodebookUsage.Config()).compute(torch.zeros(0, 32), EvalContext(data, _Model(nn.Identity())))  # type: ignore[arg-type]
+        CodebookUsage(CodebookUsage.Config()).compute(EvalContext(data, _Model(nn.Identity())))  # type: ignore[arg-type]
 
 
 def test_selected_for_vq_models_only_and_runs_on_a_tiny_diladd(components, tmp_path) -> None:
@@ -90,6 +89,6 @@ def test_selected_for_vq_models_only_and_runs_on_a_tiny_diladd(components, tmp_p
         components, ["codebook"], src.capabilities | mdlm_model.capabilities | {"model"}, notes.append, "y"
     )
     assert skip == [] and "needs ['codes']" in notes[-1]
-    out = CodebookUsage(CodebookUsage.Config(sequences=64)).compute(torch.zeros(0, 16), EvalContext(src, model))
+    out = CodebookUsage(CodebookUsage.Config(sequences=64)).compute(EvalContext(src, model))
     assert out["code-sequences"].value == 64 and 0 < out["code-utilisation"].value <= 1
     assert 1 <= out["code-perplexity"].value <= 16 and 0 < out["code-unique"].value <= 1

@@ -166,7 +166,7 @@ class _ThreeWayJudge:
 
 
 def test_gen_ppl_token_weighted_with_entropy():
-    ctx = EvalContext(_TextData(), extras={"judge": _ThreeWayJudge()})
+    ctx = EvalContext(_TextData(), judge=_ThreeWayJudge())
     out = GenPPL(GenPPL.Config(reference_size=4)).compute(torch.tensor([[0, 1, 2, 3, 0, 4], [1] * 6]), ctx)
     assert out["gen-ppl"].value == pytest.approx(3.0) and out["gen-ppl-real"].value == pytest.approx(3.0)
     assert "entropy" in out and out["entropy"].value > 0

@@ -44,7 +44,7 @@ def test_prompt_nll_of_real_continuations_is_the_conditional_entropy(saw):
     vis = torch.zeros_like(x, dtype=torch.bool)
     vis[:, :4] = True
     cond = Condition(x.clone(), vis)
-    ctx = EvalContext(saw, None, extras={"prompt": cond, "prompt_reference": x.clone()})
+    ctx = EvalContext(saw, None, prompt=cond, prompt_reference=x.clone())
     out = PromptNLL(PromptNLL.Config()).compute(x, ctx)
     assert out["prompt-nll-ratio"].value == pytest.approx(1.0)
     assert 0.0 < out["prompt-entropy"].value < 1.0
