@@ -35,6 +35,8 @@ from bench_utils import (
     sync,
     write_section,
 )
+from contention import HEADER as CONTENTION_HEADER
+from contention import contention_rows
 from minimal_mdlm import PLUGIN, MinimalMDLM
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -49,6 +51,7 @@ TITLES = {
     "ladd": "Cost per step of latent channels vs MDLM (matched backbone parameters)",
     "mfu": "Model FLOP utilisation (framework step)",
     "sampling": "Sampling (ancestral): wall time vs NFE × one forward pass; calls saved by caching",
+    "contention": "Training next to one competing process: `train.threads` auto vs fixed, per preset",
     "memory": "Peak memory",
 }
 SECTIONS = list(TITLES)
@@ -248,6 +251,20 @@ def ladd_cost(comps: Components, args: argparse.Namespace, tmp: Path, budget: di
     return md_table([*header, "ms / step", "× MDLM", "≤ 1.25×"], rows + [[*r[:3], "–", *r[3:]] for r in failures])
 
 
+def contention(comps: Components, args: argparse.Namespace, tmp: Path, budget: dict) -> str:
+    """Each preset's stage-1 step alone and next to one competitor (:mod:`contention`)."""
+    mdlm = mdlm_trainer(comps, args, "small", tmp / "busy-mdlm")
+    target = _params(mdlm.model.backbone)
+    trainers = {"MDLM": mdlm}
+    for name, preset in LADD_PRESETS:
+        trainers[name] = ladd_trainer(comps, args, preset, target, tmp / f"busy-{preset}")
+    steppers = {name: _stepper(t) for name, t in trainers.items()}
+    rows = contention_rows(
+        steppers, steps=budget["calls"]["small"], turns=budget["turns"], warmup=budget["warmup"], log=progress
+    )
+    return md_table(CONTENTION_HEADER, rows)
+
+
 @torch.no_grad()
 def sampling(comps: Components, args: argparse.Namespace, tmp: Path, budget: dict) -> str:
     trainer = mdlm_trainer(comps, args, "small", tmp / "sample")
@@ -381,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             tables["ladd"] = ladd_cost(comps, args, tmp, budget)
         if "sampling" in args.only:
             tables["sampling"] = sampling(comps, args, tmp, budget)
+        if "contention" in args.only and args.device == "cpu":
+            tables["contention"] = contention(comps, args, tmp, budget)
         if "memory" in args.only:
             tables["memory"] = memory(args)
     info["load average (1 min) at end"] = f"{os.getloadavg()[0]:.1f}"
