@@ -141,7 +141,7 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
     from ladd_core.plugins import load_plugins
 
     registry = components.registry("demo_step")
-    assert registry.list() == ["markov", "sawtooth", "shakespeare"] and registry.entry("sawtooth").owner == "presets"
+    assert registry.list() == ["sawtooth", "shakespeare"] and registry.entry("sawtooth").owner == "presets"
     assert [registry.get(n).order for n in registry.list()] == [0, 1]
 
     tiny = ("train.max_steps=2", "model.backbone.layers=1", "model.backbone.hidden=16", "model.backbone.heads=2",
