@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -25,6 +26,8 @@ __all__ = [
     "Register",
     "Registry",
     "UnknownComponentError",
+    "register_each",
+    "register_targets",
 ]
 
 
@@ -225,3 +228,31 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def register_each(register: Register[T], table: Mapping[str, T]) -> None:
+    """Call ``register(name, obj)`` for every entry of ``table``, in its order.
+
+    For hooks whose components are data (presets, bench plans, config defaults):
+    ``register_each(register, PRESETS)``.
+    """
+    for name, obj in table.items():
+        register(name, obj)
+
+
+def register_targets(register: Register[Any], table: Mapping[str, str]) -> None:
+    """Register ``name -> "package.module:attr"`` targets, importing each one now, in ``table``'s order.
+
+    The targets are spelled like entry points, so a plug-in's ``__init__`` names its
+    components without importing their modules: they are imported when the hook
+    runs (plug-in loading), never when the plug-in package is imported::
+
+        @hookimpl
+        def ladd_register_schedules(register: Register[type[Schedule]]) -> None:
+            register_targets(register, {"linear": "my_pkg.schedules:LinearSchedule"})
+    """
+    for name, target in table.items():
+        module, _, attr = target.partition(":")
+        if not module or not attr:
+            raise ValueError(f"{name!r}: target {target!r} is not of the form 'package.module:attr'")
+        register(name, getattr(importlib.import_module(module), attr))

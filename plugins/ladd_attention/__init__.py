@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_targets
 
 if TYPE_CHECKING:
     from ladd_core.components.attention import AttentionBackend
@@ -20,8 +21,11 @@ __all__ = ["ladd_register_attention_backends"]
 @hookimpl
 def ladd_register_attention_backends(register: Register[type[AttentionBackend]]) -> None:
     """Register the ``sdpa``, ``math`` and ``xformers`` attention backends."""
-    from ladd_attention.backends import MathAttention, SDPAAttention, XFormersAttention
-
-    register("sdpa", SDPAAttention)
-    register("math", MathAttention)
-    register("xformers", XFormersAttention)
+    register_targets(
+        register,
+        {
+            "sdpa": "ladd_attention.backends:SDPAAttention",
+            "math": "ladd_attention.backends:MathAttention",
+            "xformers": "ladd_attention.backends:XFormersAttention",
+        },
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_targets
 
 if TYPE_CHECKING:
     from ladd_core.components.backbones import Backbone
@@ -21,6 +22,4 @@ __all__ = ["ladd_register_backbones"]
 @hookimpl
 def ladd_register_backbones(register: Register[type[Backbone]]) -> None:
     """Register the ``dit`` backbone."""
-    from ladd_dit.dit import DiT
-
-    register("dit", DiT)
+    register_targets(register, {"dit": "ladd_dit.dit:DiT"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_targets
 
 if TYPE_CHECKING:
     from ladd_core.components.latents import LatentChannel
@@ -13,6 +14,4 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
-    from ladd_latent_none.channel import NoLatent
-
-    register("none", NoLatent)
+    register_targets(register, {"none": "ladd_latent_none.channel:NoLatent"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_targets
 
 if TYPE_CHECKING:
     from ladd_core.components.processes import TokenProcess
@@ -13,6 +14,4 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_token_processes(register: Register[type[TokenProcess]]) -> None:
-    from ladd_masked.process import MaskedProcess
-
-    register("masked", MaskedProcess)
+    register_targets(register, {"masked": "ladd_masked.process:MaskedProcess"})

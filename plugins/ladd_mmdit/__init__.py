@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_targets
 
 if TYPE_CHECKING:
     from ladd_core.components.backbones import Backbone
@@ -22,8 +23,4 @@ __all__ = ["ladd_register_backbones"]
 @hookimpl
 def ladd_register_backbones(register: Register[type[Backbone]]) -> None:
     """Register the ``mmdit`` and ``latent-dit`` backbones."""
-    from ladd_mmdit.latent_dit import LatentDiT
-    from ladd_mmdit.mmdit import MMDiT
-
-    register("mmdit", MMDiT)
-    register("latent-dit", LatentDiT)
+    register_targets(register, {"mmdit": "ladd_mmdit.mmdit:MMDiT", "latent-dit": "ladd_mmdit.latent_dit:LatentDiT"})

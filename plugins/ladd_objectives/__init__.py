@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_targets
 
 if TYPE_CHECKING:
     from ladd_core.components.objectives import Objective
@@ -13,7 +14,4 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_objectives(register: Register[type[Objective]]) -> None:
-    from ladd_objectives.token import MaskedCE, Nelbo
-
-    register("nelbo", Nelbo)
-    register("masked-ce", MaskedCE)
+    register_targets(register, {"nelbo": "ladd_objectives.token:Nelbo", "masked-ce": "ladd_objectives.token:MaskedCE"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_targets
 
 if TYPE_CHECKING:
     from ladd_core.components.samplers import Sampler
@@ -14,14 +15,13 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_samplers(register: Register[type[Sampler]]) -> None:
-    from ladd_samplers.ancestral import AncestralSampler
-    from ladd_samplers.joint import JointSampler
-    from ladd_samplers.maskgit import MaskGitSampler
-    from ladd_samplers.remdm import RemdmSampler
-    from ladd_samplers.sequential import SequentialSampler
-
-    register("ancestral", AncestralSampler)
-    register("joint", JointSampler)
-    register("sequential", SequentialSampler)
-    register("maskgit", MaskGitSampler)
-    register("remdm", RemdmSampler)
+    register_targets(
+        register,
+        {
+            "ancestral": "ladd_samplers.ancestral:AncestralSampler",
+            "joint": "ladd_samplers.joint:JointSampler",
+            "sequential": "ladd_samplers.sequential:SequentialSampler",
+            "maskgit": "ladd_samplers.maskgit:MaskGitSampler",
+            "remdm": "ladd_samplers.remdm:RemdmSampler",
+        },
+    )

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from ladd_core.registry import DuplicateComponentError, Registry, UnknownComponentError
+from ladd_core.registry import (
+    DuplicateComponentError,
+    Registry,
+    UnknownComponentError,
+    register_each,
+    register_targets,
+)
 
 
 class A:
@@ -67,3 +73,20 @@ def test_validator_rejects():
     with pytest.raises(TypeError, match="not allowed"):
         reg.register("b", B)
     assert "b" not in reg
+
+
+def test_register_targets_imports_each_target_in_table_order():
+    calls: list[tuple[str, object]] = []
+    register_targets(lambda name, obj: calls.append((name, obj)), {"b": "collections:OrderedDict", "a": "json:dumps"})
+    import collections
+    import json
+
+    assert calls == [("b", collections.OrderedDict), ("a", json.dumps)]
+    with pytest.raises(ValueError, match="not of the form"):
+        register_targets(lambda name, obj: None, {"x": "collections.OrderedDict"})
+
+
+def test_register_each_keeps_order():
+    calls: list[tuple[str, object]] = []
+    register_each(lambda name, obj: calls.append((name, obj)), {"z": 1, "y": 2})
+    assert calls == [("z", 1), ("y", 2)]
