@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,8 +25,8 @@ __all__ = [
     "Register",
     "Registry",
     "UnknownComponentError",
+    "register_classes",
     "register_each",
-    "register_targets",
 ]
 
 
@@ -240,19 +239,18 @@ def register_each(register: Register[T], table: Mapping[str, T]) -> None:
         register(name, obj)
 
 
-def register_targets(register: Register[Any], table: Mapping[str, str]) -> None:
-    """Register ``name -> "package.module:attr"`` targets, importing each one now, in ``table``'s order.
+def register_classes(register: Register[type[Any]], *classes: type[Any]) -> None:
+    """Register each component class under the name its ``Config`` declares, in the order given.
 
-    The targets are spelled like entry points, so a plug-in's ``__init__`` names its
-    components without importing their modules: they are imported when the hook
-    runs (plug-in loading), never when the plug-in package is imported::
+    A component's name is stated once, in its config (``name: Literal["linear"] = "linear"``); the kind's
+    validator still checks it is the config's one-value ``Literal``.  A plug-in imports its classes inside the
+    hook (when the plug-ins load, never when the plug-in package is imported)::
 
         @hookimpl
         def ladd_register_schedules(register: Register[type[Schedule]]) -> None:
-            register_targets(register, {"linear": "my_pkg.schedules:LinearSchedule"})
+            from my_pkg.schedules import LinearSchedule
+
+            register_classes(register, LinearSchedule)
     """
-    for name, target in table.items():
-        module, _, attr = target.partition(":")
-        if not module or not attr:
-            raise ValueError(f"{name!r}: target {target!r} is not of the form 'package.module:attr'")
-        register(name, getattr(importlib.import_module(module), attr))
+    for cls in classes:
+        register(cls.Config.model_fields["name"].default, cls)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.attention import AttentionBackend
@@ -21,11 +21,6 @@ __all__ = ["ladd_register_attention_backends"]
 @hookimpl
 def ladd_register_attention_backends(register: Register[type[AttentionBackend]]) -> None:
     """Register the ``sdpa``, ``math`` and ``xformers`` attention backends."""
-    register_targets(
-        register,
-        {
-            "sdpa": "ladd_attention.backends:SDPAAttention",
-            "math": "ladd_attention.backends:MathAttention",
-            "xformers": "ladd_attention.backends:XFormersAttention",
-        },
-    )
+    from ladd_attention.backends import MathAttention, SDPAAttention, XFormersAttention
+
+    register_classes(register, SDPAAttention, MathAttention, XFormersAttention)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_each, register_targets
+from ladd_core.registry import register_classes, register_each
 
 if TYPE_CHECKING:
     from ladd_core.components.latents import LatentChannel
@@ -23,7 +23,9 @@ __all__ = ["ladd_register_latents", "ladd_register_presets"]
 @hookimpl
 def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
     """Register the ``gaussian`` latent channel."""
-    register_targets(register, {"gaussian": "ladd_coladd.channel:GaussianLatent"})
+    from ladd_coladd.channel import GaussianLatent
+
+    register_classes(register, GaussianLatent)
 
 
 @hookimpl

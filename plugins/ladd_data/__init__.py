@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.data import DataSource
@@ -15,13 +15,10 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_data_sources(register: Register[type[DataSource]]) -> None:
-    register_targets(
-        register,
-        {
-            "sawtooth": "ladd_data.sawtooth:Sawtooth",
-            "mixture": "ladd_data.mixture:Mixture",
-            "text": "ladd_data.text:TextSource",
-            "shakespeare": "ladd_data.shakespeare:ShakespeareSource",
-            "markov": "ladd_data.markov:MarkovSource",
-        },
-    )
+    from ladd_data.markov import MarkovSource
+    from ladd_data.mixture import Mixture
+    from ladd_data.sawtooth import Sawtooth
+    from ladd_data.shakespeare import ShakespeareSource
+    from ladd_data.text import TextSource
+
+    register_classes(register, Sawtooth, Mixture, TextSource, ShakespeareSource, MarkovSource)

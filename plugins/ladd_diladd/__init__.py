@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_each, register_targets
+from ladd_core.registry import register_classes, register_each
 
 if TYPE_CHECKING:
     from ladd_core.components.latents import LatentChannel
@@ -25,7 +25,9 @@ __all__ = ["ladd_register_latents", "ladd_register_presets"]
 @hookimpl
 def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
     """Register the ``vq`` latent channel."""
-    register_targets(register, {"vq": "ladd_diladd.channel:VQLatent"})
+    from ladd_diladd.channel import VQLatent
+
+    register_classes(register, VQLatent)
 
 
 @hookimpl

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.backbones import Backbone
@@ -22,4 +22,6 @@ __all__ = ["ladd_register_backbones"]
 @hookimpl
 def ladd_register_backbones(register: Register[type[Backbone]]) -> None:
     """Register the ``dit`` backbone."""
-    register_targets(register, {"dit": "ladd_dit.dit:DiT"})
+    from ladd_dit.dit import DiT
+
+    register_classes(register, DiT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.encoders import Encoder
@@ -23,11 +23,8 @@ __all__ = ["ladd_register_encoders"]
 @hookimpl
 def ladd_register_encoders(register: Register[type[Encoder]]) -> None:
     """Register the ``transformer``, ``zero`` and ``minilm`` encoders."""
-    register_targets(
-        register,
-        {
-            "transformer": "ladd_encoders.transformer:TransformerEncoder",
-            "zero": "ladd_encoders.zero:ZeroEncoder",
-            "minilm": "ladd_encoders.minilm:MiniLMEncoder",
-        },
-    )
+    from ladd_encoders.minilm import MiniLMEncoder
+    from ladd_encoders.transformer import TransformerEncoder
+    from ladd_encoders.zero import ZeroEncoder
+
+    register_classes(register, TransformerEncoder, ZeroEncoder, MiniLMEncoder)

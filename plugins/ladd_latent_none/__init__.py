@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.latents import LatentChannel
@@ -14,4 +14,6 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
-    register_targets(register, {"none": "ladd_latent_none.channel:NoLatent"})
+    from ladd_latent_none.channel import NoLatent
+
+    register_classes(register, NoLatent)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.processes import TokenProcess
@@ -14,4 +14,6 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_token_processes(register: Register[type[TokenProcess]]) -> None:
-    register_targets(register, {"masked": "ladd_masked.process:MaskedProcess"})
+    from ladd_masked.process import MaskedProcess
+
+    register_classes(register, MaskedProcess)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.backbones import Backbone
@@ -23,4 +23,7 @@ __all__ = ["ladd_register_backbones"]
 @hookimpl
 def ladd_register_backbones(register: Register[type[Backbone]]) -> None:
     """Register the ``mmdit`` and ``latent-dit`` backbones."""
-    register_targets(register, {"mmdit": "ladd_mmdit.mmdit:MMDiT", "latent-dit": "ladd_mmdit.latent_dit:LatentDiT"})
+    from ladd_mmdit.latent_dit import LatentDiT
+    from ladd_mmdit.mmdit import MMDiT
+
+    register_classes(register, MMDiT, LatentDiT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.objectives import Objective
@@ -14,4 +14,6 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_objectives(register: Register[type[Objective]]) -> None:
-    register_targets(register, {"nelbo": "ladd_objectives.token:Nelbo", "masked-ce": "ladd_objectives.token:MaskedCE"})
+    from ladd_objectives.token import MaskedCE, Nelbo
+
+    register_classes(register, Nelbo, MaskedCE)

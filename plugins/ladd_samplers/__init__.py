@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.samplers import Sampler
@@ -15,13 +15,10 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_samplers(register: Register[type[Sampler]]) -> None:
-    register_targets(
-        register,
-        {
-            "ancestral": "ladd_samplers.ancestral:AncestralSampler",
-            "joint": "ladd_samplers.joint:JointSampler",
-            "sequential": "ladd_samplers.sequential:SequentialSampler",
-            "maskgit": "ladd_samplers.maskgit:MaskGitSampler",
-            "remdm": "ladd_samplers.remdm:RemdmSampler",
-        },
-    )
+    from ladd_samplers.ancestral import AncestralSampler
+    from ladd_samplers.joint import JointSampler
+    from ladd_samplers.maskgit import MaskGitSampler
+    from ladd_samplers.remdm import RemdmSampler
+    from ladd_samplers.sequential import SequentialSampler
+
+    register_classes(register, AncestralSampler, JointSampler, SequentialSampler, MaskGitSampler, RemdmSampler)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.schedules import Schedule
@@ -14,13 +14,12 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_schedules(register: Register[type[Schedule]]) -> None:
-    register_targets(
-        register,
-        {
-            "linear": "ladd_schedules.schedules:LinearSchedule",
-            "loglinear": "ladd_schedules.schedules:LogLinearSchedule",
-            "cosine": "ladd_schedules.schedules:CosineSchedule",
-            "sqrt": "ladd_schedules.schedules:SqrtSchedule",
-            "polynomial": "ladd_schedules.schedules:PolynomialSchedule",
-        },
+    from ladd_schedules.schedules import (
+        CosineSchedule,
+        LinearSchedule,
+        LogLinearSchedule,
+        PolynomialSchedule,
+        SqrtSchedule,
     )
+
+    register_classes(register, LinearSchedule, LogLinearSchedule, CosineSchedule, SqrtSchedule, PolynomialSchedule)

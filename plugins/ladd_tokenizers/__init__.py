@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
-from ladd_core.registry import register_targets
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.tokenizers import Tokenizer
@@ -14,12 +14,9 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_tokenizers(register: Register[type[Tokenizer]]) -> None:
-    register_targets(
-        register,
-        {
-            "char": "ladd_tokenizers.char:CharTokenizer",
-            "bpe": "ladd_tokenizers.bpe:BPETokenizer",
-            "gpt2": "ladd_tokenizers.gpt2:GPT2Tokenizer",
-            "binary": "ladd_tokenizers.binary:BinaryTokenizer",
-        },
-    )
+    from ladd_tokenizers.binary import BinaryTokenizer
+    from ladd_tokenizers.bpe import BPETokenizer
+    from ladd_tokenizers.char import CharTokenizer
+    from ladd_tokenizers.gpt2 import GPT2Tokenizer
+
+    register_classes(register, CharTokenizer, BPETokenizer, GPT2Tokenizer, BinaryTokenizer)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
+from ladd_core.config.base import ComponentConfig
 from ladd_core.registry import (
     DuplicateComponentError,
     Registry,
     UnknownComponentError,
+    register_classes,
     register_each,
-    register_targets,
 )
 
 
@@ -75,15 +78,18 @@ def test_validator_rejects():
     assert "b" not in reg
 
 
-def test_register_targets_imports_each_target_in_table_order():
-    calls: list[tuple[str, object]] = []
-    register_targets(lambda name, obj: calls.append((name, obj)), {"b": "collections:OrderedDict", "a": "json:dumps"})
-    import collections
-    import json
+def test_register_classes_uses_the_config_names_in_order():
+    class Lin:
+        class Config(ComponentConfig):
+            name: Literal["lin"] = "lin"
 
-    assert calls == [("b", collections.OrderedDict), ("a", json.dumps)]
-    with pytest.raises(ValueError, match="not of the form"):
-        register_targets(lambda name, obj: None, {"x": "collections.OrderedDict"})
+    class Cos:
+        class Config(ComponentConfig):
+            name: Literal["cos"] = "cos"
+
+    calls: list[tuple[str, object]] = []
+    register_classes(lambda name, obj: calls.append((name, obj)), Cos, Lin)
+    assert calls == [("cos", Cos), ("lin", Lin)]
 
 
 def test_register_each_keeps_order():
