@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ladd_core.components.data import Batch
+from ladd_core.components.latents import LatentBatch
 from ladd_core.model import LaddModel
 
 __all__ = ["HealthThresholds", "assess", "latent_health"]
@@ -40,7 +41,7 @@ def _masked_ce_bits(model: LaddModel, logits: Tensor, x0: Tensor, x_t: Tensor) -
 
 def _gain(model: LaddModel, x0: Tensor, x_t: Tensor, t_x: Tensor, attn: Tensor, gen: torch.Generator | None):
     """(gain in bits per noised token, channel stats) for one ``x_t``; ``None`` without a latent."""
-    probe = model.latent.probe(model.nets, x0, t_x, attn, gen)
+    probe = model.latent.probe(model.nets, LatentBatch(x0, x_t, t_x, attn, gen))
     if probe is None:
         return None
     totals = []

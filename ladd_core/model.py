@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ladd_core.components.backbones import Backbone
 from ladd_core.components.data import Batch
-from ladd_core.components.latents import LatentChannel, Networks
+from ladd_core.components.latents import LatentBatch, LatentChannel, Networks
 from ladd_core.components.objectives import Objective
 from ladd_core.components.processes import TokenProcess
 from ladd_core.numerics import adjust_log_probs, check_finite
@@ -130,7 +130,7 @@ class LaddModel(nn.Module):
         else:
             t = self.objective.sample_times(b, x0.device, generator)  # (B,)
         noised = self.process.forward_sample(x0, t, attn, generator)
-        out = self.latent.training_forward(self.nets, x0, noised.x_t, t, attn, generator, stage=self.stage)
+        out = self.latent.training_forward(self.nets, LatentBatch(x0, noised.x_t, t, attn, generator), stage=self.stage)
         log_p = self.process.log_probs(out.token_logits, noised.x_t)  # (B, L, C) float32
         tok = self.objective(self.process, log_p, x0, noised.x_t, t, attn)
         per_example = tok.loss + out.latent_loss

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -25,6 +25,8 @@ __all__ = [
     "Register",
     "Registry",
     "UnknownComponentError",
+    "register_classes",
+    "register_each",
 ]
 
 
@@ -225,3 +227,30 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def register_each(register: Register[T], table: Mapping[str, T]) -> None:
+    """Call ``register(name, obj)`` for every entry of ``table``, in its order.
+
+    For hooks whose components are data (presets, bench plans, config defaults):
+    ``register_each(register, PRESETS)``.
+    """
+    for name, obj in table.items():
+        register(name, obj)
+
+
+def register_classes(register: Register[type[Any]], *classes: type[Any]) -> None:
+    """Register each component class under the name its ``Config`` declares, in the order given.
+
+    A component's name is stated once, in its config (``name: Literal["linear"] = "linear"``); the kind's
+    validator still checks it is the config's one-value ``Literal``.  A plug-in imports its classes inside the
+    hook (when the plug-ins load, never when the plug-in package is imported)::
+
+        @hookimpl
+        def ladd_register_schedules(register: Register[type[Schedule]]) -> None:
+            from my_pkg.schedules import LinearSchedule
+
+            register_classes(register, LinearSchedule)
+    """
+    for cls in classes:
+        register(cls.Config.model_fields["name"].default, cls)

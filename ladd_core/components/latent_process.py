@@ -33,7 +33,7 @@ from ladd_core.components.latent_schedule import (
     TrainPlan,
     train_latent,
 )
-from ladd_core.components.latents import LatentChannel, LatentTrainOutput, Networks
+from ladd_core.components.latents import LatentBatch, LatentChannel, LatentTrainOutput, Networks
 
 __all__ = [
     "CleanLatent",
@@ -137,15 +137,5 @@ class DiffusedLatent(LatentChannel):
         """The clean latent's network input and ``t_y = 0``."""
         return self.network_input(state), torch.zeros(state.shape[0], device=state.device)
 
-    def training_forward(
-        self,
-        nets: Networks,
-        x0: Tensor,
-        x_t: Tensor,
-        t_x: Tensor,
-        attention_mask: Tensor,
-        generator: torch.Generator | None = None,
-        *,
-        stage: int = 1,
-    ) -> LatentTrainOutput:
-        return train_latent(self, nets, x0, x_t, t_x, attention_mask, generator, stage=stage)
+    def training_forward(self, nets: Networks, batch: LatentBatch, *, stage: int = 1) -> LatentTrainOutput:
+        return train_latent(self, nets, batch, stage=stage)

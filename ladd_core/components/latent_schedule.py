@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from ladd_core.components.latents import LatentTrainOutput, Networks
+from ladd_core.components.latents import LatentBatch, LatentTrainOutput, Networks
 from ladd_core.components.objectives import sample_times
 
 if TYPE_CHECKING:
@@ -180,18 +180,9 @@ def _latent_pass(
     return nets.backbone(prior, noised.input, t_ctx, t_y, None).latent_out
 
 
-def train_latent(
-    channel: DiffusedLatent,
-    nets: Networks,
-    x0: Tensor,
-    x_t: Tensor,
-    t_x: Tensor,
-    attention_mask: Tensor,
-    generator: torch.Generator | None = None,
-    *,
-    stage: int = 1,
-) -> LatentTrainOutput:
+def train_latent(channel: DiffusedLatent, nets: Networks, batch: LatentBatch, *, stage: int = 1) -> LatentTrainOutput:
     """One training step of ``channel`` (see the module docstring); arguments as ``LatentChannel.training_forward``."""
+    x0, x_t, t_x, attention_mask, generator = batch.x0, batch.x_t, batch.t_x, batch.attention_mask, batch.generator
     b, dev = x0.shape[0], x0.device
     plan = channel.plan(stage, nets)
     clean = channel.encode_latent(x0, x_t, attention_mask, stage, generator)

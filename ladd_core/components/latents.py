@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CodeChannel",
+    "LatentBatch",
     "LatentChannel",
     "LatentConfig",
     "LatentProbe",
@@ -65,6 +66,27 @@ class Networks:
     backbone: Backbone
     latent_denoiser: Backbone | None = None
     token_prior: Callable[[int, int, torch.device], Tensor] | None = None
+
+
+@dataclass(frozen=True)
+class LatentBatch:
+    """A batch as a latent channel reads it: the clean and the noised tokens, their times and the randomness.
+
+    What :meth:`LatentChannel.training_forward` and :meth:`LatentChannel.probe` receive.
+
+    Attributes:
+        x0: clean tokens ``(B, L)``.
+        x_t: noised tokens ``(B, L)``.
+        t_x: token times ``(B,)`` of ``x_t``.
+        attention_mask: ``(B, L)`` bool.
+        generator: RNG for latent noise (``None``: the global one).
+    """
+
+    x0: Tensor
+    x_t: Tensor
+    t_x: Tensor
+    attention_mask: Tensor
+    generator: torch.Generator | None = None
 
 
 @dataclass
@@ -150,26 +172,12 @@ class LatentChannel(nn.Module, ABC):
         return 0
 
     @abstractmethod
-    def training_forward(
-        self,
-        nets: Networks,
-        x0: Tensor,
-        x_t: Tensor,
-        t_x: Tensor,
-        attention_mask: Tensor,
-        generator: torch.Generator | None = None,
-        *,
-        stage: int = 1,
-    ) -> LatentTrainOutput:
+    def training_forward(self, nets: Networks, batch: LatentBatch, *, stage: int = 1) -> LatentTrainOutput:
         """Encode, noise and call the networks for one training step.
 
         Args:
             nets: the networks.
-            x0: clean tokens ``(B, L)``.
-            x_t: noised tokens ``(B, L)``.
-            t_x: token times ``(B,)``.
-            attention_mask: ``(B, L)`` bool.
-            generator: RNG for latent noise.
+            batch: the tokens, noised tokens, token times, mask and RNG of the step.
             stage: the training stage (1-based) of a two-stage recipe.
         """
 
@@ -229,22 +237,12 @@ class LatentChannel(nn.Module, ABC):
         """``(latent_input (B, K, input_dim), t_y (B,))`` that conditions the token chain on a clean latent."""
         raise NotImplementedError(f"{type(self).__name__} has no sequential schedule")
 
-    def probe(
-        self,
-        nets: Networks,
-        x0: Tensor,
-        t_x: Tensor,
-        attention_mask: Tensor,
-        generator: torch.Generator | None = None,
-    ) -> LatentProbe | None:
+    def probe(self, nets: Networks, batch: LatentBatch) -> LatentProbe | None:
         """The latent inputs the health probe compares (eval mode, no corruption), or ``None`` (no latent).
 
         Args:
             nets: the networks.
-            x0: clean tokens ``(B, L)``.
-            t_x: token times ``(B,)`` of the ``x_t`` the token network will read.
-            attention_mask: ``(B, L)`` bool.
-            generator: RNG for latent noise.
+            batch: the tokens and the ``x_t`` (with its times ``t_x``) the token network will read.
         """
         return None
 

@@ -13,7 +13,7 @@ import torch
 
 from ladd_core.build import build_sampler
 from ladd_core.components.data import Batch
-from ladd_core.components.latents import LatentChannel
+from ladd_core.components.latents import LatentBatch, LatentChannel
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
 from ladd_core.testing._base import ComponentContract, build_or_skip, run_examples
@@ -160,7 +160,7 @@ class LatentContract(ComponentContract):
                 g = torch.Generator().manual_seed(1)
                 t = m.objective.sample_times(b, torch.device("cpu"), g)
                 x_t = m.process.forward_sample(batch.tokens, t, batch.attention_mask, g).x_t
-                out = m.latent.training_forward(m.nets, batch.tokens, x_t, t, batch.attention_mask, g)
+                out = m.latent.training_forward(m.nets, LatentBatch(batch.tokens, x_t, t, batch.attention_mask, g))
                 assert out.token_logits.shape == (b, n, m.process.num_classes)
                 assert torch.isfinite(out.token_logits).all()
                 assert out.latent_loss.shape == (b,) and torch.isfinite(out.latent_loss).all()

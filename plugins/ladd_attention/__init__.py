@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.attention import AttentionBackend
@@ -22,6 +23,4 @@ def ladd_register_attention_backends(register: Register[type[AttentionBackend]])
     """Register the ``sdpa``, ``math`` and ``xformers`` attention backends."""
     from ladd_attention.backends import MathAttention, SDPAAttention, XFormersAttention
 
-    register("sdpa", SDPAAttention)
-    register("math", MathAttention)
-    register("xformers", XFormersAttention)
+    register_classes(register, SDPAAttention, MathAttention, XFormersAttention)

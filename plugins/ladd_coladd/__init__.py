@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes, register_each
 
 if TYPE_CHECKING:
     from ladd_core.components.latents import LatentChannel
@@ -24,7 +25,7 @@ def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
     """Register the ``gaussian`` latent channel."""
     from ladd_coladd.channel import GaussianLatent
 
-    register("gaussian", GaussianLatent)
+    register_classes(register, GaussianLatent)
 
 
 @hookimpl
@@ -32,5 +33,4 @@ def ladd_register_presets(register: Register[dict[str, Any]]) -> None:
     """Register ``sawtooth-coladd``, ``shakespeare-coladd``, ``markov-coladd`` and ``mixture-coladd``."""
     from ladd_coladd.presets import PRESETS
 
-    for name, cfg in PRESETS.items():
-        register(name, cfg)
+    register_each(register, PRESETS)

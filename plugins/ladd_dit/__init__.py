@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.backbones import Backbone
@@ -23,4 +24,4 @@ def ladd_register_backbones(register: Register[type[Backbone]]) -> None:
     """Register the ``dit`` backbone."""
     from ladd_dit.dit import DiT
 
-    register("dit", DiT)
+    register_classes(register, DiT)

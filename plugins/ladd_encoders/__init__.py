@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.encoders import Encoder
@@ -26,6 +27,4 @@ def ladd_register_encoders(register: Register[type[Encoder]]) -> None:
     from ladd_encoders.transformer import TransformerEncoder
     from ladd_encoders.zero import ZeroEncoder
 
-    register("transformer", TransformerEncoder)
-    register("zero", ZeroEncoder)
-    register("minilm", MiniLMEncoder)
+    register_classes(register, TransformerEncoder, ZeroEncoder, MiniLMEncoder)

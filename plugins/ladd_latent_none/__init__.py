@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.latents import LatentChannel
@@ -15,4 +16,4 @@ if TYPE_CHECKING:
 def ladd_register_latents(register: Register[type[LatentChannel]]) -> None:
     from ladd_latent_none.channel import NoLatent
 
-    register("none", NoLatent)
+    register_classes(register, NoLatent)

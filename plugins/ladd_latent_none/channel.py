@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from torch import Tensor
 
-from ladd_core.components.latents import LatentChannel, LatentConfig, LatentTrainOutput, Networks
+from ladd_core.components.latents import LatentBatch, LatentChannel, LatentConfig, LatentTrainOutput, Networks
 
 __all__ = ["NoLatent"]
 
@@ -24,17 +23,7 @@ class NoLatent(LatentChannel):
     def num_slots(self) -> int:
         return 0
 
-    def training_forward(
-        self,
-        nets: Networks,
-        x0: Tensor,
-        x_t: Tensor,
-        t_x: Tensor,
-        attention_mask: Tensor,
-        generator: torch.Generator | None = None,
-        *,
-        stage: int = 1,
-    ) -> LatentTrainOutput:
-        out = nets.backbone(x_t, None, t_x, None, attention_mask)
+    def training_forward(self, nets: Networks, batch: LatentBatch, *, stage: int = 1) -> LatentTrainOutput:
+        out = nets.backbone(batch.x_t, None, batch.t_x, None, batch.attention_mask)
         assert out.token_logits is not None
-        return LatentTrainOutput(out.token_logits, torch.zeros(x0.shape[0], device=x0.device), None)
+        return LatentTrainOutput(out.token_logits, torch.zeros(batch.x0.shape[0], device=batch.x0.device), None)

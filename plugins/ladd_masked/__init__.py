@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.processes import TokenProcess
@@ -15,4 +16,4 @@ if TYPE_CHECKING:
 def ladd_register_token_processes(register: Register[type[TokenProcess]]) -> None:
     from ladd_masked.process import MaskedProcess
 
-    register("masked", MaskedProcess)
+    register_classes(register, MaskedProcess)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.backbones import Backbone
@@ -25,5 +26,4 @@ def ladd_register_backbones(register: Register[type[Backbone]]) -> None:
     from ladd_mmdit.latent_dit import LatentDiT
     from ladd_mmdit.mmdit import MMDiT
 
-    register("mmdit", MMDiT)
-    register("latent-dit", LatentDiT)
+    register_classes(register, MMDiT, LatentDiT)

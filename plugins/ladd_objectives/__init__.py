@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.objectives import Objective
@@ -15,5 +16,4 @@ if TYPE_CHECKING:
 def ladd_register_objectives(register: Register[type[Objective]]) -> None:
     from ladd_objectives.token import MaskedCE, Nelbo
 
-    register("nelbo", Nelbo)
-    register("masked-ce", MaskedCE)
+    register_classes(register, Nelbo, MaskedCE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from torch import Tensor
 
@@ -19,12 +19,26 @@ def token_nll(process: TokenProcess, log_probs: Tensor, x0: Tensor, x_t: Tensor,
     return nll.masked_fill(~scored, 0.0)
 
 
-def _nelbo_and_tokens(process: TokenProcess, nll: Tensor, t: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
-    nelbo = process.elbo_weight(t) * nll.sum(-1)  # (B,)
-    return nelbo, attention_mask.sum(-1).clamp_min(1).to(nll.dtype)
+class _MaskedTokenObjective(Objective):
+    """The loss on the noised real positions, ``-log p(x_0^l | x_t)``, with the NELBO reported alongside.
+
+    A subclass says whether it optimises the NELBO (``weighted``) or the unweighted cross-entropy.
+    """
+
+    weighted: ClassVar[bool]
+
+    def __call__(
+        self, process: TokenProcess, log_probs: Tensor, x0: Tensor, x_t: Tensor, t: Tensor, attention_mask: Tensor
+    ) -> TokenLoss:
+        nll = token_nll(process, log_probs, x0, x_t, attention_mask)  # (B, L)
+        nelbo = process.elbo_weight(t) * nll.sum(-1)  # (B,)
+        n = attention_mask.sum(-1).clamp_min(1).to(nll.dtype)  # (B,) real tokens
+        if self.weighted:
+            return TokenLoss(nelbo / n, nelbo, n)
+        return TokenLoss(nll.sum(-1) / n, nelbo.detach(), n)
 
 
-class Nelbo(Objective):
+class Nelbo(_MaskedTokenObjective):
     """Continuous-time NELBO: ``w(t) * sum_l -log p(x_0^l | x_t)`` with ``w = -alpha'/(1-alpha)`` (``1/t`` for linear),
     divided by the number of real tokens.  Its batch mean is an unbiased estimate of the per-token bound.
     """
@@ -32,15 +46,10 @@ class Nelbo(Objective):
     class Config(ObjectiveConfig):
         name: Literal["nelbo"] = "nelbo"
 
-    def __call__(
-        self, process: TokenProcess, log_probs: Tensor, x0: Tensor, x_t: Tensor, t: Tensor, attention_mask: Tensor
-    ) -> TokenLoss:
-        nll = token_nll(process, log_probs, x0, x_t, attention_mask)
-        nelbo, n = _nelbo_and_tokens(process, nll, t, attention_mask)
-        return TokenLoss(nelbo / n, nelbo, n)
+    weighted = True
 
 
-class MaskedCE(Objective):
+class MaskedCE(_MaskedTokenObjective):
     """Unweighted masked cross-entropy ``sum_l -log p(x_0^l | x_t) / L_real`` (the LADD/MDLM-OWT training loss).
 
     The NELBO is still computed and reported, but not optimised.
@@ -49,9 +58,4 @@ class MaskedCE(Objective):
     class Config(ObjectiveConfig):
         name: Literal["masked-ce"] = "masked-ce"
 
-    def __call__(
-        self, process: TokenProcess, log_probs: Tensor, x0: Tensor, x_t: Tensor, t: Tensor, attention_mask: Tensor
-    ) -> TokenLoss:
-        nll = token_nll(process, log_probs, x0, x_t, attention_mask)
-        nelbo, n = _nelbo_and_tokens(process, nll, t, attention_mask)
-        return TokenLoss(nll.sum(-1) / n, nelbo.detach(), n)
+    weighted = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_each
 
 if TYPE_CHECKING:
     from ladd_core.evaluation.plan import BenchPlan, DemoStep
@@ -16,8 +17,7 @@ if TYPE_CHECKING:
 def ladd_register_presets(register: Register[dict[str, Any]]) -> None:
     from ladd_presets.presets import PRESETS
 
-    for name, cfg in PRESETS.items():
-        register(name, cfg)
+    register_each(register, PRESETS)
 
 
 @hookimpl
@@ -25,8 +25,7 @@ def ladd_register_config_defaults(register: Register[str]) -> None:
     """An MDLM on the sawtooth: the components a config gets for the fields it leaves out."""
     from ladd_presets.defaults import CONFIG_DEFAULTS
 
-    for path, name in CONFIG_DEFAULTS.items():
-        register(path, name)
+    register_each(register, CONFIG_DEFAULTS)
 
 
 @hookimpl
@@ -34,8 +33,7 @@ def ladd_register_bench_plans(register: Register[BenchPlan]) -> None:
     """MDLM vs Co-LADD vs Di-LADD on the sawtooth and on Shakespeare."""
     from ladd_presets.bench import BENCH_PLANS
 
-    for dataset, plan in BENCH_PLANS.items():
-        register(dataset, plan)
+    register_each(register, BENCH_PLANS)
 
 
 @hookimpl
@@ -43,5 +41,4 @@ def ladd_register_demo_steps(register: Register[DemoStep]) -> None:
     """The quick start: a sawtooth MDLM (exact quality) and a Shakespeare MDLM (text)."""
     from ladd_presets.demo import DEMO_STEPS
 
-    for name, step in DEMO_STEPS.items():
-        register(name, step)
+    register_each(register, DEMO_STEPS)

@@ -20,10 +20,41 @@ _EXACT_QUALITY = ("true-nll-ratio", "swd")
 _FULL_GRID = (1, 2, 4, 8, 16, 32, 64)
 _QUICK_GRID = (1, 2, 4)
 
+_TEXT_QUICK = BenchBudget(
+    steps=100,
+    grid=_QUICK_GRID,
+    seeds=(0,),
+    num_samples=8,
+    overrides=("data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"),
+)
+"""The ``--quick`` budget on the character-level text datasets (Shakespeare and its Markov chain)."""
+
+
+def _plan(
+    dataset: str,
+    *,
+    steps: int,
+    num_samples: int,
+    quick: BenchBudget,
+    quality: tuple[str, ...],
+    extra: tuple[str, ...] = (),
+) -> BenchPlan:
+    """``<dataset>-mdlm`` (the reference), ``-coladd``, ``-diladd`` and the ``extra`` presets under every sampler;
+    the full budget trains ``steps`` steps at three seeds and draws ``num_samples`` samples per grid point."""
+    return BenchPlan(
+        presets=(*(f"{dataset}-{m}" for m in _MODELS), *extra),
+        full=BenchBudget(steps=steps, grid=_FULL_GRID, seeds=(0, 1, 2), num_samples=num_samples),
+        quick=quick,
+        samplers=_SAMPLERS,
+        quality=quality,
+    )
+
+
 BENCH_PLANS: dict[str, BenchPlan] = {
-    "sawtooth": BenchPlan(
-        presets=tuple(f"sawtooth-{m}" for m in _MODELS),
-        full=BenchBudget(steps=3000, grid=_FULL_GRID, seeds=(0, 1, 2), num_samples=256),
+    "sawtooth": _plan(
+        "sawtooth",
+        steps=3000,
+        num_samples=256,
         quick=BenchBudget(
             steps=200,
             grid=_QUICK_GRID,
@@ -31,37 +62,26 @@ BENCH_PLANS: dict[str, BenchPlan] = {
             num_samples=64,
             overrides=("data.val_size=512", "model.backbone.layers=2"),
         ),
-        samplers=_SAMPLERS,
         quality=_EXACT_QUALITY,
     ),
-    "shakespeare": BenchPlan(
-        # the frozen-encoder Co-LADD is skipped (with a notice) where its optional package is not installed
-        presets=(*(f"shakespeare-{m}" for m in _MODELS), "shakespeare-coladd-minilm"),
-        full=BenchBudget(steps=1000, grid=_FULL_GRID, seeds=(0, 1, 2), num_samples=32),
-        quick=BenchBudget(
-            steps=100,
-            grid=_QUICK_GRID,
-            seeds=(0,),
-            num_samples=8,
-            overrides=("data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"),
-        ),
-        samplers=_SAMPLERS,
+    # the frozen-encoder Co-LADD is skipped (with a notice) where its optional package is not installed
+    "shakespeare": _plan(
+        "shakespeare",
+        steps=1000,
+        num_samples=32,
+        quick=_TEXT_QUICK,
         quality=("gen-ppl",),
+        extra=("shakespeare-coladd-minilm",),
     ),
     # Text-like data with an exact likelihood (order-4 chain fitted on Shakespeare, issue #12): the few-step
     # comparison of the text models where true-nll applies.
-    "markov": BenchPlan(
-        presets=(*(f"markov-{m}" for m in _MODELS), "markov-coladd-minilm"),
-        full=BenchBudget(steps=1500, grid=_FULL_GRID, seeds=(0, 1, 2), num_samples=128),
-        quick=BenchBudget(
-            steps=100,
-            grid=_QUICK_GRID,
-            seeds=(0,),
-            num_samples=8,
-            overrides=("data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"),
-        ),
-        samplers=_SAMPLERS,
+    "markov": _plan(
+        "markov",
+        steps=1500,
+        num_samples=128,
+        quick=_TEXT_QUICK,
         quality=_EXACT_QUALITY,
+        extra=("markov-coladd-minilm",),
     ),
 }
 """Dataset -> plan, registered through ``ladd_register_bench_plans``."""

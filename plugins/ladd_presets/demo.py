@@ -6,23 +6,28 @@ from ladd_core.evaluation.plan import DemoStep
 
 __all__ = ["DEMO_STEPS"]
 
+
+def _step(preset: str, *, steps: int, log_every: int, quick_data: str, num_samples: int, order: int) -> DemoStep:
+    """``preset`` cut to ``steps`` steps without evaluation; ``--quick``: 30 steps of a one-layer backbone, with
+    ``quick_data`` (an override that shrinks the data)."""
+    return DemoStep(
+        preset=preset,
+        overrides=(f"train.max_steps={steps}", "train.eval_every=0", f"train.log_every={log_every}"),
+        quick=("train.max_steps=30", "train.log_every=10", "model.backbone.layers=1", quick_data),
+        num_samples=num_samples,
+        order=order,
+    )
+
+
 DEMO_STEPS: dict[str, DemoStep] = {
     # The sawtooth MDLM must train past the ~2000-step plateau where it has not yet found the phase
     # (docs/benchmarks.md).
-    "sawtooth": DemoStep(
-        preset="sawtooth-mdlm",
-        overrides=("train.max_steps=3000", "train.eval_every=0", "train.log_every=250"),
-        quick=("train.max_steps=30", "train.log_every=10", "model.backbone.layers=1", "data.val_size=256"),
-        num_samples=128,
-        order=0,
+    "sawtooth": _step(
+        "sawtooth-mdlm", steps=3000, log_every=250, quick_data="data.val_size=256", num_samples=128, order=0
     ),
     # The preset cut to its first 1000 steps (validation NELBO ~3.05 bits/char there, docs/benchmarks.md,
     # "Text: shakespeare-mdlm learning curve").
-    "shakespeare": DemoStep(
-        preset="shakespeare-mdlm",
-        overrides=("train.max_steps=1000", "train.eval_every=0", "train.log_every=100"),
-        quick=("train.max_steps=30", "train.log_every=10", "model.backbone.layers=1", "data.max_chars=200000"),
-        num_samples=8,
-        order=1,
+    "shakespeare": _step(
+        "shakespeare-mdlm", steps=1000, log_every=100, quick_data="data.max_chars=200000", num_samples=8, order=1
     ),
 }

@@ -10,16 +10,32 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["MARKOV_DATA", "PRESETS", "SHAKESPEARE_MDLM"]
+__all__ = [
+    "MARKOV_DATA",
+    "PRESETS",
+    "SAWTOOTH_ENCODER",
+    "SAWTOOTH_MDLM",
+    "SHAKESPEARE_MDLM",
+    "TEXT_ENCODER",
+    "derive",
+    "latent_model",
+    "on_mixture",
+]
+
+
+def mdlm_model(hidden: int, cond_dim: int) -> dict[str, Any]:
+    """An MDLM's ``model`` section: masked tokens on the linear schedule, no latent, a DiT 4 layers x 4 heads."""
+    return {
+        "token_process": {"name": "masked", "schedule": {"name": "linear"}},
+        "latent": {"name": "none"},
+        "backbone": {"name": "dit", "hidden": hidden, "layers": 4, "heads": 4, "cond_dim": cond_dim},
+    }
+
 
 SAWTOOTH_MDLM: dict[str, Any] = {
     "description": "MDLM on the binary sawtooth (L=128): DiT 64x4, masked-ce, 5k steps (~10 min on 2 cores)",
     "seed": 0,
-    "model": {
-        "token_process": {"name": "masked", "schedule": {"name": "linear"}},
-        "latent": {"name": "none"},
-        "backbone": {"name": "dit", "hidden": 64, "layers": 4, "heads": 4, "cond_dim": 32},
-    },
+    "model": mdlm_model(hidden=64, cond_dim=32),
     "objective": {"name": "masked-ce"},
     "data": {"name": "sawtooth", "seq_len": 128},
     "sampler": {"name": "ancestral", "steps": 64},
@@ -42,11 +58,7 @@ SHAKESPEARE_MDLM: dict[str, Any] = {
         "'Text: shakespeare-mdlm learning curve')"
     ),
     "seed": 0,
-    "model": {
-        "token_process": {"name": "masked", "schedule": {"name": "linear"}},
-        "latent": {"name": "none"},
-        "backbone": {"name": "dit", "hidden": 128, "layers": 4, "heads": 4, "cond_dim": 64},
-    },
+    "model": mdlm_model(hidden=128, cond_dim=64),
     "objective": {"name": "masked-ce"},
     "data": {"name": "shakespeare", "seq_len": 128, "tokenizer": {"name": "char"}},
     "sampler": {"name": "ancestral", "steps": 64},
@@ -84,6 +96,39 @@ MARKOV_MDLM: dict[str, Any] = {
     ),
     "data": MARKOV_DATA,
 }
+
+
+def derive(base: dict[str, Any], **sections: Any) -> dict[str, Any]:
+    """A copy of ``base`` with whole sections replaced and ``train`` updated key by key (the latent presets)."""
+    out = copy.deepcopy(base)
+    train = sections.pop("train", {})
+    out.update(copy.deepcopy(sections))
+    out["train"] = {**out["train"], **train}
+    return out
+
+
+def latent_model(base: dict[str, Any], latent: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """``base``'s ``model`` section with ``latent`` and the backbone turned into an ``mmdit`` of the same size.
+
+    ``fields``: more model fields (a ``latent_denoiser``).  The Co-LADD and Di-LADD presets of a dataset differ
+    in ``model.latent`` (and ``model.latent_denoiser``) only.
+    """
+    model = copy.deepcopy(base["model"])
+    return {**model, "latent": latent, "backbone": {**model["backbone"], "name": "mmdit"}, **fields}
+
+
+SAWTOOTH_ENCODER: dict[str, Any] = {
+    "name": "transformer",
+    "num_slots": 1,
+    "dim": 32,
+    "hidden": 32,
+    "layers": 4,
+    "heads": 2,
+}
+"""The trainable encoder of the latent presets on the sawtooth: one slot of 32 dims."""
+
+TEXT_ENCODER: dict[str, Any] = {"name": "transformer", "num_slots": 4, "dim": 32, "hidden": 64, "layers": 2, "heads": 4}
+"""The trainable encoder of the latent presets on Shakespeare and its Markov chain: four slots of 32 dims."""
 
 
 def on_mixture(preset: dict[str, Any], kind: str) -> dict[str, Any]:

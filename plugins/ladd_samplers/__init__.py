@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.samplers import Sampler
@@ -20,8 +21,4 @@ def ladd_register_samplers(register: Register[type[Sampler]]) -> None:
     from ladd_samplers.remdm import RemdmSampler
     from ladd_samplers.sequential import SequentialSampler
 
-    register("ancestral", AncestralSampler)
-    register("joint", JointSampler)
-    register("sequential", SequentialSampler)
-    register("maskgit", MaskGitSampler)
-    register("remdm", RemdmSampler)
+    register_classes(register, AncestralSampler, JointSampler, SequentialSampler, MaskGitSampler, RemdmSampler)

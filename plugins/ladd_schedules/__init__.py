@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.schedules import Schedule
@@ -21,8 +22,4 @@ def ladd_register_schedules(register: Register[type[Schedule]]) -> None:
         SqrtSchedule,
     )
 
-    register("linear", LinearSchedule)
-    register("loglinear", LogLinearSchedule)
-    register("cosine", CosineSchedule)
-    register("sqrt", SqrtSchedule)
-    register("polynomial", PolynomialSchedule)
+    register_classes(register, LinearSchedule, LogLinearSchedule, CosineSchedule, SqrtSchedule, PolynomialSchedule)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core import hookimpl
+from ladd_core.registry import register_classes
 
 if TYPE_CHECKING:
     from ladd_core.components.tokenizers import Tokenizer
@@ -18,7 +19,4 @@ def ladd_register_tokenizers(register: Register[type[Tokenizer]]) -> None:
     from ladd_tokenizers.char import CharTokenizer
     from ladd_tokenizers.gpt2 import GPT2Tokenizer
 
-    register("char", CharTokenizer)
-    register("bpe", BPETokenizer)
-    register("gpt2", GPT2Tokenizer)
-    register("binary", BinaryTokenizer)
+    register_classes(register, CharTokenizer, BPETokenizer, GPT2Tokenizer, BinaryTokenizer)

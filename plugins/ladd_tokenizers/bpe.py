@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from ladd_core.components.tokenizers import Tokenizer, TokenizerConfig
+from ladd_core.components.tokenizers import TokenizerConfig
+from ladd_tokenizers._hf import LibraryTokenizer
 from ladd_tokenizers._io import atomic_write_text
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ __all__ = ["BPETokenizer"]
 PAD, EOS = "<pad>", "<eos>"
 
 
-class BPETokenizer(Tokenizer):
+class BPETokenizer(LibraryTokenizer):
     """Byte-level BPE (GPT-2 style pre-tokenisation) with special tokens ``<pad>`` (id 0) and ``<eos>`` (id 1).
 
     Every byte is in the initial alphabet, so any text round-trips exactly.
@@ -38,10 +39,6 @@ class BPETokenizer(Tokenizer):
     FILENAME: ClassVar[str] = "tokenizer.json"
     META: ClassVar[str] = "bpe_config.json"
 
-    def __init__(self, config: Config | None = None) -> None:
-        super().__init__(config if config is not None else self.Config())
-        self._tok: tokenizers.Tokenizer | None = None
-
     @property
     def is_fitted(self) -> bool:
         """Whether a model was trained or loaded."""
@@ -51,10 +48,6 @@ class BPETokenizer(Tokenizer):
         if self._tok is None:
             raise RuntimeError("bpe tokenizer is not fitted: call fit() or load() first")
         return self._tok
-
-    @property
-    def vocab_size(self) -> int:
-        return self._get().get_vocab_size(with_added_tokens=True)
 
     @property
     def pad_id(self) -> int:
@@ -68,12 +61,6 @@ class BPETokenizer(Tokenizer):
     def non_data_ids(self) -> frozenset[int]:
         """``<pad>`` (``<eos>`` may be part of the data and stays allowed)."""
         return frozenset({self.pad_id})
-
-    def _special_id(self, token: str) -> int:
-        idx = self._get().token_to_id(token)
-        if idx is None:  # pragma: no cover - only with a foreign tokenizer.json
-            raise RuntimeError(f"{token} is missing from the vocabulary")
-        return idx
 
     def fit(self, texts: Iterable[str]) -> None:
         """Train merges on ``texts`` (streamed through the trainer)."""
@@ -92,13 +79,6 @@ class BPETokenizer(Tokenizer):
         )
         tok.train_from_iterator(texts, trainer=trainer)
         self._tok = tok
-
-    def encode(self, text: str) -> list[int]:
-        return self._get().encode(text, add_special_tokens=False).ids
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        """Ids of each text via the library's parallel batch encoder."""
-        return [e.ids for e in self._get().encode_batch(texts, add_special_tokens=False)]
 
     def decode(self, ids: list[int]) -> str:
         """Text of ``ids``; ``<pad>`` is dropped, ``<eos>`` is kept as text."""

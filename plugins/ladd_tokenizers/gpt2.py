@@ -6,7 +6,8 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ladd_core.components.tokenizers import Tokenizer, TokenizerConfig
+from ladd_core.components.tokenizers import TokenizerConfig
+from ladd_tokenizers._hf import LibraryTokenizer
 
 if TYPE_CHECKING:
     import tokenizers
@@ -35,15 +36,11 @@ def gpt2_files() -> tuple[Path, Path]:
     return vocab, merges
 
 
-class GPT2Tokenizer(Tokenizer):
+class GPT2Tokenizer(LibraryTokenizer):
     """GPT-2's byte-level BPE: ``"Hello world" -> [15496, 995]``; ``<|endoftext|>`` (50256) is eos and pad."""
 
     class Config(TokenizerConfig):
         name: Literal["gpt2"] = "gpt2"
-
-    def __init__(self, config: Config | None = None) -> None:
-        super().__init__(config if config is not None else self.Config())
-        self._tok: tokenizers.Tokenizer | None = None
 
     def _get(self) -> tokenizers.Tokenizer:
         if self._tok is None:
@@ -59,25 +56,12 @@ class GPT2Tokenizer(Tokenizer):
         return self._tok
 
     @property
-    def vocab_size(self) -> int:
-        return self._get().get_vocab_size(with_added_tokens=True)
-
-    @property
     def eos_id(self) -> int:
-        idx = self._get().token_to_id(EOT)
-        assert idx is not None
-        return idx
+        return self._special_id(EOT)
 
     @property
     def pad_id(self) -> int:
         return self.eos_id
-
-    def encode(self, text: str) -> list[int]:
-        return self._get().encode(text, add_special_tokens=False).ids
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        """Ids of each text via the library's parallel batch encoder."""
-        return [e.ids for e in self._get().encode_batch(texts, add_special_tokens=False)]
 
     def decode(self, ids: list[int]) -> str:
         """Text of ``ids`` (``<|endoftext|>`` kept as text)."""

@@ -17,7 +17,7 @@ from ladd_core.components.latent_process import (
     NoisedLatent,
     TrainPlan,
 )
-from ladd_core.components.latents import LatentConfig, Networks
+from ladd_core.components.latents import LatentBatch, LatentConfig, Networks
 
 B, L, K, D = 6, 5, 2, 3
 
@@ -74,7 +74,7 @@ def _run(ch: FakeLatent, nets: Networks, seed: int = 0) -> Any:
     x0 = torch.zeros(B, L, dtype=torch.long)
     t_x = torch.linspace(0.3, 0.9, B)
     out = ch.train().training_forward(
-        nets, x0, x0, t_x, torch.ones(B, L, dtype=torch.bool), torch.Generator().manual_seed(seed)
+        nets, LatentBatch(x0, x0, t_x, torch.ones(B, L, dtype=torch.bool), torch.Generator().manual_seed(seed))
     )
     return out, t_x
 

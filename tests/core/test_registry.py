@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
-from ladd_core.registry import DuplicateComponentError, Registry, UnknownComponentError
+from ladd_core.config.base import ComponentConfig
+from ladd_core.registry import (
+    DuplicateComponentError,
+    Registry,
+    UnknownComponentError,
+    register_classes,
+    register_each,
+)
 
 
 class A:
@@ -67,3 +76,23 @@ def test_validator_rejects():
     with pytest.raises(TypeError, match="not allowed"):
         reg.register("b", B)
     assert "b" not in reg
+
+
+def test_register_classes_uses_the_config_names_in_order():
+    class Lin:
+        class Config(ComponentConfig):
+            name: Literal["lin"] = "lin"
+
+    class Cos:
+        class Config(ComponentConfig):
+            name: Literal["cos"] = "cos"
+
+    calls: list[tuple[str, object]] = []
+    register_classes(lambda name, obj: calls.append((name, obj)), Cos, Lin)
+    assert calls == [("cos", Cos), ("lin", Lin)]
+
+
+def test_register_each_keeps_order():
+    calls: list[tuple[str, object]] = []
+    register_each(lambda name, obj: calls.append((name, obj)), {"z": 1, "y": 2})
+    assert calls == [("z", 1), ("y", 2)]

@@ -16,7 +16,7 @@ from ladd_core.build import build_model
 from ladd_core.components.backbones import Backbone, BackboneConfig, BackboneOutput
 from ladd_core.components.data import Batch
 from ladd_core.components.encoders import Encoder, EncoderConfig
-from ladd_core.components.latents import Networks
+from ladd_core.components.latents import LatentBatch, Networks
 from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import validate_config
 from ladd_schedules.schedules import CosineSchedule, LinearSchedule, SqrtSchedule
@@ -175,7 +175,7 @@ def test_joint_training_forward_feeds_noisy_latent() -> None:
     ch = _channel(p_cfg=0.0, p_r_max=0.0)
     net = RecordingNet()
     x0, x_t, t, attn = _batch()
-    out = ch.training_forward(Networks(net), x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    out = ch.training_forward(Networks(net), LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0)))
     (call,) = net.calls
     assert torch.equal(call["tokens"], x_t) and torch.equal(call["t_x"], t) and torch.equal(call["t_y"], t)
     y0 = ch.encoder(x0, attn)
@@ -189,7 +189,7 @@ def test_sequential_training_forward_uses_clean_latent_and_zero_time() -> None:
     ch = _channel(p_cfg=0.0, p_r_max=0.0, clocks="independent")
     tok, lat = RecordingNet(), RecordingNet(tokens=False)
     x0, x_t, t, attn = _batch()
-    ch.training_forward(Networks(tok, lat), x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    ch.training_forward(Networks(tok, lat), LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0)))
     y0 = ch.encoder(x0, attn)
     (tc,) = tok.calls
     torch.testing.assert_close(tc["latents"], y0)
@@ -204,7 +204,7 @@ def test_dropout_and_encoder_corruption_only_in_training() -> None:
     ch = _channel(p_cfg=0.5, p_r_max=0.9)
     net = RecordingNet()
     x0, x_t, t, attn = _batch(b=64)
-    out = ch.training_forward(Networks(net), x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    out = ch.training_forward(Networks(net), LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0)))
     dropped = net.calls[0]["latents"].flatten(1).abs().sum(-1) == 0
     assert 10 < int(dropped.sum()) < 54
     assert bool((out.latent_loss.detach()[dropped] == 0).all()) and bool((out.latent_loss.detach()[~dropped] > 0).all())
@@ -212,7 +212,7 @@ def test_dropout_and_encoder_corruption_only_in_training() -> None:
     assert hide is not None and bool(hide.any()) and not bool((hide & (x_t == x0)).any())  # only masked positions
     ch.eval()
     net.calls.clear()
-    out = ch.training_forward(Networks(net), x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    out = ch.training_forward(Networks(net), LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0)))
     assert ch.encoder.hides[-1] is None and bool((net.calls[0]["latents"].flatten(1).abs().sum(-1) > 0).all())
 
 
@@ -220,9 +220,9 @@ def test_two_stage_latent_loss_and_denoiser_call() -> None:
     ch = _channel(two_stage=True)
     tok, lat = RecordingNet(), RecordingNet(tokens=False)
     x0, x_t, t, attn = _batch()
-    out = ch.training_forward(Networks(tok, lat), x0, x_t, t, attn, stage=1)
+    out = ch.training_forward(Networks(tok, lat), LatentBatch(x0, x_t, t, attn), stage=1)
     assert not lat.calls and bool((out.latent_loss == 0).all())
-    out = ch.training_forward(Networks(tok, lat), x0, x_t, t, attn, stage=2)
+    out = ch.training_forward(Networks(tok, lat), LatentBatch(x0, x_t, t, attn), stage=2)
     assert len(lat.calls) == 1 and float(out.latent_loss.detach().sum()) > 0
 
 
@@ -250,13 +250,13 @@ def test_latent_nelbo_only_with_fixed_variance() -> None:
     x0, x_t, t, attn = _batch()
     for variance in ("none", "learnable"):
         ch = _channel(variance=variance).eval()
-        assert ch.training_forward(Networks(RecordingNet()), x0, x_t, t, attn).latent_nelbo is None
+        assert ch.training_forward(Networks(RecordingNet()), LatentBatch(x0, x_t, t, attn)).latent_nelbo is None
     ch = _channel(variance="fixed").eval()
-    out = ch.training_forward(Networks(RecordingNet()), x0, x_t, t, attn)
+    out = ch.training_forward(Networks(RecordingNet()), LatentBatch(x0, x_t, t, attn))
     assert out.latent_nelbo is not None and out.latent_nelbo.shape == (6,)
     assert {"latent_diffusion", "latent_prior", "latent_decode", "latent_nelbo"} <= set(out.logs)
     ch.train()  # latent dropout and p_r perturb the model: no bound in training mode
-    assert ch.training_forward(Networks(RecordingNet()), x0, x_t, t, attn).latent_nelbo is None
+    assert ch.training_forward(Networks(RecordingNet()), LatentBatch(x0, x_t, t, attn)).latent_nelbo is None
 
 
 def test_latent_bound_is_tight_for_an_oracle_denoiser() -> None:
@@ -274,7 +274,7 @@ def test_latent_bound_is_tight_for_an_oracle_denoiser() -> None:
     g = torch.Generator().manual_seed(5)
     t = 1e-4 + (1 - 1e-4) * (torch.rand((), generator=g) + torch.arange(n)) / n
     x0 = torch.zeros(n, 8, dtype=torch.long)
-    out = ch.training_forward(Networks(tok, lat), x0, x0, t, torch.ones(n, 8, dtype=torch.bool), g)
+    out = ch.training_forward(Networks(tok, lat), LatentBatch(x0, x0, t, torch.ones(n, 8, dtype=torch.bool), g))
     assert out.latent_nelbo is not None
     mean, se = float(out.latent_nelbo.detach().mean()), float(out.latent_nelbo.detach().std()) / math.sqrt(n)
     assert abs(out.logs["latent_decode"]) > 5  # the terms themselves are large and cancel
@@ -284,7 +284,7 @@ def test_latent_bound_is_tight_for_an_oracle_denoiser() -> None:
 def test_eps_prediction_mse_targets_noise() -> None:
     ch = _channel(prediction="eps", p_cfg=0.0, p_r_max=0.0)
     x0, x_t, t, attn = _batch()
-    out = ch.training_forward(Networks(RecordingNet()), x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    out = ch.training_forward(Networks(RecordingNet()), LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0)))
     # predicting eps = 0 gives an MSE of mean(z^2), about 1 (not mean(y0^2))
     assert 0.3 < float(out.latent_loss.detach().mean()) < 3.0
 
@@ -292,7 +292,7 @@ def test_eps_prediction_mse_targets_noise() -> None:
 def test_elbo_latent_loss_is_finite_and_positive() -> None:
     ch = _channel(latent_loss="elbo", p_cfg=0.0, p_r_max=0.0)
     x0, x_t, t, attn = _batch()
-    out = ch.training_forward(Networks(RecordingNet()), x0, x_t, t, attn)
+    out = ch.training_forward(Networks(RecordingNet()), LatentBatch(x0, x_t, t, attn))
     assert torch.isfinite(out.latent_loss).all() and bool((out.latent_loss.detach() > 0).all())
 
 

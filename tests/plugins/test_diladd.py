@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ladd_core.components.backbones import Backbone, BackboneOutput, BackboneSpec
 from ladd_core.components.encoders import Encoder, EncoderConfig
-from ladd_core.components.latents import Networks
+from ladd_core.components.latents import LatentBatch, Networks
 from ladd_core.config.errors import ConfigError
 from ladd_core.plugins import load_plugins
 from ladd_diladd.channel import VQLatent
@@ -195,14 +195,14 @@ def test_training_forward_stages() -> None:
     ch, nets = _channel(latent_loss="masked-ce")
     ch.train()
     x0, x_t, t, attn = _batch()
-    out1 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(0), stage=1)
+    out1 = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0)), stage=1)
     assert out1.token_logits.shape == (8, L, V + 1) and out1.latent_loss.shape == (8,)
     assert bool(ch.quantizer.initialised)
     assert out1.logs["code_loss"] == 0.0 and out1.latent_loss.mean().item() == pytest.approx(out1.logs["vq_loss"])
     for key in ("vq_utilisation", "vq_perplexity", "vq_unique_fraction"):
         assert key in out1.logs
     book = ch.quantizer.codebook.clone()
-    out2 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(1), stage=2)
+    out2 = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(1)), stage=2)
     assert torch.equal(ch.quantizer.codebook, book)  # frozen in stage 2
     assert out2.logs["code_loss"] > 0 and out2.latent_nelbo is not None and out2.latent_nelbo.shape == (8,)
     mods = ch.trainable_modules(2, nets)
@@ -218,24 +218,24 @@ def test_sequential_target_trains_the_sequential_bound() -> None:
     bb = nets.backbone
     x0, x_t, t, attn = _batch()
     ch.train()
-    out1 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(0), stage=1)
+    out1 = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0)), stage=1)
     assert len(bb.calls) == 1 and out1.latent_nelbo is None and out1.logs["code_loss"] == 0.0
     lat = bb.calls[0]["latents"]  # (B, K, D): quantised vectors, never the mask vector
     assert not bool(torch.isclose(lat, ch.mask.vector.detach()).all(-1).any()) and bool((bb.calls[0]["t_y"] == 0).all())
     assert torch.allclose(lat.norm(dim=-1), torch.ones(lat.shape[:2]), atol=1e-5)  # unit codebook vectors
     assert torch.equal(bb.calls[0]["tokens"], x_t)
     bb.calls.clear()
-    out2 = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(1), stage=2)
+    out2 = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(1)), stage=2)
     assert len(bb.calls) == 2 and out2.logs["code_loss"] > 0 and out2.latent_nelbo is not None
     code_call = bb.calls[1]
     assert bool((code_call["tokens"] == V).all()) and bool((code_call["t_x"] == 1).all())
     assert bool((code_call["t_y"] > 0).all())
     ch.eval()
     bb.calls.clear()
-    out_eval = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(2), stage=1)
+    out_eval = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(2)), stage=1)
     assert len(bb.calls) == 2 and out_eval.latent_nelbo is not None  # the bound is reported in every stage
     with pytest.raises(ValueError, match="token_prior"):
-        ch.training_forward(Networks(bb), x0, x_t, t, attn, torch.Generator().manual_seed(2), stage=1)
+        ch.training_forward(Networks(bb), LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(2)), stage=1)
 
 
 def test_latent_nelbo_and_losses_match_definition() -> None:
@@ -243,7 +243,7 @@ def test_latent_nelbo_and_losses_match_definition() -> None:
     ch.train()
     x0, x_t, _, attn = _batch(64)
     t = torch.full((64,), 0.9)
-    out = ch.training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(3), stage=2)
+    out = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(3)), stage=2)
     call = nets.backbone.calls[-1]  # type: ignore[union-attr]
     masked = (call["latents"] == ch.mask.vector).all(-1)  # z_mask = 0 vector at masked slots
     codes = ch.quantizer.assign(ch.encoder(x0, attn))
@@ -259,12 +259,12 @@ def test_latent_nelbo_and_losses_match_definition() -> None:
 def test_independent_vs_tied_and_eval_clocks() -> None:
     ch, nets = _channel(clocks="tied")
     x0, x_t, t, attn = _batch()
-    ch.train().training_forward(nets, x0, x_t, t, attn)
+    ch.train().training_forward(nets, LatentBatch(x0, x_t, t, attn))
     assert torch.equal(nets.backbone.calls[-1]["t_y"], t)  # type: ignore[union-attr]
     ch, nets = _channel()
-    ch.eval().training_forward(nets, x0, x_t, t, attn)
+    ch.eval().training_forward(nets, LatentBatch(x0, x_t, t, attn))
     assert torch.equal(nets.backbone.calls[-1]["t_y"], t)  # type: ignore[union-attr]
-    ch.train().training_forward(nets, x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    ch.train().training_forward(nets, LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0)))
     t_y = nets.backbone.calls[-1]["t_y"]  # type: ignore[union-attr]
     assert t_y is not None and not torch.equal(t_y, t) and ((t_y >= 1e-4) & (t_y <= 1)).all()
 
@@ -273,7 +273,7 @@ def test_stage1_clean_latent_sees_all_codes() -> None:
     ch, nets = _channel(stage1_latent="clean")
     ch.train()
     x0, x_t, t, attn = _batch()
-    out = ch.training_forward(nets, x0, x_t, t, attn)
+    out = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn))
     call = nets.backbone.calls[-1]  # type: ignore[union-attr]
     assert torch.equal(call["t_y"], torch.zeros(8)) and out.latent_nelbo is None
     assert torch.allclose(call["latents"].norm(dim=-1), torch.ones(8, K), atol=1e-5)
@@ -282,10 +282,10 @@ def test_stage1_clean_latent_sees_all_codes() -> None:
 def test_encoder_input_masking() -> None:
     ch, nets = _channel(p_mask_input_enc=0.3)
     x0, x_t, t, attn = _batch(64)
-    ch.train().training_forward(nets, x0, x_t, t, attn)
+    ch.train().training_forward(nets, LatentBatch(x0, x_t, t, attn))
     hide = ch.encoder.last_hide  # type: ignore[union-attr]
     assert hide is not None and abs(float(hide.float().mean()) - 0.3) < 0.05
-    ch.eval().training_forward(nets, x0, x_t, t, attn)
+    ch.eval().training_forward(nets, LatentBatch(x0, x_t, t, attn))
     assert ch.encoder.last_hide is None  # type: ignore[union-attr]
 
 
@@ -293,12 +293,12 @@ def test_gradients_reach_encoder_in_stage1_only() -> None:
     ch, nets = _channel(stage1_latent="clean")
     ch.train()
     x0, x_t, t, attn = _batch()
-    out = ch.training_forward(nets, x0, x_t, t, attn)
+    out = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn))
     (out.token_logits.logsumexp(-1).mean() + out.latent_loss.mean()).backward()
     assert ch.encoder.embed.weight.grad is not None and ch.encoder.embed.weight.grad.abs().sum() > 0  # type: ignore[union-attr]
     ch2, nets2 = _channel()
     ch2.train()
-    out = ch2.training_forward(nets2, x0, x_t, t, attn, stage=2)
+    out = ch2.training_forward(nets2, LatentBatch(x0, x_t, t, attn), stage=2)
     (out.token_logits.logsumexp(-1).mean() + out.latent_loss.mean()).backward()
     assert ch2.encoder.embed.weight.grad is None  # type: ignore[union-attr]
     assert ch2.mask.vector.grad is not None

@@ -61,7 +61,7 @@ class FakeChannel(LatentChannel):
     def num_slots(self) -> int:
         return K
 
-    def training_forward(self, nets, x0, x_t, t_x, attention_mask, generator=None, *, stage=1) -> LatentTrainOutput:
+    def training_forward(self, nets, batch, *, stage=1) -> LatentTrainOutput:
         raise NotImplementedError
 
     def sample_prior(self, batch_size, device, generator=None) -> Tensor:
