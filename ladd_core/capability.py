@@ -7,6 +7,10 @@ its members compare and hash equal to their strings, so a plug-in that writes ``
 writes ``Capability.JOINT`` mean the same thing; the enum gives the vocabulary one home, a scope
 (what kind of component offers it) and a meaning.  A plug-in may use a string outside the enum for a
 capability of its own making (between its own components); ``ladd capabilities`` lists those too.
+
+The latent capabilities ``joint``, ``sequential`` and ``codes`` are backed by typed protocols
+(:data:`ladd_core.components.latent_protocols.LATENT_PROTOCOLS`): a channel offers them by implementing
+the protocol's methods, and a claim without them is rejected.
 """
 
 from __future__ import annotations
@@ -54,16 +58,19 @@ _INFO: dict[Capability, tuple[Scope, str]] = {
     Capability.NO_LATENT: ("model", "token-only model (MDLM): token-only samplers apply"),
     Capability.JOINT: (
         "model",
-        "one network call denoises tokens and latent together; the channel implements sample_prior, "
-        "network_input, latent_step and latent_finalize",
+        "one network call denoises tokens and latent together; the channel implements JointSampling "
+        "(sample_prior, network_input, latent_step, latent_finalize)",
     ),
     Capability.SEQUENTIAL: (
         "model",
-        "the latent can be generated first, then the tokens given it; the channel also implements "
-        "predict_latent and token_condition",
+        "the latent can be generated first, then the tokens given it; the channel implements SequentialSampling "
+        "(JointSampling + predict_latent, token_condition, prompt_latent)",
     ),
     Capability.JOINT_BOUND: ("model", "token bound + latent bound term is a valid bound on -log p(x)"),
-    Capability.CODES: ("model", "the latent is a tuple of discrete codes (encode_codes, num_codes)"),
+    Capability.CODES: (
+        "model",
+        "the latent is a tuple of discrete codes; the channel implements CodeChannel (num_codes, encode_codes)",
+    ),
     Capability.LATENT_DENOISER: ("model", "the model has a separate latent-only denoiser network"),
     Capability.TOKENS: ("network", "reads token ids and returns token logits"),
     Capability.LATENT_STREAM: ("network", "also reads latents (B, K, d_in) and returns a latent output"),

@@ -10,6 +10,7 @@ from ladd_core.components.attention import AttentionBackend
 from ladd_core.components.backbones import Backbone
 from ladd_core.components.data import DataSource
 from ladd_core.components.encoders import Encoder
+from ladd_core.components.latent_protocols import unbacked_claims
 from ladd_core.components.latents import LatentChannel
 from ladd_core.components.metrics import Metric
 from ladd_core.components.objectives import Objective
@@ -22,7 +23,7 @@ from ladd_core.config.experiment import check_default
 from ladd_core.config.schema import config_name_literal
 from ladd_core.evaluation.plan import BenchPlan, DemoStep
 
-__all__ = ["KINDS", "Kind", "check_component_class"]
+__all__ = ["KINDS", "Kind", "check_component_class", "check_latent_class"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Kind:
         base: the ABC its components subclass (``None`` for kinds holding data).
         description: the constructor contract, or what the data is.
         value_type: for data kinds (``base`` is ``None``), the type of the registered values.
-        check: for data kinds, an extra check ``(name, value)`` raising ``TypeError``.
+        check: an extra check ``(name, value)`` raising ``TypeError`` (a data value, or a component class).
     """
 
     name: str
@@ -51,13 +52,26 @@ class Kind:
         return self.base is not None
 
 
+def check_latent_class(name: str, cls: Any) -> None:
+    """A latent channel class claims (class attribute ``capabilities``) no capability whose protocol it lacks."""
+    problems = unbacked_claims(cls, getattr(cls, "capabilities", frozenset()))
+    if problems:
+        raise TypeError(f"latent {name!r}: {'; '.join(problems)}")
+
+
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
         Kind("schedule", "ladd_register_schedules", Schedule, "Cls(config)"),
         Kind("token_process", "ladd_register_token_processes", TokenProcess, "Cls(config, schedule, vocab_size)"),
         Kind("encoder", "ladd_register_encoders", Encoder, "Cls(config, vocab_size, seq_len)"),
-        Kind("latent", "ladd_register_latents", LatentChannel, "Cls(config, **refs, [vocab_size], [seq_len])"),
+        Kind(
+            "latent",
+            "ladd_register_latents",
+            LatentChannel,
+            "Cls(config, **refs, [vocab_size], [seq_len])",
+            check=check_latent_class,
+        ),
         Kind("backbone", "ladd_register_backbones", Backbone, "Cls(config, spec)"),
         Kind("attention", "ladd_register_attention_backends", AttentionBackend, "Cls(config)"),
         Kind("objective", "ladd_register_objectives", Objective, "Cls(config)"),
@@ -94,5 +108,7 @@ def check_component_class(kind: Kind) -> Any:
                 f"{kind.name} {name!r}: {obj.__name__}.Config.name must be Literal[{name!r}], "
                 f"found {cfg.model_fields['name'].annotation!r}"
             )
+        if kind.check is not None:
+            kind.check(name, obj)
 
     return validate

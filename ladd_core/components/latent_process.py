@@ -9,8 +9,9 @@ A :class:`DiffusedLatent` supplies, with explicit times and stage:
 * :meth:`~DiffusedLatent.plan` -- which network calls a training step makes (joint or
   sequential, with or without the latent term this stage);
 
-and the sampling pieces of :class:`~ladd_core.components.latents.LatentChannel`
-(``sample_prior``, ``network_input``, ``latent_step``, ``latent_finalize``, ...).
+and the sampling methods of :class:`~ladd_core.components.latent_protocols.SequentialSampling`
+(``sample_prior``, ``network_input``, ``latent_step``, ``latent_finalize``; this class gives
+``predict_latent``, ``token_condition`` and ``prompt_latent``).
 :func:`ladd_core.components.latent_schedule.train_latent` draws the latent time (tied or an
 independent clock), applies latent dropout, makes the network calls and assembles the
 :class:`~ladd_core.components.latents.LatentTrainOutput` once for every such channel.
@@ -19,7 +20,7 @@ independent clock), applies latent dropout, makes the network calls and assemble
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
 from torch import Tensor
@@ -69,6 +70,10 @@ class DiffusedLatent(LatentChannel):
     latent_network: ClassVar[Literal["joint", "denoiser"]] = "joint"
     """Which network predicts the latent in a sequential step: the joint network fed the all-mask token
     state at ``t_x = 1`` (``"joint"``), or ``Networks.latent_denoiser`` (``"denoiser"``)."""
+
+    if TYPE_CHECKING:  # every sampled subclass implements it (JointSampling); the pieces below call it
+
+        def network_input(self, state: Tensor) -> Tensor: ...
 
     @property
     def t_min(self) -> float:
@@ -136,6 +141,10 @@ class DiffusedLatent(LatentChannel):
     def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
         """The clean latent's network input and ``t_y = 0``."""
         return self.network_input(state), torch.zeros(state.shape[0], device=state.device)
+
+    def prompt_latent(self, nets: Networks, tokens: Tensor, visible: Tensor) -> Tensor | None:
+        """Default: ``None``, the latent chain of :meth:`predict_latent` fed the prompt is the conditioned route."""
+        return None
 
     def training_forward(self, nets: Networks, batch: LatentBatch, *, stage: int = 1) -> LatentTrainOutput:
         return train_latent(self, nets, batch, stage=stage)

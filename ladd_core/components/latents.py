@@ -8,15 +8,14 @@ the latent backwards.  A diffused latent is written as process pieces
 of its training step are the core schedule's
 (:mod:`ladd_core.components.latent_schedule`).
 
-Capabilities are declared per config by :meth:`LatentChannel.capabilities_for`
-and matched against each sampler's ``requires``; well-known ones:
-
-* ``"no_latent"`` -- there is no latent (token-only samplers apply);
-* ``"joint"`` -- one network call denoises tokens and latents together;
-* ``"sequential"`` -- the latent can be generated first, then tokens given it;
-* ``"joint_bound"`` -- ``L_x + L_y`` is a valid bound on ``-log p(x)``;
-* ``"codes"`` -- the latent is a tuple of discrete codes and the channel implements
-  :class:`CodeChannel` (``num_codes``, ``encode_codes``), e.g. for codebook diagnostics.
+Capabilities are declared per config by :meth:`LatentChannel.capabilities_for` and matched
+against each sampler's ``requires``.  A latent capability is a promise of methods, backed by a
+protocol of :mod:`ladd_core.components.latent_protocols`: ``"joint"`` by
+:class:`~ladd_core.components.latent_protocols.JointSampling`, ``"sequential"`` by
+:class:`~ladd_core.components.latent_protocols.SequentialSampling`, ``"codes"`` by :class:`CodeChannel`.
+A channel has the sampling methods only if it implements them; its capabilities start from the
+protocols its class implements and are narrowed by its config.  Claims no protocol backs:
+``"no_latent"`` (there is no latent) and ``"joint_bound"`` (``L_x + L_y`` bounds ``-log p(x)``).
 """
 
 from __future__ import annotations
@@ -24,12 +23,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from ladd_core.capability import Capability
+from ladd_core.components.latent_protocols import CodeChannel, implemented_capabilities
 from ladd_core.config.base import ComponentConfig
 
 if TYPE_CHECKING:
@@ -142,6 +142,7 @@ class LatentChannel(nn.Module, ABC):
 
     Config: ClassVar[type[LatentConfig]] = LatentConfig
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    """Claims of this class that no protocol backs, e.g. ``{"no_latent"}`` (added by :meth:`capabilities_for`)."""
     backbone_requires: ClassVar[frozenset[str]] = frozenset({Capability.TOKENS})
     """Capabilities the (joint) backbone must declare for this channel, e.g. ``{"latent_stream"}``."""
     latent_denoiser_requires: ClassVar[frozenset[str]] = frozenset({Capability.LATENT_ONLY})
@@ -153,8 +154,16 @@ class LatentChannel(nn.Module, ABC):
 
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
-        """Capabilities of this channel under ``config`` (default: the class attribute)."""
-        return cls.capabilities
+        """Capabilities of this channel under ``config``.
+
+        Default: the protocol-backed capabilities the class implements
+        (:func:`~ladd_core.components.latent_protocols.implemented_capabilities`) plus the class attribute
+        :attr:`capabilities`.  An override may narrow the protocol-backed ones by config (a channel
+        trained only for the sequential schedule is not ``"joint"``) and add claims no protocol backs
+        (``"joint_bound"``); it may not claim a protocol the class does not implement (configs declaring
+        such a claim are rejected, see :func:`ladd_core.config.capabilities.check_capabilities`).
+        """
+        return implemented_capabilities(cls) | cls.capabilities
 
     @property
     @abstractmethod
@@ -181,62 +190,6 @@ class LatentChannel(nn.Module, ABC):
             stage: the training stage (1-based) of a two-stage recipe.
         """
 
-    # -- sampling API, used by the ``joint`` and ``sequential`` samplers --------------
-    # A channel declaring "joint" implements sample_prior, network_input, latent_step,
-    # latent_finalize; "sequential" additionally predict_latent and token_condition.
-
-    def sample_prior(self, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
-        """Fully noised latent state: ``(B, K, d)`` Gaussian noise, or ``(B, K)`` all-mask codes."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
-
-    def network_input(self, state: Tensor) -> Tensor:
-        """What the backbone's latent stream reads for ``state``: ``(B, K, input_dim)``."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
-
-    def latent_step(
-        self, state: Tensor, latent_out: Tensor, t: Tensor, s: Tensor, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """One reverse step ``t -> s`` (``(B,)`` each) of the latent given the network's ``latent_out``."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
-
-    def latent_finalize(
-        self, state: Tensor, latent_out: Tensor, t: Tensor, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """Noise removal: the clean latent from the last prediction ``latent_out`` made at ``state``'s time ``t (B,)``.
-
-        The time is explicit so that a channel keeps no sampler state (eps-prediction needs it).
-        """
-        raise NotImplementedError(f"{type(self).__name__} cannot be sampled")
-
-    def predict_latent(self, nets: Networks, state: Tensor, t_y: Tensor, token_prior: Tensor) -> Tensor:
-        """Latent prediction for the latent-first chain of the sequential schedule (one NFE).
-
-        ``token_prior (B, L)`` is the token state the latent is generated given: the fully noised
-        sequence (all masks) when sampling unconditionally, the visible tokens of a condition (prompt,
-        infilling template) with the rest masked otherwise.  Channels that generate the latent with
-        the joint network (Di-LADD) read it; others use ``nets.latent_denoiser``.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no sequential schedule")
-
-    def prompt_latent(self, nets: Networks, tokens: Tensor, visible: Tensor) -> Tensor | None:
-        """A clean latent inferred directly from the visible tokens of a condition, or ``None``.
-
-        Used by the sequential schedule when sampling with a condition: a channel whose latent
-        chain cannot read tokens (an unconditional latent denoiser) returns its latent given the
-        visible tokens here (one NFE); ``None`` (the default) means the latent chain of
-        :meth:`predict_latent`, fed ``tokens``, is the conditioned route.
-
-        Args:
-            nets: the networks.
-            tokens: ``(B, L)`` the given ids at ``visible``, masks elsewhere.
-            visible: ``(B, L)`` bool.
-        """
-        return None
-
-    def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
-        """``(latent_input (B, K, input_dim), t_y (B,))`` that conditions the token chain on a clean latent."""
-        raise NotImplementedError(f"{type(self).__name__} has no sequential schedule")
-
     def probe(self, nets: Networks, batch: LatentBatch) -> LatentProbe | None:
         """The latent inputs the health probe compares (eval mode, no corruption), or ``None`` (no latent).
 
@@ -256,20 +209,6 @@ class LatentChannel(nn.Module, ABC):
         if nets.latent_denoiser is not None:
             mods.append(nets.latent_denoiser)
         return mods
-
-
-@runtime_checkable
-class CodeChannel(Protocol):
-    """What a channel declaring the ``"codes"`` capability provides."""
-
-    @property
-    def num_codes(self) -> int:
-        """C, the codebook size (ids ``0 .. C-1``; a mask id, if any, is not counted)."""
-        ...
-
-    def encode_codes(self, x0: Tensor, attention_mask: Tensor) -> Tensor:
-        """The codes of clean sequences ``x0 (B, L)`` -> ``(B, K)`` long, deterministically, without updates."""
-        ...
 
 
 def code_usage(codes: Tensor, num_codes: int) -> dict[str, float]:

@@ -3,7 +3,9 @@
 Capabilities are the contract between components (see ``docs/plugins.md``): a
 latent channel declares what it offers (``capabilities_for``) and what it
 needs from its networks (``backbone_requires``, ``latent_denoiser_requires``),
-backbones declare ``capabilities``, samplers declare ``requires``.  These
+backbones declare ``capabilities``, samplers declare ``requires``; a latent
+capability backed by a protocol (``"joint"``, ``"sequential"``, ``"codes"``, see
+:mod:`ladd_core.components.latent_protocols`) needs the channel to implement it.  These
 checks run after the config's schema validated, on configs alone (nothing is
 built), and report every mismatch with the compatible alternatives.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ladd_core.capability import Capability
+from ladd_core.components.latent_protocols import unbacked_claims
 
 if TYPE_CHECKING:  # types only: the experiment module imports this one
     from ladd_core.config.experiment import ExperimentConfig
@@ -37,7 +40,15 @@ def model_capabilities(cfg: ExperimentConfig, components: Components) -> frozens
 
 def check_capabilities(cfg: ExperimentConfig, components: Components) -> list[Problem]:
     """Every capability mismatch of ``cfg``: networks the latent channel cannot use, a sampler the model cannot run."""
-    return _check_backbone(cfg, components) + _check_sampler(cfg, components)
+    return _check_protocols(cfg, components) + _check_backbone(cfg, components) + _check_sampler(cfg, components)
+
+
+def _check_protocols(cfg: ExperimentConfig, components: Components) -> list[Problem]:
+    """The latent channel implements the protocol of every capability it declares under ``cfg``."""
+    latent_cls = components.get("latent", cfg.model.latent.name)
+    has_den = cfg.model.latent_denoiser is not None
+    claims = latent_cls.capabilities_for(cfg.model.latent, has_latent_denoiser=has_den)
+    return [("model.latent.name", msg) for msg in unbacked_claims(latent_cls, claims)]
 
 
 def _check_backbone(cfg: ExperimentConfig, components: Components) -> list[Problem]:

@@ -13,7 +13,14 @@ import torch
 
 from ladd_core.build import build_sampler
 from ladd_core.components.data import Batch
-from ladd_core.components.latents import LatentBatch, LatentChannel
+from ladd_core.components.latent_protocols import (
+    JointSampling,
+    SequentialSampling,
+    as_protocol,
+    protocol_members,
+    unbacked_claims,
+)
+from ladd_core.components.latents import LatentBatch
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
 from ladd_core.testing._base import ComponentContract, build_or_skip, run_examples
@@ -27,10 +34,10 @@ from ladd_core.testing.toys import (
 
 __all__ = ["JOINT_API", "SEQUENTIAL_API", "LatentContract", "count_calls", "replay", "toy_batch"]
 
-JOINT_API = ("sample_prior", "network_input", "latent_step", "latent_finalize")
-"""Methods a latent channel declaring ``"joint"`` must implement."""
-SEQUENTIAL_API = (*JOINT_API, "predict_latent", "token_condition")
-"""Methods a latent channel declaring ``"sequential"`` must implement."""
+JOINT_API = protocol_members(JointSampling)
+"""Methods a latent channel declaring ``"joint"`` must implement (:class:`JointSampling`)."""
+SEQUENTIAL_API = protocol_members(SequentialSampling)
+"""Methods a latent channel declaring ``"sequential"`` must implement (:class:`SequentialSampling`)."""
 
 
 def toy_batch(vocab_size: int, batch: int, length: int, seed: int = 0) -> Batch:
@@ -71,10 +78,6 @@ def replay(model: LaddModel, fn: Callable[[], Any], times: int = 2) -> list[Any]
         torch.manual_seed(0)
         outs.append(fn())
     return outs
-
-
-def _overrides(cls: type, method: str) -> bool:
-    return getattr(cls, method) is not getattr(LatentChannel, method)
 
 
 class LatentContract(ComponentContract):
@@ -132,9 +135,8 @@ class LatentContract(ComponentContract):
     def test_declared_capabilities_are_implemented(self, component_cls: type, component_config: Any) -> None:
         for with_den in (False, True):
             caps = component_cls.capabilities_for(component_config, has_latent_denoiser=with_den)
-            needed = SEQUENTIAL_API if "sequential" in caps else JOINT_API if "joint" in caps else ()
-            missing = [m for m in needed if not _overrides(component_cls, m)]
-            assert not missing, f"declares {sorted(caps)} but does not implement {missing}"
+            problems = unbacked_claims(component_cls, caps)
+            assert not problems, "; ".join(problems)
             if "no_latent" in caps:
                 assert {"joint", "sequential"}.isdisjoint(caps)
 
@@ -229,26 +231,27 @@ class LatentContract(ComponentContract):
             caps, m = tm.capabilities, tm.model.eval()
             if not {"joint", "sequential"} & caps:
                 continue
-            lat, g = m.latent, torch.Generator().manual_seed(6)
+            lat, g = as_protocol(m.latent, JointSampling), torch.Generator().manual_seed(6)
+            k, d_in, d_out = m.latent.num_slots, m.latent.input_dim, m.latent.output_dim
             t, s = torch.ones(b, dtype=torch.float64), torch.full((b,), 0.5, dtype=torch.float64)
             x = m.process.prior(b, self.seq_len, dev)
             with torch.no_grad():
                 state = lat.sample_prior(b, dev, g)
                 inp = lat.network_input(state)
-                assert state.shape[:2] == (b, lat.num_slots) and inp.shape == (b, lat.num_slots, lat.input_dim)
+                assert state.shape[:2] == (b, k) and inp.shape == (b, k, d_in)
                 assert inp.is_floating_point() and torch.isfinite(inp).all()
                 if "joint" in caps:
                     out = m.backbone(x, inp, t.float(), t.float(), None).latent_out
                 else:
-                    out = lat.predict_latent(m.nets, state, t, x)
-                assert out.shape == (b, lat.num_slots, lat.output_dim)
+                    out = as_protocol(lat, SequentialSampling).predict_latent(m.nets, state, t, x)
+                assert out.shape == (b, k, d_out)
                 new = lat.latent_step(state, out, t, s, g)
                 assert new.shape == state.shape and new.dtype == state.dtype
                 final = lat.latent_finalize(new, out, s, g)
                 assert final.shape == state.shape
                 if "sequential" in caps:
-                    cond, t_y = lat.token_condition(final)
-                    assert cond.shape == (b, lat.num_slots, lat.input_dim) and t_y.shape == (b,)
+                    cond, t_y = as_protocol(lat, SequentialSampling).token_condition(final)
+                    assert cond.shape == (b, k, d_in) and t_y.shape == (b,)
 
     def test_samplers_run_and_report_nfe(self, contract_components: Components, setups: list[TinyModel]) -> None:
         for tm in setups:

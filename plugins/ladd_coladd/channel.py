@@ -12,6 +12,7 @@ from torch import nn
 from ladd_coladd.process import GaussianProcess
 from ladd_coladd.regularizers import latent_spread
 from ladd_coladd.vp import VP
+from ladd_core.capability import Capability
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latents import LatentBatch, LatentConfig, LatentProbe, Networks
 from ladd_core.components.schedules import Schedule
@@ -127,10 +128,12 @@ class GaussianLatent(GaussianProcess):
 
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
-        caps = {"sequential"} if has_latent_denoiser else {"joint"}
-        if getattr(config, "variance", "none") == "fixed":
-            caps.add("joint_bound")
-        return frozenset(caps)
+        """Of the schedules implemented: sequential with a latent denoiser, else joint; joint_bound: fixed variance."""
+        if not isinstance(config, cls.Config):
+            raise TypeError(f"GaussianLatent.capabilities_for needs its own Config, got {type(config).__name__}")
+        schedule = Capability.SEQUENTIAL if has_latent_denoiser else Capability.JOINT
+        caps = super().capabilities_for(config, has_latent_denoiser=has_latent_denoiser) & {schedule}
+        return caps | {Capability.JOINT_BOUND} if config.variance == "fixed" else caps
 
     @property
     def num_slots(self) -> int:

@@ -15,6 +15,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
+from ladd_core.capability import Capability
 from ladd_core.components.absorbing import NEG
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latent_process import encoder_phase
@@ -137,11 +138,13 @@ class VQLatent(VQProcess):
 
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
-        if getattr(config, "target", "joint") == "sequential":
-            return frozenset({"sequential", "joint_bound", "codes"})
-        if getattr(config, "clocks", "independent") == "tied":
-            return frozenset({"joint", "joint_bound", "codes"})
-        return frozenset({"joint", "sequential", "joint_bound", "codes"})
+        """Of the schedules implemented: not joint with ``target: sequential``, not sequential with tied clocks."""
+        if not isinstance(config, cls.Config):
+            raise TypeError(f"VQLatent.capabilities_for needs a VQLatent.Config, got {type(config).__name__}")
+        caps = super().capabilities_for(config, has_latent_denoiser=has_latent_denoiser) | {Capability.JOINT_BOUND}
+        if config.target == "sequential":
+            return caps - {Capability.JOINT}
+        return caps - {Capability.SEQUENTIAL} if config.clocks == "tied" else caps
 
     @property
     def num_slots(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
+from ladd_core.components.latent_protocols import SequentialSampling, as_protocol
 from ladd_core.components.samplers import SampleOutput, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
@@ -55,7 +56,7 @@ def run_in_latent_mode(
         return SampleOutput(tokens=x, nfe=nfe, latents=y, info={**info, "latent_steps": cfg.latent_steps,
                                                                 "calls_saved": 0})  # fmt: skip
     y, latent_nfe = latent_first(model, x, cfg.latent_steps, cfg.t_final, generator, condition=cond)
-    latents, t_y = model.latent.token_condition(y)
+    latents, t_y = as_protocol(model.latent, SequentialSampling).token_condition(y)
     x, token_nfe, saved = token_chain(model, x, cfg, generator, latents=latents, t_y=t_y, condition=cond, step=step)
     info.update(latent_steps=cfg.latent_steps, latent_nfe=latent_nfe, token_nfe=token_nfe, calls_saved=saved)
     return SampleOutput(tokens=x, nfe=latent_nfe + token_nfe, latents=y, info=info)

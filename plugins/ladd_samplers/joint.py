@@ -7,6 +7,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from ladd_core.components.latent_protocols import JointSampling, as_protocol
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
@@ -17,7 +18,7 @@ __all__ = ["JointSampler", "joint_chain"]
 
 
 class JointSampler(Sampler):
-    """Joint schedule for any latent channel declaring ``"joint"``.
+    """Joint schedule for any latent channel declaring ``"joint"`` (so implementing ``JointSampling``).
 
     Tokens follow a uniform grid of N steps, the latent its own grid of M steps
     (default M = N).  Step ``i`` calls ``backbone(x, latent_input(y), t_i, t_y)``
@@ -70,7 +71,7 @@ def joint_chain(
     Returns the clean tokens, the clean latent and the network calls made (N + 1).
     """
     device, b = x.device, x.shape[0]
-    proc, latent = model.process, model.latent
+    proc, latent = model.process, as_protocol(model.latent, JointSampling)
     step = step or ancestral_step(model, generator)
     n, m = cfg.steps, latent_steps
     ts = time_grid(n, cfg.t_final, device)

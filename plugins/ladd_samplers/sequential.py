@@ -7,6 +7,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from ladd_core.components.latent_protocols import SequentialSampling, as_protocol
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
@@ -17,7 +18,7 @@ __all__ = ["SequentialSampler", "latent_first"]
 
 
 class SequentialSampler(Sampler):
-    """Sequential schedule for any latent channel declaring ``"sequential"``.
+    """Sequential schedule for any latent channel declaring ``"sequential"`` (``SequentialSampling``).
 
     Latent chain: M steps ``latent.predict_latent`` + ``latent.latent_step`` on a
     uniform grid, then one call whose prediction ``latent.latent_finalize`` turns
@@ -47,7 +48,7 @@ class SequentialSampler(Sampler):
     ) -> SampleOutput:
         cfg = self.config
         y, latent_nfe = latent_first(model, x, cfg.latent_steps, cfg.t_final, generator, condition=cond)
-        latents, t_y = model.latent.token_condition(y)
+        latents, t_y = as_protocol(model.latent, SequentialSampling).token_condition(y)
         x, token_nfe, saved = token_chain(model, x, cfg, generator, latents=latents, t_y=t_y, condition=cond)
         info = {
             "steps": cfg.steps,
@@ -76,7 +77,8 @@ def latent_first(
     chain; otherwise the chain runs M steps ``predict_latent(nets, y, t_y, tokens)`` +
     ``latent_step`` on a uniform grid and one final call (M + 1 calls).
     """
-    latent, nets, b, device = model.latent, model.nets, tokens.shape[0], tokens.device
+    latent, nets = as_protocol(model.latent, SequentialSampling), model.nets
+    b, device = tokens.shape[0], tokens.device
     if condition is not None:
         y = latent.prompt_latent(nets, tokens, condition.visible)
         if y is not None:

@@ -45,12 +45,11 @@ class CountingNet(Backbone):
 
 class FakeChannel(LatentChannel):
     """A non-Gaussian channel: state ``(B, K, 1)`` counts steps; the latent chain uses the joint network
-    with the all-mask token prior (Di-LADD style), so no latent denoiser is needed."""
+    with the all-mask token prior (Di-LADD style), so no latent denoiser is needed.  Implements
+    ``SequentialSampling``, so it offers ``"joint"`` and ``"sequential"`` without declaring them."""
 
     class Config(LatentConfig):
         name: Literal["fake-latent"] = "fake-latent"
-
-    capabilities = frozenset({"joint", "sequential"})
 
     def __init__(self) -> None:
         super().__init__(self.Config())
@@ -85,6 +84,9 @@ class FakeChannel(LatentChannel):
 
     def token_condition(self, state: Tensor) -> tuple[Tensor, Tensor]:
         return state, torch.full((state.shape[0],), -1.0)
+
+    def prompt_latent(self, nets: Networks, tokens: Tensor, visible: Tensor) -> Tensor | None:
+        return None
 
 
 def _model(channel: LatentChannel | None = None) -> LaddModel:

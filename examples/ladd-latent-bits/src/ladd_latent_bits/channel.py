@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
+from ladd_core.capability import Capability
 from ladd_core.components import absorbing as ab
 from ladd_core.components.absorbing_latent import AbsorbingLatent
 from ladd_core.components.encoders import Encoder
@@ -71,8 +72,11 @@ class BitsLatent(AbsorbingLatent):
 
     @classmethod
     def capabilities_for(cls, config: LatentConfig, *, has_latent_denoiser: bool = False) -> frozenset[str]:
-        tied = getattr(config, "clocks", "independent") == "tied"
-        return frozenset({"joint", "joint_bound"} if tied else {"joint", "sequential", "joint_bound"})
+        """The schedules implemented (joint, sequential), not sequential with tied clocks; always ``joint_bound``."""
+        if not isinstance(config, cls.Config):
+            raise TypeError(f"BitsLatent.capabilities_for needs a BitsLatent.Config, got {type(config).__name__}")
+        caps = super().capabilities_for(config, has_latent_denoiser=has_latent_denoiser) | {Capability.JOINT_BOUND}
+        return caps - {Capability.SEQUENTIAL} if config.clocks == "tied" else caps
 
     def bit_log_probs(self, latent_out: Tensor, state: Tensor) -> Tensor:
         """SUBS ``log p(bit_0 | state)`` ``(B, K, b, 2)`` float32: a Dirac at revealed bits."""
