@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from ladd_core.components.tokenizers import Tokenizer, TokenizerConfig
 
@@ -14,7 +14,14 @@ __all__ = ["LibraryTokenizer"]
 
 
 class LibraryTokenizer(Tokenizer):
-    """A tokenizer backed by a ``tokenizers.Tokenizer`` (held in ``_tok``, built or loaded by the subclass)."""
+    """A tokenizer backed by a ``tokenizers.Tokenizer`` (held in ``_tok``, built or loaded by the subclass).
+
+    A subclass names its special tokens in ``PAD_TOKEN`` and ``EOS_TOKEN`` (the same token may serve both);
+    ``pad_id`` and ``eos_id`` are their ids in the library vocabulary.
+    """
+
+    PAD_TOKEN: ClassVar[str]
+    EOS_TOKEN: ClassVar[str]
 
     def __init__(self, config: TokenizerConfig | None = None) -> None:
         super().__init__(config if config is not None else self.Config())
@@ -33,6 +40,14 @@ class LibraryTokenizer(Tokenizer):
         if idx is None:  # pragma: no cover - only with a foreign tokenizer.json
             raise RuntimeError(f"{token} is missing from the vocabulary")
         return idx
+
+    @property
+    def pad_id(self) -> int:
+        return self._special_id(self.PAD_TOKEN)
+
+    @property
+    def eos_id(self) -> int:
+        return self._special_id(self.EOS_TOKEN)
 
     def encode(self, text: str) -> list[int]:
         return self._get().encode(text, add_special_tokens=False).ids

@@ -38,6 +38,8 @@ class BPETokenizer(LibraryTokenizer):
     needs_fit: ClassVar[bool] = True
     FILENAME: ClassVar[str] = "tokenizer.json"
     META: ClassVar[str] = "bpe_config.json"
+    PAD_TOKEN: ClassVar[str] = PAD
+    EOS_TOKEN: ClassVar[str] = EOS
 
     @property
     def is_fitted(self) -> bool:
@@ -48,14 +50,6 @@ class BPETokenizer(LibraryTokenizer):
         if self._tok is None:
             raise RuntimeError("bpe tokenizer is not fitted: call fit() or load() first")
         return self._tok
-
-    @property
-    def pad_id(self) -> int:
-        return self._special_id(PAD)
-
-    @property
-    def eos_id(self) -> int:
-        return self._special_id(EOS)
 
     @property
     def non_data_ids(self) -> frozenset[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ladd_core.components.tokenizers import TokenizerConfig
 from ladd_tokenizers._hf import LibraryTokenizer
@@ -42,6 +42,9 @@ class GPT2Tokenizer(LibraryTokenizer):
     class Config(TokenizerConfig):
         name: Literal["gpt2"] = "gpt2"
 
+    PAD_TOKEN: ClassVar[str] = EOT
+    EOS_TOKEN: ClassVar[str] = EOT
+
     def _get(self) -> tokenizers.Tokenizer:
         if self._tok is None:
             from tokenizers import AddedToken, decoders, models, pre_tokenizers
@@ -54,14 +57,6 @@ class GPT2Tokenizer(LibraryTokenizer):
             tok.add_special_tokens([AddedToken(EOT, special=True)])
             self._tok = tok
         return self._tok
-
-    @property
-    def eos_id(self) -> int:
-        return self._special_id(EOT)
-
-    @property
-    def pad_id(self) -> int:
-        return self.eos_id
 
     def decode(self, ids: list[int]) -> str:
         """Text of ``ids`` (``<|endoftext|>`` kept as text)."""

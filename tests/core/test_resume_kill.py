@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-
-import pytest
 
 from ladd_core.cli.main import main
 from ladd_core.training.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
+from tests._cli_runs import spawn_cli, tiny_args, wait_for
 
-TINY = [
-    "--set", "model.backbone.hidden=16", "--set", "model.backbone.layers=1", "--set", "model.backbone.heads=2",
-    "--set", "model.backbone.cond_dim=8", "--set", "data.seq_len=32", "--set", "data.train_size=256",
-    "--set", "data.val_size=32", "--set", "train.batch_size=8", "--set", "train.log_every=1",
-    "--set", "train.checkpoint_every=2", "--set", "train.eval_every=0", "--set", "train.eval_batches=1",
-    "--set", "train.threads=1", "--set", "train.warmup_steps=2",
-]  # fmt: skip
+TINY = tiny_args(threads=1)
 TOTAL, KILL_AFTER = 40, 6
 
 
@@ -52,19 +41,12 @@ def _logged_steps(run: Path) -> set[int]:
 
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     ref, run = tmp_path / "ref", tmp_path / "run"
-    code = "import sys; from ladd_core.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    cmd = [sys.executable, "-c", code, "train", "sawtooth-mdlm", "--out", str(run), "--max-steps", "100000", *TINY]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
+    proc = spawn_cli("train", "sawtooth-mdlm", "--out", run, "--max-steps", "100000", *TINY)
     try:
         # the reference trains while the victim starts up
         assert main(["train", "sawtooth-mdlm", "--out", str(ref), "--max-steps", str(TOTAL), *TINY]) == 0
-        deadline = time.monotonic() + 120
         # kill once a step past the newest checkpoint is logged: resume must drop that line and redo it
-        while not ((ck := _latest_step(run)) >= KILL_AFTER and ck + 1 in _logged_steps(run)):
-            if proc.poll() is not None:
-                pytest.fail(f"training exited early: {proc.stderr.read().decode()[-2000:]}")
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.005)
+        wait_for(lambda: (ck := _latest_step(run)) >= KILL_AFTER and ck + 1 in _logged_steps(run), proc, timeout=120)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

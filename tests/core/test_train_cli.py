@@ -9,14 +9,9 @@ import torch
 
 from ladd_core.cli.main import main
 from ladd_core.training.checkpoint import latest_checkpoint, load_checkpoint
+from tests._cli_runs import tiny_args
 
-TINY = [
-    "--set", "model.backbone.hidden=16", "--set", "model.backbone.layers=1", "--set", "model.backbone.heads=2",
-    "--set", "model.backbone.cond_dim=8", "--set", "data.seq_len=32", "--set", "data.train_size=256",
-    "--set", "data.val_size=32", "--set", "train.batch_size=8", "--set", "train.log_every=2",
-    "--set", "train.checkpoint_every=3", "--set", "train.eval_every=0", "--set", "train.eval_batches=1",
-    "--set", "train.threads=0", "--set", "train.warmup_steps=2",
-]  # fmt: skip
+TINY = tiny_args(log_every=2, checkpoint_every=3)
 
 
 def test_train_resume_sample(tmp_path, capsys):

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ladd_core.cli.main import main
+from tests._cli_runs import tiny_args
 
-TINY = [
-    "--set", "model.backbone.hidden=16", "--set", "model.backbone.layers=1", "--set", "model.backbone.heads=2",
-    "--set", "model.backbone.cond_dim=8", "--set", "data.seq_len=32", "--set", "data.train_size=256",
-    "--set", "data.val_size=32", "--set", "train.batch_size=8", "--set", "train.log_every=1",
-    "--set", "train.checkpoint_every=2", "--set", "train.eval_every=0", "--set", "train.eval_batches=1",
-    "--set", "train.threads=0", "--set", "train.warmup_steps=2",
-]  # fmt: skip
-CLI_CODE = "import sys; from ladd_core.cli.main import main; sys.exit(main(sys.argv[1:]))"
+TINY = tiny_args()
 
 
 @contextlib.contextmanager
@@ -80,29 +70,6 @@ def trained_run(_base_run: Path, tmp_path: Path) -> Path:
     run = tmp_path / "run"
     shutil.copytree(_base_run, run)
     return run
-
-
-def spawn_cli(*args: str) -> subprocess.Popen[bytes]:
-    """``ladd ARGS`` in a child process (stdout discarded, stderr piped)."""
-    return subprocess.Popen(
-        [sys.executable, "-c", CLI_CODE, *map(str, args)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-
-
-def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float = 300) -> None:
-    """Poll ``predicate()`` until true; fail if ``proc`` exits first or time runs out."""
-    end = time.monotonic() + timeout
-    while not predicate():
-        if proc.poll() is not None:
-            pytest.fail(f"child exited early ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        if time.monotonic() > end:
-            proc.kill()
-            proc.wait()
-            pytest.fail("timed out waiting for the child")
-        time.sleep(0.01)
 
 
 def logged_steps(run: Path) -> list[int]:

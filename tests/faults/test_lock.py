@@ -9,7 +9,8 @@ import socket
 import time
 
 from ladd_core.plugins import get_components
-from tests.faults._cli import cli, error_line, logged_steps, spawn_cli, train_args, wait_for
+from tests._cli_runs import spawn_cli, wait_for
+from tests.faults._cli import cli, error_line, logged_steps, train_args
 
 
 def test_second_trainer_refuses_in_under_a_second_and_first_is_unharmed(tmp_path, capsys):

@@ -7,7 +7,8 @@ import signal
 import pytest
 
 from ladd_core.training.checkpoint import latest_checkpoint, load_checkpoint
-from tests.faults._cli import TINY, logged_steps, spawn_cli, wait_for
+from tests._cli_runs import spawn_cli, wait_for
+from tests.faults._cli import TINY, logged_steps
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -20,11 +20,9 @@ from ladd_core.components.absorbing import (
     sparse_categorical,
     subs_log_probs,
 )
-from ladd_core.plugins import get_components
 from ladd_core.testing.strategies import generator_from, seeds
+from tests.properties._schedules import COMPS, SCHEDULES
 
-COMPS = get_components()
-SCHEDULES = COMPS.registry("schedule").list()
 N = 20_000
 
 

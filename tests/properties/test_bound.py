@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 from ladd_core.build import build_sampler
-from ladd_core.plugins import get_components
 from ladd_core.testing.exact import (
     MaskedSpace,
     continuous_nelbo,
@@ -35,26 +34,19 @@ from ladd_core.testing.exact import (
     random_table,
     true_table,
 )
-from ladd_core.testing.strategies import configs, generator_from, seeds
-from ladd_core.testing.toys import config_model, reported_token_nelbo, table_model, validate_component
+from ladd_core.testing.strategies import generator_from, seeds
+from ladd_core.testing.toys import reported_token_nelbo, table_model, validate_component
+from tests.properties._schedules import COMPS, SCHEDULES, schedule_configs
 
-COMPS = get_components()
-SCHEDULES = COMPS.registry("schedule").list()
 SPACES = st.sampled_from([(2, 1), (2, 2), (3, 2), (2, 3), (3, 3)])  # (V, L)
 # Shapes the quadrature resolves.  cosine: offset 0 only -- with an offset its float32 normaliser makes
 # alpha(0) > 1 (test_known_issues.py), so w(t) = -alpha'/(1 - alpha) overflows near t = 0.
 TAME = {"power": st.floats(0.5, 4.0)}
 
 
-@st.composite
-def schedules(draw: st.DrawFn, eps: float | None = 0.0, tame: bool = True):
+def schedules(eps: float | None = 0.0, tame: bool = True) -> st.SearchStrategy:
     """A registered schedule's config drawn from its ``Config`` (``eps`` fixed unless ``None``)."""
-    name = draw(st.sampled_from(SCHEDULES))
-    cls = COMPS.get("schedule", name).Config
-    fixed = {f: draw(s) for f, s in TAME.items() if tame and f in cls.model_fields}
-    if eps is not None:
-        fixed["eps"] = eps
-    return draw(configs(cls, fixed=fixed, model=config_model(COMPS, "schedule", name)))
+    return schedule_configs(TAME if tame else None, None if eps is None else {"eps": eps})
 
 
 def alpha_grid(model, steps: int, t_final: float, length: int) -> torch.Tensor:

@@ -22,7 +22,6 @@ from scipy.stats import chisquare
 from ladd_core.build import build_sampler
 from ladd_core.components.data import Batch
 from ladd_core.model import LaddModel
-from ladd_core.plugins import get_components
 from ladd_core.testing.exact import (
     MaskedSpace,
     discrete_nelbo,
@@ -31,22 +30,16 @@ from ladd_core.testing.exact import (
     random_table,
     tanh_sinh,
 )
-from ladd_core.testing.strategies import configs, generator_from, seeds
-from ladd_core.testing.toys import TableDenoiser, TableEncoder, build_kind, config_model, validate_component
+from ladd_core.testing.strategies import generator_from, seeds
+from ladd_core.testing.toys import TableDenoiser, TableEncoder, build_kind, validate_component
+from tests.properties._schedules import COMPS, schedule_configs
 
-COMPS = get_components()
 pytestmark = pytest.mark.skipif("vq" not in COMPS.registry("latent"), reason="no vq latent registered")
-SCHEDULES = COMPS.registry("schedule").list()
 SHAPES = st.sampled_from([(2, 1, 2), (2, 2, 2), (3, 1, 3), (2, 2, 3), (3, 2, 2)])  # (V, L, C); K = 1
 
 
-@st.composite
-def schedules(draw: st.DrawFn):
-    name = draw(st.sampled_from(SCHEDULES))
-    cls = COMPS.get("schedule", name).Config
-    fixed = {"eps": 0.0, **{f: v for f, v in {"power": draw(st.floats(0.5, 4.0)), "offset": 0.0}.items()
-                            if f in cls.model_fields}}  # fmt: skip
-    return draw(configs(cls, fixed=fixed, model=config_model(COMPS, "schedule", name)))
+def schedules() -> st.SearchStrategy:
+    return schedule_configs({"power": st.floats(0.5, 4.0)}, {"eps": 0.0, "offset": 0.0})
 
 
 def build(shape, sched_x, sched_y, seed):

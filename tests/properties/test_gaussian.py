@@ -11,14 +11,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ladd_core.plugins import get_components
 from ladd_core.testing.exact import tanh_sinh
 from ladd_core.testing.strategies import configs, generator_from, latent_dims, seeds
 from ladd_core.testing.toys import build_kind, build_tiny_model, config_model, jiggle, tiny_config
+from tests.properties._schedules import COMPS, SCHEDULES
 
-COMPS = get_components()
 pytestmark = pytest.mark.skipif("gaussian" not in COMPS.registry("latent"), reason="no gaussian latent registered")
-SCHEDULES = COMPS.registry("schedule").list()
 F64 = torch.float64
 
 

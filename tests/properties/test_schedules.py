@@ -10,12 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ladd_core.build import build_component
-from ladd_core.plugins import get_components
 from ladd_core.testing.strategies import configs
 from ladd_core.testing.toys import config_model
+from tests.properties._schedules import COMPS, SCHEDULES
 
-COMPS = get_components()
-SCHEDULES = COMPS.registry("schedule").list()
 KNOWN: dict[str, dict[str, float]] = {}  # fields held fixed per schedule (none since the cosine fix)
 
 

@@ -13,23 +13,17 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ladd_core.plugins import get_components
-from ladd_core.testing.strategies import configs, generator_from, seeds, vocab_sizes
-from ladd_core.testing.toys import build_kind, config_model
+from ladd_core.testing.strategies import generator_from, seeds, vocab_sizes
+from ladd_core.testing.toys import build_kind
+from tests.properties._schedules import COMPS, schedule_configs
 
-COMPS = get_components()
-SCHEDULES = COMPS.registry("schedule").list()
 N = 20_000  # positions per statistical check
 
 
 @st.composite
 def processes(draw: st.DrawFn):
     """A ``masked`` process with a drawn vocabulary and a drawn registered schedule."""
-    name = draw(st.sampled_from(SCHEDULES))
-    cls = COMPS.get("schedule", name).Config
-    sched = draw(
-        configs(cls, fixed={"offset": 0.0} if name == "cosine" else None, model=config_model(COMPS, "schedule", name))
-    )
+    sched = draw(schedule_configs(fixed={"offset": 0.0}))
     v = draw(vocab_sizes())
     return build_kind(
         COMPS, "token_process", {"name": "masked", "schedule": sched.model_dump(mode="json")}, vocab_size=v
