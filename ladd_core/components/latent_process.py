@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import torch
 from torch import Tensor
 
+from ladd_core.components.encoders import Encoder
 from ladd_core.components.latent_schedule import (
     CleanLatent,
     LatentLoss,
@@ -62,7 +63,8 @@ def latent_phase(two_stage: bool, stage: int) -> bool:
 class DiffusedLatent(LatentChannel):
     """A latent channel given by its process pieces; :meth:`training_forward` is the core schedule.
 
-    Subclasses have a ``config.t_min`` (the lowest latent time, :attr:`t_min`) and implement :meth:`encode_latent`,
+    Subclasses have an ``encoder`` (the network that reads ``x_0``; its slot count is ``K``) and a
+    ``config.t_min`` (the lowest latent time, :attr:`t_min`), and implement :meth:`encode_latent`,
     :meth:`forward_sample` and :meth:`latent_loss`; they override :meth:`plan`, :meth:`independent_clock`,
     :meth:`latent_times` and the class attributes below where they differ from a joint channel.
     """
@@ -74,6 +76,13 @@ class DiffusedLatent(LatentChannel):
     if TYPE_CHECKING:  # every sampled subclass implements it (JointSampling); the pieces below call it
 
         def network_input(self, state: Tensor) -> Tensor: ...
+
+    encoder: Encoder
+
+    @property
+    def num_slots(self) -> int:
+        """``K``: the encoder's slots."""
+        return self.encoder.num_slots
 
     @property
     def t_min(self) -> float:

@@ -136,10 +136,6 @@ class GaussianLatent(GaussianProcess):
         return caps | {Capability.JOINT_BOUND} if config.variance == "fixed" else caps
 
     @property
-    def num_slots(self) -> int:
-        return self.encoder.num_slots
-
-    @property
     def input_dim(self) -> int:
         return self.encoder.dim
 

@@ -83,6 +83,6 @@ def gaussian_latent_loss(channel: GaussianLatent, step: LatentStep) -> LatentLos
         return LatentLoss(loss, None, logs)
     assert terms is not None
     nelbo = terms["diffusion"] + terms["prior"] + terms["decode"]
-    logs["latent_nelbo"] = float(nelbo.detach().mean())
-    logs.update({f"latent_{k}": float(v.detach().mean()) for k, v in terms.items()})
+    logs["latent_nelbo"] = nelbo.detach().mean()  # tensors: reduced to floats only when logged
+    logs.update({f"latent_{k}": v.detach().mean() for k, v in terms.items()})
     return LatentLoss(loss, nelbo, logs)

@@ -147,10 +147,6 @@ class VQLatent(VQProcess):
         return caps - {Capability.SEQUENTIAL} if config.clocks == "tied" else caps
 
     @property
-    def num_slots(self) -> int:
-        return self.encoder.num_slots
-
-    @property
     def input_dim(self) -> int:
         return self.code_dim
 
