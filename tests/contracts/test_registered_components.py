@@ -18,40 +18,28 @@ from ladd_core.testing.contracts import (
     names_fixture,
 )
 
+CONTRACTS = {
+    "schedule": ScheduleContract,
+    "token_process": TokenProcessContract,
+    "objective": ObjectiveContract,
+    "backbone": BackboneContract,
+    "encoder": EncoderContract,
+    "latent": LatentContract,
+    "sampler": SamplerContract,
+}
+"""Kind -> its contract; a test class per kind is generated below (``TestSchedule``, ``TestLatent``, ...)."""
+
 
 def registered(kind: str) -> list[str]:
     return get_components().registry(kind).list()
 
 
-class TestSchedules(ScheduleContract):
-    component_name = names_fixture(registered("schedule"))
-
-
-class TestTokenProcesses(TokenProcessContract):
-    component_name = names_fixture(registered("token_process"))
-
-
-class TestObjectives(ObjectiveContract):
-    component_name = names_fixture(registered("objective"))
-
-
-class TestBackbones(BackboneContract):
-    component_name = names_fixture(registered("backbone"))
-
-
-class TestEncoders(EncoderContract):
-    component_name = names_fixture(registered("encoder"))
-
-
-class TestLatents(LatentContract):
-    component_name = names_fixture(registered("latent"))
-
-
-class TestSamplers(SamplerContract):
-    component_name = names_fixture(registered("sampler"))
+for _kind, _contract in CONTRACTS.items():
+    _name = "Test" + "".join(part.title() for part in _kind.split("_"))
+    globals()[_name] = type(_name, (_contract,), {"component_name": names_fixture(registered(_kind))})
 
 
 def test_the_contracts_cover_every_component_kind_with_a_contract():
     comps = get_components()
-    for kind in ("schedule", "token_process", "objective", "backbone", "encoder", "latent", "sampler"):
+    for kind in CONTRACTS:
         assert comps.registry(kind).list(), f"no {kind} registered"
