@@ -12,6 +12,7 @@ only comparable within one evaluation on one machine.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ladd_core.components.metrics import MetricValue
@@ -30,6 +31,14 @@ def _better(a: MetricValue, b: MetricValue) -> bool:
     return a.value > b.value if a.higher_is_better else a.value < b.value
 
 
+def _verdict(v: MetricValue, ref: MetricValue) -> str:
+    """``yes`` / ``no``, or ``tie`` when the difference is within 2 combined standard errors."""
+    se = math.hypot(v.stderr or 0.0, ref.stderr or 0.0)
+    if abs(v.value - ref.value) <= 2 * se:
+        return "tie"
+    return "yes" if _better(v, ref) else "no"
+
+
 def _label(r: ResultRow) -> str:
     m = f" M={r.latent_steps}" if r.latent_steps is not None else ""
     return f"{r.model} / {r.sampler}{m}"
@@ -45,7 +54,8 @@ def equal_time_table(results: ResultSet, metric: str) -> list[str]:
 
     Returns no lines when the results hold no latent model or no reference cell with ``metric``.
     Columns: the latent setting, its time and value; the reference's best setting within that time
-    (``-`` if even its cheapest setting is slower), its time and value; which is better.
+    (``-`` if even its cheapest setting is slower), its time and value; which is better (``tie``: within
+    2 combined standard errors).
     """
     cells = _cells(results, metric)
     refs = sorted((r for r in cells if not r.latent_model), key=ms_per_sample)
@@ -64,14 +74,14 @@ def equal_time_table(results: ResultSet, metric: str) -> list[str]:
         affordable = [x for x in refs if ms_per_sample(x) <= t]
         v = r.metrics[metric]
         if not affordable:
-            ref_cells = ["– (cheapest reference is slower)", f"{ms_per_sample(refs[0]):.2f}", "–", "yes (no rival)"]
+            ref_cells = ["– (cheapest reference is slower)", f"{ms_per_sample(refs[0]):.2f}", "–", "– (no rival)"]
         else:
             best = affordable[0]
             for x in affordable[1:]:
                 if _better(x.metrics[metric], best.metrics[metric]):
                     best = x
             bv = best.metrics[metric]
-            verdict = "yes" if _better(v, bv) else ("tie" if v.value == bv.value else "no")
+            verdict = _verdict(v, bv)
             ref_cells = [
                 f"{_label(best)} N={best.steps}",
                 f"{ms_per_sample(best):.2f}",
