@@ -83,8 +83,8 @@ def _config(
         "device": args.device,
         "precision": args.precision,
     }
-    if stage2:  # both stage starts at step 0: every step is a stage-2 step
-        cfg["train"]["stages"] = [0, 0]
+    if stage2:  # stage 2 from step 1: the first (untimed) step is stage 1, every timed step a stage-2 step
+        cfg["train"]["stages"] = [0, 1]
     return validate_config(cfg, comps)
 
 
