@@ -258,6 +258,10 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_step_end(self, event)
             if stop.signum:
+                if not event.stopping:  # the signal arrived while the callbacks ran: checkpoint this step now
+                    path = self.save()
+                    for cb in self.callbacks:
+                        cb.on_checkpoint(self, event.step, path)
                 raise TrainingInterrupted(stop.signum, event.step)
         result: dict[str, Any] = {}
         for cb in self.callbacks:

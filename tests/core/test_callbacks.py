@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from ladd_core.cli.config_cmds import resolve
@@ -13,7 +16,7 @@ from ladd_core.training.callbacks import StepEnd, TrainerCallback
 from ladd_core.training.checkpoint import latest_checkpoint, load_checkpoint
 from ladd_core.training.factory import build_trainer
 from ladd_core.training.standard import MetricsLogger, NaNGuard, standard_callbacks
-from ladd_core.training.trainer import Trainer
+from ladd_core.training.trainer import Trainer, TrainingInterrupted
 
 SETS = [
     "model.backbone.hidden=16", "model.backbone.layers=1", "model.backbone.heads=2", "model.backbone.cond_dim=8",
@@ -90,3 +93,23 @@ def test_resume_restores_the_saved_torch_rng_state(tmp_path, components) -> None
     torch.manual_seed(12345)
     build_trainer(_cfg(), components, tmp_path, log=lambda m: None)
     assert torch.equal(torch.get_rng_state(), saved)
+
+
+class _SignalDuringCallbacks(TrainerCallback):
+    """Sends SIGTERM to this process from inside ``on_step_end`` at one step (after ``StepEnd`` was built)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_step_end(self, trainer: Trainer, event: StepEnd) -> None:
+        if event.step == self.at:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_signal_during_the_callbacks_still_checkpoints_the_step(tmp_path, components):
+    """The stop flag read for ``StepEnd`` can miss a signal that lands while the callbacks run; the step is saved."""
+    trainer = build_trainer(_cfg(), components, tmp_path, log=lambda m: None)
+    trainer.callbacks.insert(0, _SignalDuringCallbacks(at=2))  # before the checkpointer; every=3 skips step 2
+    with pytest.raises(TrainingInterrupted):
+        trainer.train()
+    assert load_checkpoint(latest_checkpoint(tmp_path / "checkpoints"))["train_state"].step == 2
