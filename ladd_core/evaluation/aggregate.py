@@ -11,7 +11,7 @@ import torch
 from ladd_core.components.metrics import MetricValue
 from ladd_core.evaluation.schema import ResultRow
 
-__all__ = ["aggregate", "combine", "losses_of_latent_models"]
+__all__ = ["aggregate", "better", "combine", "losses_of_latent_models", "within_noise"]
 
 
 def combine(values: list[MetricValue]) -> tuple[MetricValue, float | None]:
@@ -66,8 +66,14 @@ def aggregate(rows: Iterable[ResultRow]) -> list[ResultRow]:
     return out
 
 
-def _better(a: MetricValue, b: MetricValue) -> bool:
+def better(a: MetricValue, b: MetricValue) -> bool:
+    """Whether ``a`` beats ``b`` in the metric's direction (ties are not better)."""
     return a.value > b.value if a.higher_is_better else a.value < b.value
+
+
+def within_noise(a: MetricValue, b: MetricValue) -> bool:
+    """Whether ``a`` and ``b`` differ by at most two combined standard errors (a tie, not a win or a loss)."""
+    return abs(a.value - b.value) <= 2 * math.hypot(a.stderr or 0.0, b.stderr or 0.0)
 
 
 def losses_of_latent_models(rows: list[ResultRow], not_compared: Iterable[str] = ()) -> list[str]:
@@ -94,15 +100,13 @@ def losses_of_latent_models(rows: list[ResultRow], not_compared: Iterable[str] =
                 continue
             best_lat, best_tok = lat[0], tok[0]
             for r in lat[1:]:
-                best_lat = r if _better(r.metrics[n], best_lat.metrics[n]) else best_lat
+                best_lat = r if better(r.metrics[n], best_lat.metrics[n]) else best_lat
             for r in tok[1:]:
-                best_tok = r if _better(r.metrics[n], best_tok.metrics[n]) else best_tok
+                best_tok = r if better(r.metrics[n], best_tok.metrics[n]) else best_tok
             a, b = best_lat.metrics[n], best_tok.metrics[n]
-            if not _better(b, a):
+            if not better(b, a):
                 continue
-            gap = abs(a.value - b.value)
-            se = math.sqrt((a.stderr or 0.0) ** 2 + (b.stderr or 0.0) ** 2)
-            verdict = "tie within 2 standard errors" if se > 0 and gap <= 2 * se else "LADD does not win"
+            verdict = "tie within 2 standard errors" if within_noise(a, b) else "LADD does not win"
             where = f"{kind}" + (f" N={steps} T={temp}" if steps is not None else "")
             lines.append(
                 f"{verdict}: {n} at {where}: {best_tok.model}/{best_tok.sampler or '-'} {b.value:.4g} vs "

@@ -12,10 +12,10 @@ only comparable within one evaluation on one machine.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from ladd_core.components.metrics import MetricValue
+from ladd_core.evaluation.aggregate import better, within_noise
 from ladd_core.evaluation.schema import ResultRow, ResultSet
 from ladd_core.evaluation.table import format_value
 
@@ -27,16 +27,11 @@ def ms_per_sample(r: ResultRow) -> float:
     return 1000.0 * r.wall_seconds / r.num_samples if r.num_samples else float("inf")
 
 
-def _better(a: MetricValue, b: MetricValue) -> bool:
-    return a.value > b.value if a.higher_is_better else a.value < b.value
-
-
 def _verdict(v: MetricValue, ref: MetricValue) -> str:
     """``yes`` / ``no``, or ``tie`` when the difference is within 2 combined standard errors."""
-    se = math.hypot(v.stderr or 0.0, ref.stderr or 0.0)
-    if abs(v.value - ref.value) <= 2 * se:
+    if within_noise(v, ref):
         return "tie"
-    return "yes" if _better(v, ref) else "no"
+    return "yes" if better(v, ref) else "no"
 
 
 def _label(r: ResultRow) -> str:
@@ -78,7 +73,7 @@ def equal_time_table(results: ResultSet, metric: str) -> list[str]:
         else:
             best = affordable[0]
             for x in affordable[1:]:
-                if _better(x.metrics[metric], best.metrics[metric]):
+                if better(x.metrics[metric], best.metrics[metric]):
                     best = x
             bv = best.metrics[metric]
             verdict = _verdict(v, bv)
