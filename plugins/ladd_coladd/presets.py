@@ -27,8 +27,8 @@ SAWTOOTH_COLADD: dict[str, Any] = derive(
     SAWTOOTH_MDLM,
     description=(
         "Sequential Co-LADD on the binary sawtooth (method §6.4): 1 slot x 32 dims from a trainable "
-        "transformer encoder, sqrt VP schedule, x0-prediction, MM-DiT 64x4 + latent-DiT 32x4, the MDLM preset's "
-        "unweighted masked-CE token loss with a quarter of the rows fully masked; 2000 steps: stage 1 (0-1000) "
+        "transformer encoder, sqrt VP schedule, x0-prediction, MM-DiT 64x4 + latent-DiT 32x4, a variance floor on the encoder latent, the MDLM "
+        "preset's unweighted masked-CE token loss with a quarter of the rows fully masked; 2000 steps: stage 1 (0-1000) "
         "encoder + token net, stage 2 latent denoiser (+ token net); sampled with M=8 latent steps"
     ),
     model=latent_model(
@@ -40,6 +40,10 @@ SAWTOOTH_COLADD: dict[str, Any] = derive(
             "prediction": "x0",
             "latent_step": "ddim",
             "two_stage": True,
+            # VICReg-style floor on the encoder latent's per-dimension std: keeps the encoder from collapsing
+            # early in stage 1 (width 40, seed 1 froze a weak latent without it: 1.374 x entropy at N = 1,
+            # 1.016 with it; docs/benchmarks.md, "Seed robustness")
+            "variance_floor": 1.0,
         },
         latent_denoiser={"name": "latent-dit", "hidden": 32, "layers": 4, "heads": 2, "cond_dim": 16},
     ),
