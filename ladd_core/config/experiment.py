@@ -65,6 +65,12 @@ class TrainConfig(ConfigBase):
         "none", description="after the warm-up: constant, or a cosine down to min_lr_ratio * lr at max_steps"
     )
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final LR / lr of the cosine decay")
+    lr_scale: dict[str, Annotated[float, Field(ge=0, le=1e3, allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description="LR multipliers by parameter-name prefix, e.g. {'latent.encoder': 0.3}: the longest "
+        "prefix that matches a parameter's name (LaddModel.named_parameters) scales its LR, warm-up and decay "
+        "included; every prefix must match a parameter",
+    )
     grad_clip: float = Field(1.0, ge=0, allow_inf_nan=False, description="max global grad norm (0 = off)")
     ema: float = Field(0.99, ge=0, lt=1, description="EMA decay of the weights used to sample/evaluate (0 = off)")
     stages: list[int] = Field(default_factory=lambda: [0], description="steps at which each training stage starts")

@@ -3,27 +3,67 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
 
 from ladd_core.config.experiment import TrainConfig
 
-__all__ = ["EMA", "build_optimizer", "ema_decay", "lr_factor"]
+__all__ = ["EMA", "build_optimizer", "ema_decay", "lr_factor", "lr_scales"]
 
 
 def build_optimizer(
-    params: Iterable[nn.Parameter], cfg: TrainConfig
+    params: Iterable[nn.Parameter], cfg: TrainConfig, names: Mapping[int, str] | None = None
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over ``params`` and a scheduler of the factor :func:`lr_factor` (stepped once per optimiser step)."""
+    """AdamW over ``params`` and a scheduler of the factor :func:`lr_factor` (stepped once per optimiser step).
+
+    Matrices get ``weight_decay``, vectors none.  ``names`` (``id(param) -> name``, from the model's
+    ``named_parameters``) lets ``cfg.lr_scale`` multiply the LR of the parameters under a name prefix: each
+    (decay, scale) pair is one parameter group, whose warm-up and decay follow the same factor.  Without
+    ``lr_scale`` the groups are the two of earlier versions, so their checkpoints resume.
+    """
     params = [p for p in params if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+    scales = lr_scales(params, cfg.lr_scale, names or {})
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {(True, 1.0): [], (False, 1.0): []}  # kept if empty
+    for p, scale in zip(params, scales, strict=True):
+        groups.setdefault((p.ndim >= 2, scale), []).append(p)
+    order = sorted(groups, key=lambda k: (k[1] != 1.0, not k[0], k[1]))  # decay, no-decay at scale 1 first
+    opt = torch.optim.AdamW(
+        [{"params": groups[k], "weight_decay": cfg.weight_decay if k[0] else 0.0, "lr": cfg.lr * k[1]} for k in order],
+        lr=cfg.lr,
+        betas=cfg.betas,
+        eps=1e-8,
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     return opt, sched
+
+
+def lr_scales(params: list[nn.Parameter], prefixes: Mapping[str, float], names: Mapping[int, str]) -> list[float]:
+    """The LR multiplier of each of ``params``: that of the longest prefix in ``prefixes`` its name starts with.
+
+    A prefix matches a name equal to it or continuing with ``.``.  A prefix that matches no parameter of the
+    model is a config error (a typo would otherwise train at the full LR without a word); frozen parameters
+    count as matched, so a prefix naming the encoder stays valid in the stage that freezes it.
+    """
+    if not prefixes:
+        return [1.0] * len(params)
+    if not names:
+        raise ValueError("train.lr_scale needs the model's parameter names (build_optimizer(..., names=...))")
+
+    def hit(name: str, prefix: str) -> bool:
+        return name == prefix or name.startswith(prefix + ".")
+
+    unknown = [k for k in prefixes if not any(hit(n, k) for n in names.values())]
+    if unknown:
+        tops = sorted({n.split(".")[0] for n in names.values()})
+        raise ValueError(f"train.lr_scale: no parameter name starts with {unknown}; the model's modules are {tops}")
+    out = []
+    for p in params:
+        name = names.get(id(p), "")
+        best = max((k for k in prefixes if hit(name, k)), key=len, default=None)
+        out.append(1.0 if best is None else float(prefixes[best]))
+    return out
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:

@@ -133,7 +133,8 @@ class Trainer:
         params = self.model.set_stage(stage)
         if not fsdp:  # DDP registers the trainable set: rewrap after every change
             self.runner = wrap_model(self.model, self.dist, self.device, fsdp=False)
-        self.optimizer, self.scheduler = build_optimizer(params, self.cfg.train)
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        self.optimizer, self.scheduler = build_optimizer(params, self.cfg.train, names)
         self.state.stage = stage
 
     # -- checkpoints ----------------------------------------------------------
