@@ -7,7 +7,9 @@ networks (the token backbone, the latent denoiser where there is one) of calls m
 call.  Calls are counted by wrapping each network's ``forward``; one call of each network is timed with
 the inputs of its last call in the chain.  The sample and the single calls are timed interleaved,
 alternating the order every turn; the figures are medians over turns and the spread is that of the
-per-turn ratio.
+per-turn ratio.  "Sampler alone" times the same chain with every network replaced by its recorded output (so
+only the sampler's own work is left), as a share of NFE x one call: the overhead measured directly, which a
+busy machine disturbs less than the difference of two large times.
 
 Usage (standalone; ``speed.py --only sampling`` runs the same with its budget)::
 
@@ -21,10 +23,11 @@ disturbs less than wall time; the ratio is the same quantity.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +42,10 @@ from ladd_core.config.loading import load_config_source
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components, load_plugins
 
-PRESETS = ("sawtooth-mdlm", "sawtooth-coladd", "sawtooth-diladd")
+PRESETS = ("sawtooth-mdlm", "sawtooth-coladd", "sawtooth-diladd", "markov-coladd", "markov-diladd")
 VOCAB, SEQ_LEN = 2, 128  # the sawtooth
-HEADER = ["model", "sampler", "B", "N", "NFE (calls per network)", "s / sample", "NFE × one call, s", "overhead"]
+HEADER = ["model", "sampler", "B", "N", "NFE (calls per network)", "s / sample", "NFE × one call, s", "overhead",
+          "sampler alone"]  # fmt: skip
 
 
 @dataclass
@@ -51,6 +55,7 @@ class CallCounter:
     net: torch.nn.Module
     calls: int = 0
     last: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
+    output: Any = None
     _forward: Callable[..., Any] | None = field(default=None, repr=False)
 
     def __enter__(self) -> CallCounter:
@@ -59,13 +64,23 @@ class CallCounter:
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls += 1
             self.last = (args, kwargs)
-            return self._forward(*args, **kwargs)  # type: ignore[misc]
+            self.output = self._forward(*args, **kwargs)  # type: ignore[misc]
+            return self.output
 
         self.net.forward = counted  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
         del self.net.forward  # the instance attribute; the class's forward shows through again
+
+    @contextlib.contextmanager
+    def stubbed(self) -> Iterator[None]:
+        """Inside, the network returns its recorded last output at once: a chain then costs the sampler alone."""
+        self.net.forward = lambda *args, **kwargs: self.output  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            del self.net.forward
 
     def replay(self) -> Any:
         """One call with the recorded inputs (the real forward, not counted)."""
@@ -80,23 +95,35 @@ def build(comps: Components, preset: str, device: torch.device) -> LaddModel:
     return build_model(cfg, comps, vocab_size=VOCAB, seq_len=SEQ_LEN).to(device).eval()
 
 
-def cases(comps: Components, presets: tuple[str, ...], samplers: list[str] | None) -> list[tuple[str, str]]:
-    """``(preset, sampler)`` pairs where the sampler's default config runs on the preset's model."""
+def cases(comps: Components, presets: tuple[str, ...], samplers: list[str] | None) -> list[tuple[str, str, str | None]]:
+    """``(preset, sampler, latent_mode)`` for every sampler and latent mode a preset's model runs.
+
+    A sampler with a ``latent_mode`` field is taken in each mode the model offers; a (sampler, mode) pair is
+    measured on the first preset of each family (``-mdlm``, ``-coladd``, ``-diladd``) that runs it (the
+    sawtooth latent presets are sequential-only, so ``joint`` comes from the markov ones).
+    """
     names = samplers or [name for name, _ in comps.registry("sampler").items()]
-    out = []
+    out, seen = [], set()
     for preset in presets:
         have = model_capabilities(validate_config(load_config_source(preset, comps), comps, source=preset), comps)
         for name in names:
             cls = comps.get("sampler", name)
-            if cls.requires_for(cls.Config()) <= have:
-                out.append((preset, name))
+            modes = ("none", "sequential", "joint") if "latent_mode" in cls.Config.model_fields else (None,)
+            for mode in modes:
+                cfg = cls.Config() if mode is None else cls.Config(latent_mode=mode)
+                key = (name, mode, preset.rsplit("-", 1)[-1])
+                if cls.requires_for(cfg) <= have and key not in seen:
+                    seen.add(key)
+                    out.append((preset, name, mode))
     return out
 
 
-def make_sampler(comps: Components, name: str, steps: int) -> Sampler:
-    """The sampler's default config at ``steps`` with caching off (so NFE is the same every run)."""
+def make_sampler(comps: Components, name: str, steps: int, mode: str | None = None) -> Sampler:
+    """The sampler's default config at ``steps`` (in latent ``mode``) with caching off (NFE the same every run)."""
     cls = comps.get("sampler", name)
-    extra = {"cache": False} if "cache" in cls.Config.model_fields else {}
+    extra: dict[str, Any] = {"cache": False} if "cache" in cls.Config.model_fields else {}
+    if mode is not None:
+        extra["latent_mode"] = mode
     return cls(cls.Config(steps=steps, **extra))
 
 
@@ -128,7 +155,13 @@ def measure(
     def sample() -> object:
         return sampler.sample(model, batch, generator=torch.Generator(device=device).manual_seed(0))
 
-    variants: dict[str, tuple[Callable[[], object], int]] = {"sample": (sample, 1)}
+    def alone() -> object:
+        with contextlib.ExitStack() as stack:
+            for k in calls:
+                stack.enter_context(counters[k].stubbed())
+            return sample()
+
+    variants: dict[str, tuple[Callable[[], object], int]] = {"sample": (sample, 1), "alone": (alone, 3)}
     variants.update({k: (counters[k].replay, 5) for k in calls})
     per_turn: dict[str, list[float]] = {k: [] for k in variants}
     with torch.no_grad():
@@ -141,7 +174,7 @@ def measure(
     ratios = [per_turn["sample"][i] / sum(calls[k] * per_turn[k][i] for k in calls) for i in range(turns)]
     med = {k: statistics.median(v) for k, v in per_turn.items()}
     ideal = sum(calls[k] * med[k] for k in calls)
-    return {"calls": calls, "sample": med["sample"], "one_call": med, "ideal": ideal,
+    return {"calls": calls, "sample": med["sample"], "one_call": med, "ideal": ideal, "alone": med["alone"] / ideal,
             "overhead": med["sample"] / ideal - 1, "spread": max(ratios) - min(ratios)}  # fmt: skip
 
 
@@ -160,18 +193,21 @@ def sampling_rows(
     """One table row per (model, sampler, B, N)."""
     device = device or torch.device("cpu")
     rows, models = [], {}
-    for preset, name in cases(comps, presets, samplers):
+    for preset, name, mode in cases(comps, presets, samplers):
         if preset not in models:
             models[preset] = build(comps, preset, device)
         for b in batches:
             for n in steps:
-                log(f"sampling speed: {preset} {name} B={b} N={n}")
-                r = measure(models[preset], make_sampler(comps, name, n), b, turns=turns, clock=clock, device=device)
+                label = name if mode is None else f"{name} ({mode})"
+                log(f"sampling speed: {preset} {label} B={b} N={n}")
+                sampler = make_sampler(comps, name, n, mode)
+                r = measure(models[preset], sampler, b, turns=turns, clock=clock, device=device)
                 calls = " + ".join(f"{v} {k}" for k, v in r["calls"].items())
                 one = " + ".join(f"{r['calls'][k]} × {r['one_call'][k] * 1e3:.2f} ms" for k in r["calls"])
                 over = f"{r['overhead']:+.1%} (±{r['spread'] / 2:.1%})"
+                alone = f"{r['alone']:.1%}"
                 ideal = f"{one} = {r['ideal']:.3f}"
-                rows.append([preset, name, str(b), str(n), calls, f"{r['sample']:.3f}", ideal, over])
+                rows.append([preset, label, str(b), str(n), calls, f"{r['sample']:.3f}", ideal, over, alone])
     return rows
 
 
