@@ -38,6 +38,9 @@ from bench_utils import (
 from contention import HEADER as CONTENTION_HEADER
 from contention import contention_rows
 from minimal_mdlm import PLUGIN, MinimalMDLM
+from sampling_speed import HEADER as SAMPLING_HEADER
+from sampling_speed import PRESETS as SAMPLING_PRESETS
+from sampling_speed import sampling_rows
 from torch.utils.flop_counter import FlopCounterMode
 
 from ladd_core.config.experiment import validate_config
@@ -50,7 +53,7 @@ TITLES = {
     "overhead": "Training throughput: framework vs hand-written loop (same network)",
     "ladd": "Cost per step of latent channels vs MDLM (matched backbone parameters)",
     "mfu": "Model FLOP utilisation (framework step)",
-    "sampling": "Sampling (ancestral): wall time vs NFE × one forward pass; calls saved by caching",
+    "sampling": "Sampling, every sampler: wall time vs NFE × one call of each network (cache off)",
     "contention": "Training next to one competing process: `train.threads` auto vs fixed, per preset",
     "memory": "Peak memory",
 }
@@ -265,51 +268,18 @@ def contention(comps: Components, args: argparse.Namespace, tmp: Path, budget: d
     return md_table(CONTENTION_HEADER, rows)
 
 
-@torch.no_grad()
 def sampling(comps: Components, args: argparse.Namespace, tmp: Path, budget: dict) -> str:
-    trainer = mdlm_trainer(comps, args, "small", tmp / "sample")
-    model = trainer.model.eval()
-    b, n = budget["sample_batch"], trainer.data.seq_len
-    cls = comps.get("sampler", "ancestral")
-    x = model.process.prior(b, n, trainer.device)
-    t = torch.ones(b, device=trainer.device)
-    rows = []
-    for steps in budget["sample_steps"]:
-        progress(f"sampling N={steps}")
-        out: dict[str, Any] = {}
-
-        def run(cache: bool, steps: int = steps) -> None:
-            s = cls(cls.Config(steps=steps, cache=cache))
-            res = s.sample(model, b, generator=torch.Generator(device=trainer.device).manual_seed(0))
-            out[cache] = res  # noqa: B023 - read right after this loop iteration's timing
-
-        times = interleaved(
-            {
-                "fwd": lambda: model.backbone(x, None, t, None, None),
-                "nocache": lambda: run(False),
-                "cache": lambda: run(True),
-            },
-            calls=1,
-            turns=budget["turns"],
-            warmup=1,
-            device=args.dev,
-        )
-        fwd = times["fwd"].median
-        nfe_off, nfe_on = out[False].nfe, out[True].nfe
-        rows.append(
-            [
-                str(steps),
-                f"{times['nocache'].median:.2f}",
-                f"{nfe_off} × {fwd * 1e3:.1f} ms = {nfe_off * fwd:.2f}",
-                f"{times['nocache'].median / (nfe_off * fwd) - 1:+.0%}",
-                f"{nfe_on} (saved {nfe_off - nfe_on}, {1 - nfe_on / nfe_off:.0%})",
-                f"{times['cache'].median:.2f}",
-            ]
-        )
-    return md_table(
-        [f"N (B={b}, L={n})", "s, no cache", "NFE × one forward, s", "sampler overhead", "NFE with cache", "s, cache"],
-        rows,
+    """Every registered sampler vs NFE × one call of each network (:mod:`sampling_speed`)."""
+    rows = sampling_rows(
+        comps,
+        steps=budget["sample_steps"],
+        batches=budget["sample_batches"],
+        turns=budget["turns"],
+        device=args.dev,
+        presets=SAMPLING_PRESETS,
+        log=progress,
     )
+    return md_table(SAMPLING_HEADER, rows)
 
 
 def probe_memory(comps: Components, args: argparse.Namespace, name: str) -> dict[str, float]:
@@ -383,11 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         "turns": 3 if args.quick else 7,
         "warmup": 2 if args.quick else 5,
         "calls": {"small": 5, "medium": 2} if args.quick else {"small": 20, "medium": 6},
-        "sample_steps": [64, 512] if args.quick else [64, 256, 1024],
-        "sample_batch": 4,
+        "sample_steps": [16, 64] if args.quick else [16, 64, 256],
+        "sample_batches": [4] if args.quick else [4, 64],
     }
     if args.smoke:
-        budget.update(turns=1, warmup=0, calls={"small": 1, "medium": 1}, sample_steps=[8])
+        budget.update(turns=1, warmup=0, calls={"small": 1, "medium": 1}, sample_steps=[4], sample_batches=[2])
     info = hardware(args.dev)
     tables: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as d, contextlib.redirect_stdout(sys.stderr):

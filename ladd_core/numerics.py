@@ -55,7 +55,7 @@ def sample_categorical(probs: Tensor, generator: torch.Generator | None = None) 
     p = probs.double().clamp_min(0)
     cdf = p.cumsum(dim=-1)  # (..., C)
     total = cdf[..., -1:]
-    if (total <= 0).any() or not torch.isfinite(total).all():
+    if not bool(((total > 0) & (total < float("inf"))).all()):  # one host sync; NaN fails both
         raise NonFiniteError("categorical probabilities must have a positive, finite sum")
     u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device, dtype=torch.float64) * total
     idx = torch.searchsorted(cdf, u, right=True).squeeze(-1)  # (...)

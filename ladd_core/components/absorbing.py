@@ -132,8 +132,11 @@ def remasking_bound(schedule: Schedule, t: Tensor, s: Tensor, ndim: int = 2) -> 
     discrete diffusion models"): with ``sigma <= sigma_max`` the reveal probability of a masked id,
     ``(alpha_s - (1 - sigma) alpha_t) / (1 - alpha_t)``, lies in ``[0, 1]``.
     """
-    a_t = _per_row(schedule.alpha(t).double(), ndim)
-    a_s = _per_row(schedule.alpha(s).double(), ndim)
+    return _bound(_per_row(schedule.alpha(t).double(), ndim), _per_row(schedule.alpha(s).double(), ndim))
+
+
+def _bound(a_t: Tensor, a_s: Tensor) -> Tensor:
+    """:func:`remasking_bound` from ``alpha(t)`` and ``alpha(s)`` already computed (float64)."""
     return ((1 - a_s) / a_t.clamp_min(1e-30)).clamp(0.0, 1.0)
 
 
@@ -168,7 +171,7 @@ def remasking_step(
     """
     a_t = _per_row(schedule.alpha(t).double(), state.dim())
     a_s = _per_row(schedule.alpha(s).double(), state.dim())
-    sig = torch.minimum(sigma.double(), remasking_bound(schedule, t, s, state.dim()))
+    sig = torch.minimum(sigma.double(), _bound(a_t, a_s))
     p_reveal = ((a_s - (1 - sig) * a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
     u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
     masked = state == mask_id

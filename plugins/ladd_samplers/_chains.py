@@ -24,6 +24,7 @@ __all__ = [
     "TokenStep",
     "absorbing_mask_id",
     "ancestral_step",
+    "grid_rows",
     "latent_mode_requires",
     "resolve_latent_mode",
     "time_grid",
@@ -41,6 +42,13 @@ LatentMode = Literal["auto", "none", "sequential", "joint"]
 def time_grid(steps: int, t_final: float, device: torch.device) -> Tensor:
     """Uniform grid ``linspace(1, t_final, steps + 1)`` in float64, shape ``(steps + 1,)``."""
     return torch.linspace(1.0, t_final, steps + 1, dtype=torch.float64, device=device)
+
+
+def grid_rows(ts: Tensor, batch: int, dtype: torch.dtype) -> Tensor:
+    """The grid ``ts (N + 1,)`` as ``(N + 1, B)`` rows of ``dtype``, built once per chain: row ``i`` is time ``i``
+    for every sample (the value ``torch.full((B,), float(ts[i]), dtype=dtype)`` would give, without a host sync
+    per step)."""
+    return ts.to(dtype)[:, None].expand(-1, batch).contiguous()  # (N + 1, B)
 
 
 def ancestral_step(model: LaddModel, generator: torch.Generator) -> TokenStep:

@@ -10,7 +10,7 @@ from pydantic import Field
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import TokenStep, ancestral_step, time_grid
+from ladd_samplers._chains import TokenStep, ancestral_step, grid_rows, time_grid
 
 __all__ = ["AncestralSampler", "time_grid", "token_chain"]
 
@@ -64,28 +64,24 @@ def token_chain(
     """
     proc, device, b = model.process, x.device, x.shape[0]
     step = step or ancestral_step(model, generator)
-    ts = time_grid(cfg.steps, cfg.t_final, device)
+    times = grid_rows(time_grid(cfg.steps, cfg.t_final, device), b, torch.get_default_dtype())  # (N + 1, B)
     use_cache = bool(getattr(cfg, "cache", False)) and not model.backbone.time_conditioned
     nfe, saved = 0, 0
     log_p = None
 
-    def full(v: float) -> torch.Tensor:
-        return torch.full((b,), v, device=device)
-
-    def denoise(x: torch.Tensor, t: float) -> torch.Tensor:
-        logits = model.backbone(x, latents, full(t), t_y, None).token_logits
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        logits = model.backbone(x, latents, t, t_y, None).token_logits
         if logits is None:
             raise ValueError("the token chain needs a backbone that returns token_logits")
         return model.sampling_log_probs(logits, x, cfg.temperature, cfg.top_p)  # (B, L, C)
 
     for i in range(cfg.steps):
-        t, s = float(ts[i]), float(ts[i + 1])
         if log_p is None:
-            log_p = denoise(x, t)
+            log_p = denoise(x, times[i])
             nfe += 1
         else:
             saved += 1
-        x_new = step(x, log_p, i, full(t), full(s))
+        x_new = step(x, log_p, i, times[i], times[i + 1])
         if condition is not None:
             x_new = condition.apply(x_new)
         if not (use_cache and torch.equal(x_new, x)):
@@ -93,7 +89,7 @@ def token_chain(
         x = x_new
     if proc.is_noised(x).any():
         if log_p is None:
-            log_p = denoise(x, cfg.t_final)
+            log_p = denoise(x, torch.full((b,), cfg.t_final, device=device))
             nfe += 1
         else:
             saved += 1

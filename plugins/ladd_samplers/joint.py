@@ -12,7 +12,7 @@ from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
 from ladd_core.numerics import check_finite
-from ladd_samplers._chains import TokenStep, ancestral_step, time_grid
+from ladd_samplers._chains import TokenStep, ancestral_step, grid_rows, time_grid
 
 __all__ = ["JointSampler", "joint_chain"]
 
@@ -74,17 +74,16 @@ def joint_chain(
     proc, latent = model.process, as_protocol(model.latent, JointSampling)
     step = step or ancestral_step(model, generator)
     n, m = cfg.steps, latent_steps
-    ts = time_grid(n, cfg.t_final, device)
-    ts_y = time_grid(m, cfg.t_final, device)
+    tx = grid_rows(time_grid(n, cfg.t_final, device), b, torch.float64)  # (N + 1, B)
+    ty = grid_rows(time_grid(m, cfg.t_final, device), b, torch.float64)  # (M + 1, B)
+    tx32, ty32 = tx.float(), ty.float()  # what the network reads
     y = latent.sample_prior(b, device, generator)
     nfe = 0
 
-    def full(v: torch.Tensor | float) -> torch.Tensor:
-        return torch.full((b,), float(v), device=device, dtype=torch.float64)
-
-    def call(x: torch.Tensor, y: torch.Tensor, t: float, t_y: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def call(x: torch.Tensor, y: torch.Tensor, i: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One network call at token time ``i`` and latent time ``j`` of the grids."""
         nonlocal nfe
-        out = model.backbone(x, latent.network_input(y), full(t).float(), full(t_y).float(), None)
+        out = model.backbone(x, latent.network_input(y), tx32[i], ty32[j], None)
         nfe += 1
         if out.token_logits is None or out.latent_out is None:
             raise ValueError("the joint sampler needs a backbone returning token_logits and latent_out")
@@ -92,15 +91,14 @@ def joint_chain(
         return lp, check_finite(out.latent_out, "latent output")
 
     for i in range(n):
-        j = min(i, m)
-        log_p, latent_out = call(x, y, float(ts[i]), float(ts_y[j]))
+        log_p, latent_out = call(x, y, i, min(i, m))
         if i < m:
-            y = latent.latent_step(y, latent_out, full(ts_y[i]), full(ts_y[i + 1]), generator)
-        x = step(x, log_p, i, full(ts[i]), full(ts[i + 1]))
+            y = latent.latent_step(y, latent_out, ty[i], ty[i + 1], generator)
+        x = step(x, log_p, i, tx[i], tx[i + 1])
         if condition is not None:
             x = condition.apply(x)
-    log_p, latent_out = call(x, y, cfg.t_final, float(ts_y[min(n, m)]))
-    y = latent.latent_finalize(y, latent_out, full(ts_y[min(n, m)]), generator)
+    log_p, latent_out = call(x, y, n, min(n, m))  # tx[n] is t_final
+    y = latent.latent_finalize(y, latent_out, ty[min(n, m)], generator)
     x = proc.finalize(x, log_p, generator)
     if condition is not None:
         x = condition.apply(x)

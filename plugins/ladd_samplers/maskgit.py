@@ -7,10 +7,10 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from ladd_core.components.absorbing import sparse_categorical
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_core.numerics import sample_categorical
 from ladd_samplers._chains import absorbing_mask_id, latent_mode_requires, time_grid
 from ladd_samplers._modes import ModeSamplerConfig, run_in_latent_mode
 
@@ -81,22 +81,22 @@ class MaskGitSampler(Sampler):
         alpha = model.process.schedule.alpha
         ts = time_grid(cfg.steps, cfg.t_final, model.device)
         left = (1 - alpha(ts[1:]).double()) / (1 - alpha(ts[:1]).double()).clamp_min(1e-30)  # (N,)
-        counts: list[torch.Tensor] = []
+        counts: list[torch.Tensor] = []  # (N, B) reveals per step and row, fixed at step 0
+        positions: list[torch.Tensor] = []  # (B, L) position indices, built once
 
         def step(x: torch.Tensor, log_p: torch.Tensor, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
             masked = x == mask_id  # (B, L)
             if i == 0:
-                counts.append(reveal_counts(masked.sum(-1), left))  # (N, B), fixed at the start
-            k = counts[-1][i]  # (B,)
-            cand = sample_categorical(log_p.double().exp(), generator)  # (B, L)
+                counts.append(reveal_counts(masked.sum(-1), left)[:, :, None])  # (N, B, 1)
+                positions.append(torch.arange(x.shape[1], device=x.device).expand_as(x).contiguous())
+            cand = sparse_categorical(log_p, generator)(x, masked)  # (B, L) drawn at masked positions only
             score = self._scores(log_p, cand, generator).masked_fill(~masked, float("-inf"))
             order = torch.argsort(score, dim=-1, descending=True, stable=True)  # (B, L)
-            positions = torch.arange(x.shape[1], device=x.device).expand_as(order).contiguous()  # (B, L)
-            rank = torch.empty_like(order).scatter_(-1, order, positions)  # (B, L) rank of each position
-            reveal = masked & (rank < k[:, None])
+            rank = torch.empty_like(order).scatter_(-1, order, positions[-1])  # (B, L) rank of each position
+            reveal = masked & (rank < counts[-1][i])
             return torch.where(reveal, cand, x)
 
         out = run_in_latent_mode("maskgit", model, cfg, x, cond, generator, step)
         if counts:
-            out.info["reveals"] = counts[-1].sum(-1).tolist()  # per step, summed over the batch
+            out.info["reveals"] = counts[-1][..., 0].sum(-1).tolist()  # per step, summed over the batch
         return out

@@ -11,7 +11,7 @@ from ladd_core.components.latent_protocols import SequentialSampling, as_protoco
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import time_grid
+from ladd_samplers._chains import grid_rows, time_grid
 from ladd_samplers.ancestral import token_chain
 
 __all__ = ["SequentialSampler", "latent_first"]
@@ -84,13 +84,10 @@ def latent_first(
         if y is not None:
             return y, 1
 
-    def full(v: torch.Tensor | float) -> torch.Tensor:
-        return torch.full((b,), float(v), device=device, dtype=torch.float64)
-
-    ts_y = time_grid(latent_steps, t_final, device)
+    ty = grid_rows(time_grid(latent_steps, t_final, device), b, torch.float64)  # (M + 1, B)
     y = latent.sample_prior(b, device, generator)
     for j in range(latent_steps):
-        out = latent.predict_latent(nets, y, full(ts_y[j]), tokens)
-        y = latent.latent_step(y, out, full(ts_y[j]), full(ts_y[j + 1]), generator)
-    out = latent.predict_latent(nets, y, full(ts_y[latent_steps]), tokens)
-    return latent.latent_finalize(y, out, full(ts_y[latent_steps]), generator), latent_steps + 1
+        out = latent.predict_latent(nets, y, ty[j], tokens)
+        y = latent.latent_step(y, out, ty[j], ty[j + 1], generator)
+    out = latent.predict_latent(nets, y, ty[latent_steps], tokens)
+    return latent.latent_finalize(y, out, ty[latent_steps], generator), latent_steps + 1

@@ -11,7 +11,7 @@ from ladd_core.components.absorbing import remasking_bound, remasking_step, spar
 from ladd_core.conditioning import Condition
 from ladd_core.testing.toys import build_tiny_model
 from ladd_samplers.maskgit import reveal_counts
-from tests.core.test_sampler_oracle import L, V, _hist, _target, oracle_model
+from tests.core.test_sampler_oracle import STATES, L, V, _hist, _target, oracle_model
 
 
 @pytest.fixture()
@@ -30,6 +30,19 @@ def test_maskgit_random_order_one_reveal_per_step_is_exact(components, model):
     out = s.sample(model, 3000, generator=torch.Generator().manual_seed(0))
     assert out.nfe == L and out.info["reveals"] == [3000] * L
     assert chisquare(_hist(out.tokens), _target() * 3000).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("order", ["random", "confidence"])
+def test_maskgit_one_step_draws_each_masked_position_from_its_marginal(components, model, order):
+    """N = 1 reveals every position at once: the candidates, drawn only at masked positions (float64, a
+    stream that skips the revealed ones), must follow the product of the per-position marginals."""
+    out = _sampler(components, "maskgit", steps=1, order=order).sample(
+        model, 4000, generator=torch.Generator().manual_seed(3)
+    )
+    onehot = torch.nn.functional.one_hot(STATES, V).double()
+    marg = torch.einsum("s,slv->lv", _target(), onehot)  # (L, V)
+    prod = marg[0][STATES[:, 0]] * marg[1][STATES[:, 1]] * marg[2][STATES[:, 2]]
+    assert chisquare(_hist(out.tokens), prod * 4000).pvalue > 1e-3
 
 
 def test_maskgit_confidence_order_is_biased_toward_likely_sequences(components, model):

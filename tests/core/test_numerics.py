@@ -29,6 +29,10 @@ def test_sample_categorical_rejects_bad_rows():
         sample_categorical(torch.zeros(2, 3))
     with pytest.raises(NonFiniteError):
         sample_categorical(torch.tensor([[float("nan"), 1.0]]))
+    with pytest.raises(NonFiniteError):
+        sample_categorical(torch.tensor([[float("inf"), 1.0]]))
+    with pytest.raises(NonFiniteError):
+        sample_categorical(torch.tensor([[0.5, 0.5], [-1.0, 0.0]]))  # clamped to 0: a row with no mass
 
 
 def test_temperature_and_top_p():

@@ -43,7 +43,7 @@ def test_linear_weight_is_one_over_t(components):
     assert torch.allclose(s.masked_elbo_weight(t), 1 / t)
 
 
-@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf"), float("-inf")])
 def test_out_of_domain_raises(components, bad):
     s = _schedule(components, "linear")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):

@@ -1,0 +1,39 @@
+"""The sampling benchmark's call counting, and the time rows the chains build once."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ladd_core.build import build_sampler
+from ladd_core.testing.toys import build_tiny_model
+from ladd_samplers._chains import grid_rows, time_grid
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from sampling_speed import CallCounter, measure
+
+
+def test_grid_rows_hold_the_values_full_gave_per_step():
+    ts = time_grid(7, 1e-5, torch.device("cpu"))
+    for dtype in (torch.float32, torch.float64):
+        rows = grid_rows(ts, 3, dtype)  # (N + 1, B)
+        assert rows.shape == (8, 3) and rows.is_contiguous()
+        for i in range(8):
+            assert torch.equal(rows[i], torch.full((3,), float(ts[i]), dtype=dtype))
+
+
+@pytest.mark.parametrize("name", ["ancestral", "maskgit", "remdm"])
+def test_counted_calls_are_the_nfe_and_the_forward_is_restored(components, name):
+    model = build_tiny_model(components, {"name": "none"}, vocab_size=5, seq_len=6).model.eval()
+    cls = components.get("sampler", name)
+    sampler = build_sampler(components, cls.Config(steps=4, cache=False))
+    with CallCounter(model.backbone) as counter:
+        out = sampler.sample(model, 2, generator=torch.Generator().manual_seed(0))
+    assert counter.calls == out.nfe
+    assert "forward" not in vars(model.backbone)  # the wrapper is gone
+    r = measure(model, sampler, 2, turns=1, clock=time.perf_counter, device=torch.device("cpu"))
+    assert r["calls"] == {"token": out.nfe} and r["ideal"] > 0 and r["sample"] > 0
