@@ -81,6 +81,10 @@ class VQProcess(AbsorbingLatent):
     def context_share(self) -> float:
         return self.config.code_context
 
+    @property
+    def latent_rows(self) -> float:
+        return self.config.code_loss_rows
+
     def plan(self, stage: int, nets: Networks) -> TrainPlan:
         """Joint, or (``target: sequential``) tokens from clean codes + codes from the all-mask ``x``.
 
