@@ -528,7 +528,8 @@ def test_batched_sequential_call_matches_two_calls() -> None:
         if len(grads) == 1:
             ref = out
     assert out.latent_nelbo is not None and ref.latent_nelbo is not None
-    assert abs(float(out.loss.detach() - ref.loss.detach())) < 1e-6 and torch.allclose(out.latent_nelbo, ref.latent_nelbo, atol=1e-6)
+    assert abs(float(out.loss.detach() - ref.loss.detach())) < 1e-6
+    assert torch.allclose(out.latent_nelbo, ref.latent_nelbo, atol=1e-6)
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
 
 
@@ -544,7 +545,7 @@ def test_code_loss_rows_sub_batch() -> None:
         model.set_stage(2)
         model.train()
         seen: list[int] = []
-        hook = model.backbone.register_forward_hook(lambda m, a, o: seen.append(a[0].shape[0]))
+        hook = model.backbone.register_forward_hook(lambda m, a, o, seen=seen: seen.append(a[0].shape[0]))
         out = model.loss(batch, torch.Generator().manual_seed(1))
         hook.remove()
         assert seen == [8 + int(8 * rows)] and torch.isfinite(out.loss)
