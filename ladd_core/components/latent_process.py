@@ -99,6 +99,15 @@ class DiffusedLatent(LatentChannel):
         """Share of sequential latent passes (joint network) that read ``x_t`` at ``t_x`` instead of all masks."""
         return 0.0
 
+    @property
+    def latent_rows(self) -> float:
+        """Share of the rows (the leading ones) whose latent a sequential training step predicts; 1 = all.
+
+        Below 1 the latent loss of those rows is rescaled to an unbiased estimate of the batch mean (a
+        cheaper, noisier latent gradient); evaluation always predicts every row.
+        """
+        return 1.0
+
     def plan(self, stage: int, nets: Networks) -> TrainPlan:
         """The calls of a training step in ``stage`` (default: one joint call)."""
         return TrainPlan()

@@ -12,9 +12,10 @@
 4. the network calls: *joint* -- one ``backbone(x_t, y_t, t_x, t_y)``; *sequential* -- the token pass
    ``backbone(x_t, y_0, t_x, 0)`` and, with the latent term on, a latent pass: the latent denoiser on
    ``(y_t, t_y)``, or the joint network fed the all-mask token state at ``t_x = 1`` (a
-   ``channel.context_share`` of the examples read ``x_t`` at ``t_x`` instead);
-5. ``channel.latent_loss(step)`` and the :class:`~ladd_core.components.latents.LatentTrainOutput`
-   (latent loss + the encoding's regulariser).
+   ``channel.context_share`` of the examples read ``x_t`` at ``t_x`` instead), batched with the token pass
+   into one call; in training the latent pass covers the first ``channel.latent_rows`` share of the rows;
+5. ``channel.latent_loss(step)`` (on those rows, rescaled to an unbiased batch mean) and the
+   :class:`~ladd_core.components.latents.LatentTrainOutput` (latent loss + the encoding's regulariser).
 
 The order of the random draws is fixed (encoding, dropout, times, forward sample, context), so that a
 seed gives the same numbers.
@@ -42,6 +43,7 @@ __all__ = [
     "NoisedLatent",
     "TrainPlan",
     "draw_latent_times",
+    "latent_rows",
     "train_latent",
 ]
 
@@ -154,20 +156,10 @@ def _dropped(v: Tensor, kf: Tensor | None) -> Tensor:
     return v if kf is None else v * kf
 
 
-def _latent_pass(
-    channel: DiffusedLatent,
-    nets: Networks,
-    noised: NoisedLatent,
-    t_y: Tensor,
-    x_t: Tensor,
-    t_x: Tensor,
-    generator: torch.Generator | None,
-) -> Tensor | None:
-    """The latent prediction of a sequential step (the second call), as the sequential sampler makes it."""
-    if channel.latent_network == "denoiser":
-        if nets.latent_denoiser is None:
-            raise ValueError(f"the sequential schedule of {type(channel).__name__} needs model.latent_denoiser")
-        return nets.latent_denoiser(None, noised.input, None, t_y).latent_out
+def _code_context(
+    channel: DiffusedLatent, nets: Networks, x_t: Tensor, t_x: Tensor, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor]:
+    """The token state ``(B, L)`` and ``t_x (B,)`` the joint network's latent pass reads, as the sampler feeds it."""
     if nets.token_prior is None:
         raise ValueError("sequential training needs Networks.token_prior (the all-mask token state)")
     b, length = x_t.shape
@@ -177,7 +169,87 @@ def _latent_pass(
         use_x_t = torch.rand(b, generator=generator, device=x_t.device) < channel.context_share  # (B,)
         prior = torch.where(use_x_t[:, None], x_t, prior)  # (B, L)
         t_ctx = torch.where(use_x_t, t_x, t_ctx)
-    return nets.backbone(prior, noised.input, t_ctx, t_y, None).latent_out
+    return prior, t_ctx
+
+
+def latent_rows(channel: DiffusedLatent, batch: int) -> int:
+    """How many (leading) rows the latent pass of a sequential training step predicts: ``latent_rows`` of ``B``."""
+    share = channel.latent_rows if channel.training else 1.0
+    return batch if share >= 1.0 else min(batch, max(1, round(share * batch)))
+
+
+def _sequential_calls(
+    channel: DiffusedLatent,
+    nets: Networks,
+    clean: CleanLatent,
+    noised: NoisedLatent | None,
+    t_y: Tensor | None,
+    batch: LatentBatch,
+) -> tuple[Tensor | None, Tensor | None]:
+    """Token logits ``(B, L, C)`` from the clean latent at ``t_y = 0``, and the latent prediction of the first
+    :func:`latent_rows` rows ``(m, K, d_out)`` (``None`` without a latent term), as the sequential sampler calls.
+
+    The latent denoiser is a second network; the joint network makes both passes in ONE call on ``B + m``
+    rows (token rows first, then the latent pass on the all-mask token state at ``t_x = 1``, every key
+    visible): the same per-row math as two calls (backbones are row-independent), half the op launches.
+    """
+    x_t, t_x, attention_mask = batch.x_t, batch.t_x, batch.attention_mask
+    zeros = torch.zeros_like(t_x)
+    if noised is None or t_y is None:
+        return nets.backbone(x_t, clean.input, t_x, zeros, attention_mask).token_logits, None
+    b = x_t.shape[0]
+    m = latent_rows(channel, b)
+    if channel.latent_network == "denoiser":
+        if nets.latent_denoiser is None:
+            raise ValueError(f"the sequential schedule of {type(channel).__name__} needs model.latent_denoiser")
+        token_logits = nets.backbone(x_t, clean.input, t_x, zeros, attention_mask).token_logits
+        return token_logits, nets.latent_denoiser(None, noised.input[:m], None, t_y[:m]).latent_out
+    prior, t_ctx = _code_context(channel, nets, x_t, t_x, batch.generator)
+    visible = torch.ones(m, x_t.shape[1], dtype=torch.bool, device=x_t.device)  # (m, L), all keys, as with no mask
+    mask = None if attention_mask is None else torch.cat([attention_mask.to(torch.bool), visible])  # (B + m, L)
+    out = nets.backbone(
+        torch.cat([x_t, prior[:m]]),  # (B + m, L)
+        torch.cat([clean.input, noised.input[:m]]),  # (B + m, K, input_dim)
+        torch.cat([t_x, t_ctx[:m]]),
+        torch.cat([zeros, t_y[:m]]),
+        mask,
+    )
+    token_logits = None if out.token_logits is None else out.token_logits[:b]
+    return token_logits, None if out.latent_out is None else out.latent_out[b:]
+
+
+def _head(step: LatentStep, m: int) -> LatentStep:
+    """The first ``m`` rows of ``step`` (those whose latent was predicted)."""
+    assert step.noised is not None and step.times is not None
+    c, n, t = step.clean, step.noised, step.times
+    return LatentStep(
+        CleanLatent(c.value[:m], c.input[:m], c.reg, c.logs, c.aux),
+        NoisedLatent(n.state[:m], n.input[:m], n.noise[:m]),
+        LatentTimes(t.t[:m], t.inv_density[:m], t.t_lo),
+        step.latent_out,
+        step.keep[:m],
+        step.attention_mask[:m],
+        step.stage,
+        step.plan,
+    )
+
+
+def _latent_terms(channel: DiffusedLatent, step: LatentStep) -> LatentLoss:
+    """``channel.latent_loss``; with a latent pass on ``m < B`` rows, their terms scaled by ``B / m`` (0 elsewhere).
+
+    The rows are the leading ones of a batch whose rows, times and draws are exchangeable, so the scaled
+    mean over the batch is an unbiased estimate of the full-batch mean.
+    """
+    b = step.keep.shape[0]
+    m = b if step.latent_out is None else step.latent_out.shape[0]
+    if m == b:
+        return channel.latent_loss(step)
+    terms = channel.latent_loss(_head(step, m))
+
+    def spread(v: Tensor) -> Tensor:  # (m,) -> (B,)
+        return torch.cat([v * (b / m), v.new_zeros(b - m)])
+
+    return LatentLoss(spread(terms.loss), None if terms.nelbo is None else spread(terms.nelbo), terms.logs)
 
 
 def train_latent(channel: DiffusedLatent, nets: Networks, batch: LatentBatch, *, stage: int = 1) -> LatentTrainOutput:
@@ -203,13 +275,14 @@ def train_latent(channel: DiffusedLatent, nets: Networks, batch: LatentBatch, *,
         out = nets.backbone(x_t, noised.input, t_x, times.t, attention_mask)
         token_logits, latent_out = out.token_logits, out.latent_out
     else:
-        token_logits = nets.backbone(x_t, clean.input, t_x, torch.zeros_like(t_x), attention_mask).token_logits
         if plan.latent:
             assert noised is not None and times is not None, "a latent term needs the latent drawn"
-            latent_out = _latent_pass(channel, nets, noised, times.t, x_t, t_x, generator)
+        latent_on = noised if plan.latent else None
+        t_y = None if times is None else times.t
+        token_logits, latent_out = _sequential_calls(channel, nets, clean, latent_on, t_y, batch)
     if token_logits is None:
         raise ValueError("the token network returned no token_logits")
     step = LatentStep(clean, noised, times, latent_out, keep, attention_mask, stage, plan)
-    terms = channel.latent_loss(step)
+    terms = _latent_terms(channel, step)
     loss = terms.loss if clean.reg is None else terms.loss + clean.reg
     return LatentTrainOutput(token_logits, loss, terms.nelbo, {**clean.logs, **terms.logs})

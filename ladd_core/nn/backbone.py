@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ladd_core.components.attention import AttentionBackend
 from ladd_core.components.backbones import Backbone, BackboneConfig, BackboneOutput, BackboneSpec
 from ladd_core.nn.blocks import JointTransformerBlock, Rope, TransformerBlock, check_heads
-from ladd_core.nn.rope import rope_cache
+from ladd_core.nn.rope import rope_table
 
 __all__ = ["BackboneInputs", "Streams", "TransformerBackbone", "TransformerBackboneConfig"]
 
@@ -97,7 +97,7 @@ class TransformerBackbone(Backbone):
     def rope_table(self, n: int, device: torch.device) -> Rope:
         """RoPE tables for positions ``0..n-1``, each ``(n, Dh)``."""
         c = self.config
-        return rope_cache(torch.arange(n, device=device), c.hidden // c.heads, c.rope_base)  # 2 x (n, Dh)
+        return rope_table(n, c.hidden // c.heads, device, c.rope_base)  # 2 x (n, Dh), computed once
 
     @abstractmethod
     def streams(self, inputs: BackboneInputs) -> Streams:

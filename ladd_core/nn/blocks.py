@@ -15,11 +15,19 @@ import torch
 from torch import Tensor, nn
 
 from ladd_core.components.attention import AttentionBackend
-from ladd_core.nn.attention import attention, merge_heads, split_heads
+from ladd_core.nn.attention import attention, merge_heads
 from ladd_core.nn.conditioning import ada_ln, modulate
 from ladd_core.nn.rope import apply_rope
 
-__all__ = ["FinalLayer", "JointTransformerBlock", "Mlp", "TransformerBlock", "check_heads", "embed_mlp"]
+__all__ = [
+    "FinalLayer",
+    "JointTransformerBlock",
+    "Mlp",
+    "TransformerBlock",
+    "check_heads",
+    "embed_mlp",
+    "heads_qkv",
+]
 
 Rope = tuple[Tensor, Tensor]
 """``(cos, sin)`` tables from :func:`~ladd_core.nn.rope.rope_cache`."""
@@ -40,6 +48,20 @@ def embed_mlp(in_dim: int, hidden: int) -> nn.Sequential:
     embedding invariant to the scale of the input vector (which may carry the noise level).
     """
     return nn.Sequential(nn.Linear(in_dim, 4 * hidden), nn.SiLU(), nn.Linear(4 * hidden, hidden))
+
+
+def heads_qkv(qkv: Tensor, heads: int, rope: Rope | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Queries, keys, values ``(B, H, L, Dh)`` of the projections ``qkv (B, L, 3*H*Dh)`` (``[q | k | v]``).
+
+    With ``rope`` the queries and keys are rotated in one pass (one set of elementwise ops, not two).
+    """
+    b, n, d3 = qkv.shape
+    qkv = qkv.view(b, n, 3, heads, d3 // (3 * heads)).permute(2, 0, 3, 1, 4)  # (3, B, H, L, Dh)
+    if rope is None:
+        q, k, v = qkv.unbind(0)
+        return q, k, v
+    q, k = apply_rope(qkv[:2], *rope).unbind(0)  # (B, H, L, Dh) each
+    return q, k, qkv[2]
 
 
 class Mlp(nn.Module):
@@ -70,7 +92,7 @@ class TransformerBlock(nn.Module):
     branches, so a fresh block is the identity map.  Without ``cond_dim`` it is a
     plain pre-LN block (affine LayerNorms, no gates).
 
-    The steps of :meth:`forward` (:meth:`modulation`, :meth:`qkv_heads`,
+    The steps of :meth:`forward` (:meth:`modulation`, :meth:`project_qkv`,
     :meth:`attention_residual`, :meth:`mlp_residual`) are public so that a block
     attending jointly over several streams (:class:`JointTransformerBlock`) can use
     one block per stream as the owner of that stream's weights.
@@ -124,15 +146,20 @@ class TransformerBlock(nn.Module):
             raise ValueError("this block uses adaLN (cond_dim was given) and needs a cond tensor")
         return list(self.ada_ln(cond).unsqueeze(1).chunk(6, dim=-1))  # 6 x (B, 1, D)
 
-    def qkv_heads(self, x: Tensor, shift: Tensor | None, scale: Tensor | None) -> list[Tensor]:
-        """Queries, keys and values of the (modulated) first LayerNorm of ``x (B, L, D)``: 3 x ``(B, H, L, Dh)``."""
+    def project_qkv(self, x: Tensor, shift: Tensor | None, scale: Tensor | None) -> Tensor:
+        """The ``[q | k | v]`` projection ``(B, L, 3D)`` of the (modulated) first LayerNorm of ``x (B, L, D)``."""
         h = self.norm1(x)
         if shift is not None and scale is not None:
             h = modulate(h, shift, scale)
-        return [split_heads(z, self.heads) for z in self.qkv(h).chunk(3, dim=-1)]  # 3 x (B, H, L, Dh)
+        return self.qkv(h)
+
+    def qkv_heads(self, x: Tensor, shift: Tensor | None, scale: Tensor | None) -> list[Tensor]:
+        """Queries, keys and values of the (modulated) first LayerNorm of ``x (B, L, D)``: 3 x ``(B, H, L, Dh)``."""
+        return list(heads_qkv(self.project_qkv(x, shift, scale), self.heads))
 
     def _residual(self, x: Tensor, branch: Tensor, gate: Tensor | None) -> Tensor:
-        branch = self.dropout(branch)
+        if self.dropout.p > 0:  # p = 0: skip the (identity) dropout call
+            branch = self.dropout(branch)
         return x + branch if gate is None else x + gate * branch
 
     def attention_residual(self, x: Tensor, heads_out: Tensor, gate: Tensor | None) -> Tensor:
@@ -165,9 +192,7 @@ class TransformerBlock(nn.Module):
             ``(B, L, D)``.
         """
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond)
-        q, k, v = self.qkv_heads(x, shift1, scale1)  # 3 x (B, H, L, Dh)
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        q, k, v = heads_qkv(self.project_qkv(x, shift1, scale1), self.heads, rope)  # 3 x (B, H, L, Dh)
         out = merge_heads(attention(q, k, v, key_mask, self.attn_backend))  # (B, L, D)
         x = self.attention_residual(x, out, gate1)
         return self.mlp_residual(x, shift2, scale2, gate2)
@@ -222,9 +247,8 @@ class JointTransformerBlock(nn.Module):
         """
         blocks: list[TransformerBlock] = [getattr(self, name) for name in self.streams]
         mods = [blk.modulation(cond) for blk in blocks]  # per stream 6 x (B, 1, D)
-        qkvs = [blk.qkv_heads(x, m[0], m[1]) for blk, x, m in zip(blocks, xs, mods)]  # 3 x (B, H, L_s, Dh) each
-        q, k, v = (torch.cat(parts, dim=2) for parts in zip(*qkvs))  # 3 x (B, H, sum L_s, Dh)
-        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        qkv = torch.cat([blk.project_qkv(x, m[0], m[1]) for blk, x, m in zip(blocks, xs, mods)], dim=1)  # (B, N, 3D)
+        q, k, v = heads_qkv(qkv, self.heads, rope)  # 3 x (B, H, N = sum L_s, Dh)
         out = merge_heads(attention(q, k, v, key_mask, self.attn_backend))  # (B, sum L_s, D)
         outs = out.split([x.shape[1] for x in xs], dim=1)  # (B, L_s, D) each
         xs = [blk.attention_residual(x, o, m[2]) for blk, x, o, m in zip(blocks, xs, outs, mods)]

@@ -5,10 +5,12 @@ Shape letters: ``B`` batch, ``H`` heads, ``L`` positions, ``Dh`` head width.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
-__all__ = ["apply_rope", "rope_cache"]
+__all__ = ["apply_rope", "rope_cache", "rope_table"]
 
 
 def rope_cache(positions: Tensor, head_dim: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
@@ -34,6 +36,22 @@ def rope_cache(positions: Tensor, head_dim: int, base: float = 10000.0) -> tuple
     angles = positions.to(torch.float32).unsqueeze(-1) * inv_freq  # (..., L, Dh/2)
     angles = torch.cat([angles, angles], dim=-1)  # (..., L, Dh)
     return angles.cos(), angles.sin()
+
+
+@functools.lru_cache(maxsize=32)
+def _table(n: int, head_dim: int, base: float, device: torch.device) -> tuple[Tensor, Tensor]:
+    with torch.inference_mode(False), torch.no_grad():  # plain tensors, usable in training and sampling
+        return rope_cache(torch.arange(n, device=device), head_dim, base)
+
+
+def rope_table(n: int, head_dim: int, device: torch.device, base: float = 10000.0) -> tuple[Tensor, Tensor]:
+    """:func:`rope_cache` of positions ``0..n-1``, each ``(n, Dh)``, computed once per arguments (read-only).
+
+    Under ``torch.compile`` the tables are computed in the graph instead (never cached from a trace).
+    """
+    if torch.compiler.is_compiling():
+        return rope_cache(torch.arange(n, device=device), head_dim, base)
+    return _table(n, head_dim, float(base), torch.device(device))
 
 
 def _rotate_half(x: Tensor) -> Tensor:

@@ -34,6 +34,9 @@ def build_optimizer(
         lr=cfg.lr,
         betas=cfg.betas,
         eps=1e-8,
+        # foreach: one multi-tensor op per update step instead of ~10 per parameter tensor (CPU defaults to the
+        # per-tensor loop); bitwise the same updates
+        foreach=True,
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     return opt, sched

@@ -77,7 +77,7 @@ class GaussianProcess(DiffusedLatent):
         if nets.latent_denoiser is None:
             return TrainPlan()
         on = latent_phase(self.config.two_stage, stage) or self.bound_valid(sequential=True)
-        return TrainPlan(joint=False, latent=on, draw=True)  # t_y and y_t are drawn even when unused, as always
+        return TrainPlan(joint=False, latent=on, draw=on)  # no unused t_y / y_t (nothing draws after them)
 
     def latent_times(self, t: Tensor, independent: bool) -> LatentTimes:
         """Independent times shifted by ``time_shift`` (``t' = a t / (1 + (a-1) t)``), with the density's Jacobian."""

@@ -106,6 +106,17 @@ class VQLatent(VQProcess):
             ),
         )
 
+        code_loss_rows: float = Field(
+            1.0,
+            gt=0.0,
+            le=1.0,
+            description=(
+                "target=sequential: share of each training batch's rows that get the code pass (and the code "
+                "loss, rescaled to an unbiased batch mean); below 1 the code pass costs less, its gradient is "
+                "noisier (1 = every row, as before; eval always uses every row)"
+            ),
+        )
+
         prompt_codes: Literal["chain", "encoder"] = Field(
             "chain",
             description=(

@@ -81,6 +81,10 @@ class VQProcess(AbsorbingLatent):
     def context_share(self) -> float:
         return self.config.code_context
 
+    @property
+    def latent_rows(self) -> float:
+        return self.config.code_loss_rows
+
     def plan(self, stage: int, nets: Networks) -> TrainPlan:
         """Joint, or (``target: sequential``) tokens from clean codes + codes from the all-mask ``x``.
 
@@ -119,7 +123,7 @@ class VQProcess(AbsorbingLatent):
             z_e = self.proj(self.encoder(x0, attn, hide))  # (B, K, D)
         vq = self.quantizer(z_e, update=self.training and learn, generator=generator)
         logs: dict[str, Tensor | float] = {
-            "vq_loss": float(vq.commit_loss.detach().mean()),
+            "vq_loss": vq.commit_loss.detach().mean(),  # a tensor: reduced only when logged
             "vq_utilisation": vq.utilisation,
             "vq_perplexity": vq.perplexity,
             "vq_unique_fraction": vq.unique_fraction,
@@ -147,12 +151,11 @@ class VQProcess(AbsorbingLatent):
         else:
             code_loss = cfg.latent_weight * nll.sum(-1) / k
         logs: dict[str, Tensor | float] = {"code_loss": code_loss.detach().mean()}
-        n_masked = masked.sum()
-        if int(n_masked) > 0:
-            with torch.no_grad():
-                hit = (log_p.argmax(-1) == c0) & masked
-                logs["code_nll"] = nll.detach().sum() / n_masked
-                logs["code_acc"] = hit.sum() / n_masked
+        n_masked = masked.sum().clamp_min(1)  # no host sync: 0 / 1 when no code is masked
+        with torch.no_grad():
+            hit = (log_p.argmax(-1) == c0) & masked
+            logs["code_nll"] = nll.detach().sum() / n_masked
+            logs["code_acc"] = hit.sum() / n_masked
         return LatentLoss(code_loss, (weight * nll.sum(-1)).detach(), logs)
 
     # -- sampling API --------------------------------------------------------------

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from ladd_core.components.encoders import Encoder, EncoderConfig
-from ladd_core.nn import FinalLayer, TransformerBlock, check_heads, rope_cache
+from ladd_core.nn import FinalLayer, TransformerBlock, check_heads, rope_table
 
 __all__ = ["TransformerEncoder", "last_real_positions"]
 
@@ -98,7 +98,7 @@ class TransformerEncoder(Encoder):
         h = self.embed(x0)  # (B, L, D)
         if hide is not None:
             h = h * (~hide.to(torch.bool)).unsqueeze(-1).to(h.dtype)  # (B, L, D), hidden rows zeroed
-        rope = rope_cache(torch.arange(x0.shape[1], device=x0.device), c.hidden // c.heads)  # 2 x (L, Dh)
+        rope = rope_table(x0.shape[1], c.hidden // c.heads, x0.device)  # 2 x (L, Dh)
         for block in self.blocks:
             h = block(h, rope=rope, key_mask=mask)  # (B, L, D)
         index, valid = last_real_positions(mask, c.num_slots)  # (B, K) each

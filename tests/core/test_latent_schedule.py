@@ -17,6 +17,7 @@ from ladd_core.components.latent_process import (
     NoisedLatent,
     TrainPlan,
 )
+from ladd_core.components.latent_schedule import latent_rows
 from ladd_core.components.latents import LatentBatch, LatentConfig, Networks
 
 B, L, K, D = 6, 5, 2, 3
@@ -105,10 +106,16 @@ def test_sequential_step_reads_the_clean_latent_then_predicts_it() -> None:
 
 
 def test_sequential_step_on_the_joint_network_reads_the_token_prior() -> None:
+    """One call on 2B rows: the token pass (x_t, clean latent, t_y = 0), then the latent pass (prior, y_t, t_x = 1)."""
     net = Net()
     prior = Networks(net, None, lambda b, n, dev: torch.full((b, n), 7, dtype=torch.long))  # type: ignore[arg-type]
-    _run(FakeLatent(TrainPlan(joint=False)), prior)
-    assert bool((net.calls[1]["tokens"] == 7).all()) and bool((net.calls[1]["t_x"] == 1).all())
+    ch = FakeLatent(TrainPlan(joint=False))
+    _, t_x = _run(ch, prior)
+    (call,) = net.calls
+    assert call["tokens"].shape == (2 * B, L) and bool((call["tokens"][B:] == 7).all())
+    assert torch.equal(call["t_x"], torch.cat([t_x, torch.ones(B)])) and bool((call["t_y"][:B] == 0).all())
+    assert torch.equal(call["latents"][:B], torch.ones(B, K, D)) and bool((call["latents"][B:] > 1).all())
+    assert ch.steps[-1].latent_out is not None and ch.steps[-1].latent_out.shape[0] == B
     with pytest.raises(ValueError, match="token_prior"):
         _run(FakeLatent(TrainPlan(joint=False)), Networks(Net()))  # type: ignore[arg-type]
 
@@ -128,3 +135,53 @@ def test_latent_dropout_zeroes_clean_and_noised_latents() -> None:
     assert 0 < int(keep.sum()) < B
     assert bool((net.calls[0]["latents"][~keep] == 0).all()) and bool((net.calls[0]["latents"][keep] > 1).all())
     assert bool((ch.steps[-1].clean.value[~keep] == 0).all())
+
+
+class RowLoss(FakeLatent):
+    """Its latent loss per row is the row's latent time (so a sub-batch's rescaled mean is checkable)."""
+
+    def __init__(self, rows: float) -> None:
+        super().__init__(TrainPlan(joint=False), clocks="independent")
+        self._rows = rows
+
+    @property
+    def latent_rows(self) -> float:
+        return self._rows
+
+    def latent_loss(self, step: LatentStep) -> LatentLoss:
+        self.steps.append(step)
+        assert step.times is not None and step.latent_out is not None
+        assert step.latent_out.shape[0] == step.times.t.shape[0] == step.keep.shape[0]
+        return LatentLoss(step.times.t.clone(), step.times.t.clone(), {})
+
+
+@pytest.mark.parametrize("network", ["joint", "denoiser"])
+def test_latent_rows_predicts_the_leading_rows_and_rescales_their_loss(network: str) -> None:
+    """``latent_rows < 1``: the latent pass and loss on the first m rows, scaled by B/m; 1 is the full loss."""
+    full = RowLoss(1.0)
+    full.latent_network = network  # type: ignore[misc]
+    net = Net()
+    nets = Networks(net, Net(), lambda b, n, dev: torch.full((b, n), 7, dtype=torch.long))  # type: ignore[arg-type]
+    out_full, _ = _run(full, nets)
+    t_y = full.steps[-1].times.t  # type: ignore[union-attr]
+    assert torch.equal(out_full.latent_loss, t_y + 0.5)  # + the encoding's regulariser
+    half = RowLoss(0.5)
+    half.latent_network = network  # type: ignore[misc]
+    out_half, _ = _run(half, nets)
+    m = B // 2
+    assert half.steps[-1].latent_out.shape[0] == m  # type: ignore[union-attr]
+    assert torch.equal(half.steps[-1].times.t, t_y[:m])  # type: ignore[union-attr]  # same draws, leading rows
+    expected = torch.cat([t_y[:m] * (B / m), torch.zeros(B - m)])
+    assert torch.allclose(out_half.latent_loss, expected + 0.5) and torch.allclose(out_half.latent_nelbo, expected)
+    if network == "joint":
+        assert net.calls[-1]["tokens"].shape == (B + m, L)
+    assert latent_rows(half.train(), B) == m and latent_rows(half.eval(), B) == B  # eval: every row
+
+
+def test_latent_rows_is_unbiased() -> None:
+    """Over many seeds the mean of the sub-batch estimate matches the full-batch mean."""
+    full, half = RowLoss(1.0), RowLoss(0.5)
+    nets = Networks(Net(), None, lambda b, n, dev: torch.full((b, n), 7, dtype=torch.long))  # type: ignore[arg-type]
+    a = torch.stack([_run(full, nets, seed)[0].latent_loss.mean() for seed in range(300)])
+    h = torch.stack([_run(half, nets, seed)[0].latent_loss.mean() for seed in range(300)])
+    assert torch.isfinite(h).all() and abs(float(h.mean() - a.mean())) < 4 * float(h.std()) / 300**0.5

@@ -226,14 +226,16 @@ def test_sequential_target_trains_the_sequential_bound() -> None:
     assert torch.equal(bb.calls[0]["tokens"], x_t)
     bb.calls.clear()
     out2 = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(1)), stage=2)
-    assert len(bb.calls) == 2 and out2.logs["code_loss"] > 0 and out2.latent_nelbo is not None
-    code_call = bb.calls[1]
+    assert len(bb.calls) == 1 and out2.logs["code_loss"] > 0 and out2.latent_nelbo is not None
+    (call,) = bb.calls  # one call: 8 token rows, then 8 code rows
+    code_call = {k: v[8:] for k, v in call.items() if v is not None}
+    assert torch.equal(call["tokens"][:8], x_t) and bool((call["t_y"][:8] == 0).all())
     assert bool((code_call["tokens"] == V).all()) and bool((code_call["t_x"] == 1).all())
     assert bool((code_call["t_y"] > 0).all())
     ch.eval()
     bb.calls.clear()
     out_eval = ch.training_forward(nets, LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(2)), stage=1)
-    assert len(bb.calls) == 2 and out_eval.latent_nelbo is not None  # the bound is reported in every stage
+    assert len(bb.calls) == 1 and out_eval.latent_nelbo is not None  # the bound is reported in every stage
     with pytest.raises(ValueError, match="token_prior"):
         ch.training_forward(Networks(bb), LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(2)), stage=1)
 
@@ -458,7 +460,8 @@ def test_code_context_conditions_the_code_pass_on_a_masked_x(share: float) -> No
             seen.clear()
             model.train(training)
             model.loss(batch, torch.Generator().manual_seed(1))
-            (x_tok, t_tok), (x_code, t_code) = seen  # token pass, then code pass
+            ((x, t),) = seen  # one call: the token pass's 6 rows, then the code pass's
+            (x_tok, x_code), (t_tok, t_code) = x.split(6), t.split(6)
             reads_x_t = training and share == 1.0
             assert torch.equal(x_code, x_tok) == reads_x_t
             assert bool((x_code == 2).all()) != reads_x_t  # otherwise the all-mask sequence
@@ -485,3 +488,69 @@ def test_prompt_codes_from_the_encoder_of_the_visible_tokens() -> None:
         enc.latent.proj(enc.latent.encoder(x_other, torch.ones_like(visible), ~visible))
     )
     assert torch.equal(again, codes)
+
+
+def _two_call_loss(model, batch, generator):  # type: ignore[no-untyped-def]
+    """The sequential stage-2 loss as the schedule computed it before batching: two backbone calls."""
+    from ladd_core.components import latent_schedule as ls
+
+    def two_calls(channel, nets, clean, noised, t_y, b):  # type: ignore[no-untyped-def]
+        zeros = torch.zeros_like(b.t_x)
+        token_logits = nets.backbone(b.x_t, clean.input, b.t_x, zeros, b.attention_mask).token_logits
+        if noised is None:
+            return token_logits, None
+        prior, t_ctx = ls._code_context(channel, nets, b.x_t, b.t_x, b.generator)
+        return token_logits, nets.backbone(prior, noised.input, t_ctx, t_y, None).latent_out
+
+    original = ls._sequential_calls
+    ls._sequential_calls = two_calls
+    try:
+        return model.loss(batch, generator)
+    finally:
+        ls._sequential_calls = original
+
+
+def test_batched_sequential_call_matches_two_calls() -> None:
+    """Di-LADD stage 2 (target=sequential): the one batched call gives the two-call loss and gradients."""
+    from ladd_core.components.data import Batch
+
+    _, _, model = _tiny_model(["model.latent.target=sequential", "model.latent.code_context=0.5"])
+    x0 = torch.randint(0, 2, (6, 16), generator=torch.Generator().manual_seed(0))
+    batch = Batch(tokens=x0, attention_mask=torch.ones_like(x0, dtype=torch.bool))
+    model.set_stage(2)
+    model.train()
+    grads = []
+    for fn in (model.loss, lambda b, g: _two_call_loss(model, b, g)):
+        model.zero_grad(set_to_none=True)
+        out = fn(batch, torch.Generator().manual_seed(3))
+        out.loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+        if len(grads) == 1:
+            ref = out
+    assert out.latent_nelbo is not None and ref.latent_nelbo is not None
+    assert abs(float(out.loss.detach() - ref.loss.detach())) < 1e-6
+    assert torch.allclose(out.latent_nelbo, ref.latent_nelbo, atol=1e-6)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+def test_code_loss_rows_sub_batch() -> None:
+    """``code_loss_rows``: 1.0 is the default full loss; 0.5 runs the code pass on half the rows, finite."""
+    from ladd_core.components.data import Batch
+
+    x0 = torch.randint(0, 2, (8, 16), generator=torch.Generator().manual_seed(0))
+    batch = Batch(tokens=x0, attention_mask=torch.ones_like(x0, dtype=torch.bool))
+    losses = {}
+    for rows in (1.0, 0.5):
+        _, _, model = _tiny_model(["model.latent.target=sequential", f"model.latent.code_loss_rows={rows}"])
+        model.set_stage(2)
+        model.train()
+        seen: list[int] = []
+        hook = model.backbone.register_forward_hook(lambda m, a, o, seen=seen: seen.append(a[0].shape[0]))
+        out = model.loss(batch, torch.Generator().manual_seed(1))
+        hook.remove()
+        assert seen == [8 + int(8 * rows)] and torch.isfinite(out.loss)
+        losses[rows] = out
+    full, half = losses[1.0], losses[0.5]
+    assert full.latent_nelbo is not None and half.latent_nelbo is not None
+    assert bool((half.latent_nelbo[4:] == 0).all())  # rows without a code pass
+    assert torch.allclose(half.latent_nelbo[:4], 2 * full.latent_nelbo[:4], atol=1e-5)  # same draws, scaled by B/m

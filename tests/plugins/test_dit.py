@@ -204,3 +204,19 @@ def test_config_model_validates_dit() -> None:
         pytest.skip(f"no components registered yet for kinds {empty}")
     cfg = comps.config_model.model_validate({"model": {"backbone": {"name": "dit", "hidden": 32}}})
     assert isinstance(cfg.model.backbone, DiT.Config) and cfg.model.backbone.hidden == 32
+
+
+def test_heads_qkv_and_rope_table_match_the_per_tensor_path() -> None:
+    """The fused q/k RoPE pass equals chunk + split_heads + apply_rope on q and k; rope_table is rope_cache, cached."""
+    from ladd_core.nn import apply_rope, rope_cache, rope_table, split_heads
+    from ladd_core.nn.blocks import heads_qkv
+
+    torch.manual_seed(0)
+    qkv = torch.randn(2, 7, 3 * 12)  # (B, L, 3D), 3 heads of width 4
+    rope = rope_table(7, 4, torch.device("cpu"))
+    ref = rope_cache(torch.arange(7), 4)
+    assert all(torch.equal(a, b) for a, b in zip(rope, ref)) and rope_table(7, 4, torch.device("cpu")) is rope
+    q, k, v = (split_heads(z, 3) for z in qkv.chunk(3, dim=-1))
+    fq, fk, fv = heads_qkv(qkv, 3, rope)
+    assert torch.equal(fq, apply_rope(q, *ref)) and torch.equal(fk, apply_rope(k, *ref)) and torch.equal(fv, v)
+    assert all(torch.equal(a, b) for a, b in zip(heads_qkv(qkv, 3), (q, k, v)))
