@@ -101,12 +101,15 @@ class GaussianProcess(DiffusedLatent):
             hide = (x_t != x0) & hit  # (B, L) positions the token denoiser must predict
         mu = self.encoder(x0, attention_mask, hide).float()  # (B, K, d)
         reg = torch.zeros((), device=mu.device)
+        logs: dict[str, Tensor | float] = {}
         if self.training and self.encoder.trainable and encoder_phase(c.two_stage, stage):
             reg = encoder_regularizer(self.encoder, c, x0, attention_mask, mu, generator)
+            if c.variance_floor > 0 or c.infonce_weight > 0:
+                logs["encoder_reg"] = reg.detach()  # part of latent_loss, so stage 1 shows it apart
         y0 = mu
         if c.variance != "none":
             y0 = mu + self.sigma(mu) * torch.randn(mu.shape, generator=generator, device=dev)
-        return CleanLatent(y0, y0, reg)
+        return CleanLatent(y0, y0, reg, logs)
 
     def forward_sample(self, clean: CleanLatent, t: Tensor, generator: torch.Generator | None) -> NoisedLatent:
         y0 = clean.value
