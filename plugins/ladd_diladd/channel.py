@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from ladd_core.capability import Capability
@@ -125,6 +125,15 @@ class VQLatent(VQProcess):
                 "hidden (one call; trained for hiding only with p_mask_input_enc > 0)"
             ),
         )
+
+        @model_validator(mode="after")
+        def _stage1_latent_needs_joint(self) -> VQLatent.Config:
+            if self.target == "sequential" and "stage1_latent" in self.model_fields_set:
+                raise ValueError(
+                    "stage1_latent applies to target='joint' only: with target='sequential' the token pass always "
+                    "reads the clean codes at t_y = 0 (in stage 1 as well), so the setting would change nothing"
+                )
+            return self
 
     config: Config
     backbone_requires = frozenset({"latent_stream"})

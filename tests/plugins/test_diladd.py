@@ -554,3 +554,14 @@ def test_code_loss_rows_sub_batch() -> None:
     assert full.latent_nelbo is not None and half.latent_nelbo is not None
     assert bool((half.latent_nelbo[4:] == 0).all())  # rows without a code pass
     assert torch.allclose(half.latent_nelbo[:4], 2 * full.latent_nelbo[:4], atol=1e-5)  # same draws, scaled by B/m
+
+
+def test_stage1_latent_is_rejected_where_it_would_change_nothing() -> None:
+    """With target='sequential' the token pass reads clean codes in every stage: an explicit stage1_latent is a
+    no-op there (a same-seed run with it was bitwise the run without), so the config says so instead."""
+    from ladd_diladd.channel import VQLatent
+
+    with pytest.raises(ValueError, match="stage1_latent applies to target='joint' only"):
+        VQLatent.Config(target="sequential", stage1_latent="clean")
+    assert VQLatent.Config(target="sequential").stage1_latent == "noised"  # the default alone is fine
+    assert VQLatent.Config(target="joint", stage1_latent="clean").stage1_latent == "clean"
