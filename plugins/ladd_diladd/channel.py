@@ -128,7 +128,7 @@ class VQLatent(VQProcess):
 
         @model_validator(mode="after")
         def _stage1_latent_needs_joint(self) -> VQLatent.Config:
-            if self.target == "sequential" and "stage1_latent" in self.model_fields_set:
+            if self.target == "sequential" and self.stage1_latent == "clean":  # "noised", the default, is inert
                 raise ValueError(
                     "stage1_latent applies to target='joint' only: with target='sequential' the token pass always "
                     "reads the clean codes at t_y = 0 (in stage 1 as well), so the setting would change nothing"

@@ -563,5 +563,6 @@ def test_stage1_latent_is_rejected_where_it_would_change_nothing() -> None:
 
     with pytest.raises(ValueError, match="stage1_latent applies to target='joint' only"):
         VQLatent.Config(target="sequential", stage1_latent="clean")
-    assert VQLatent.Config(target="sequential").stage1_latent == "noised"  # the default alone is fine
+    # the default is fine, also written out (saved run configs hold every field)
+    assert VQLatent.Config(target="sequential", stage1_latent="noised").stage1_latent == "noised"
     assert VQLatent.Config(target="joint", stage1_latent="clean").stage1_latent == "clean"
