@@ -91,7 +91,8 @@ class HealthMonitor:
             msg = (
                 f"stage {prev} ended while the latent's use was still rising (all-mask gain {rise[0]:.3f} -> "
                 f"{rise[1]:.3f} bits/token over its last quarter); what the encoder learned is now fixed. A longer "
-                "stage (train.stages) or an anti-collapse switch (model.latent.variance_floor) may help"
+                "stage (train.stages), a higher encoder learning rate (train.lr_scale) or the latent channel's "
+                "anti-collapse switches may help"
             )
             self.late.append(msg)
             self.warn(f"warning: step {step}: {msg}. See docs/coladd.md, 'Latent health'.")

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 import ladd_attention.backends as ab
-from ladd_attention.backends import MathAttention, SDPAAttention, XFormersAttention, math_attention, sdpa_attention
+from ladd_attention.backends import (
+    MathAttention,
+    SDPAAttention,
+    XFormersAttention,
+    math_attention,
+    sdpa_attention,
+    visible_keys,
+)
 from ladd_core.build import build_component
 from ladd_core.components.backbones import BackboneSpec
 from ladd_core.config.errors import ConfigError
@@ -55,6 +62,34 @@ def test_sdpa_matches_math_reference(masked: bool) -> None:
         v2 = v.detach().clone()
         v2[0, :, 7:] = 100.0
         torch.testing.assert_close(math_attention(q, k, v2, mask)[0], out_m[0].detach())
+
+
+@pytest.mark.parametrize("dh", [10, 5, 3])
+@pytest.mark.parametrize("masked", [False, True])
+def test_sdpa_unaligned_head_dim_is_padded_without_changing_the_math(dh: int, masked: bool, monkeypatch) -> None:
+    """Head dims off the CPU alignment are zero-padded for speed: same outputs and gradients as the reference."""
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(dh)
+    q, k, v = (torch.randn(B, H, L, dh, generator=g, dtype=torch.float64).requires_grad_() for _ in range(3))
+    mask = _mask() if masked else None
+    seen: list[int] = []
+    real = F.scaled_dot_product_attention
+
+    def spy(q_, *args, **kwargs):  # the kernel really gets an aligned head dim
+        seen.append(q_.shape[-1])
+        return real(q_, *args, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    out = sdpa_attention(q, k, v, mask)
+    assert seen == [-(-dh // 8) * 8] and out.shape == (B, H, L, dh)
+    scores = q @ k.transpose(-2, -1) / dh**0.5  # (B, H, L, L), float64 reference with the true scale
+    if masked:
+        scores = scores.masked_fill(~visible_keys(mask)[:, None, None, :], float("-inf"))
+    ref = scores.softmax(-1) @ v
+    torch.testing.assert_close(out, ref, atol=1e-12, rtol=1e-10)
+    for ga, gr in zip(torch.autograd.grad(out.sum(), (q, k, v)), torch.autograd.grad(ref.sum(), (q, k, v))):
+        torch.testing.assert_close(ga, gr, atol=1e-12, rtol=1e-10)
 
 
 def test_bf16_close_to_float32_reference() -> None:
