@@ -99,7 +99,10 @@ class RunLock:
         self.release()
 
     def __del__(self) -> None:
-        self.release()
+        # closing the file drops the flock; no module globals here (they may be gone at interpreter exit)
+        f, self._file = getattr(self, "_file", None), None
+        if f is not None:
+            f.close()
 
 
 def _read_body(f: IO[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import socket
 import time
 
 from ladd_core.plugins import get_components
+from ladd_core.training.lock import RunLock
 from tests._cli_runs import spawn_cli, wait_for
 from tests.faults._cli import cli, error_line, logged_steps, train_args
 
@@ -71,3 +72,31 @@ def test_lock_is_released_when_training_ends(tmp_path, capsys):
     assert cli(capsys, *train_args(run, 3, "--set", "seed=9"))[0] == 2  # refused while starting
     with RunLock(run) as lock:
         assert lock.held
+
+
+def test_a_lock_still_held_at_interpreter_exit_is_dropped_silently(tmp_path) -> None:
+    """A trainer built from Python and never closed: no traceback from ``__del__`` at exit, the run is free."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from ladd_core.training.lock import RunLock\n"
+        # held by a module that is torn down last: collected when lock.py's globals are already gone
+        f"sys._ladd_keep = RunLock(Path({str(tmp_path)!r})).acquire()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    with RunLock(tmp_path) as lock:  # the dead holder's lock is gone
+        assert lock.held
+
+
+def test_dropping_a_held_lock_object_frees_the_run(tmp_path) -> None:
+    import gc
+
+    lock = RunLock(tmp_path).acquire()
+    del lock
+    gc.collect()
+    with RunLock(tmp_path) as again:
+        assert again.held
