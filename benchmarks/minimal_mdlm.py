@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from ladd_core import hookimpl
 from ladd_core.components.data import Batch, DataConfig, DataSource
+from ladd_core.components.tokenizers import Tokenizer, TokenizerConfig
 
 __all__ = ["PLUGIN", "BenchTokens", "MinimalMDLM"]
 
@@ -85,11 +86,16 @@ class MinimalMDLM:
         return loss.detach()
 
 
-class _VocabOnly:
-    """A tokenizer stand-in: ids are their own text."""
+class _VocabOnly(Tokenizer):
+    """A tokenizer stand-in: ids are their own text (a real :class:`Tokenizer`, so every default applies)."""
 
     def __init__(self, vocab_size: int) -> None:
-        self.vocab_size = vocab_size
+        super().__init__(TokenizerConfig(name="bench-tokens"))
+        self._vocab_size = vocab_size
+
+    @property
+    def vocab_size(self) -> int:
+        return self._vocab_size
 
     def encode(self, text: str) -> list[int]:
         return [int(s) for s in text.split()]

@@ -35,3 +35,23 @@ def test_bench_quick_both_datasets_with_judge_flag(tmp_path, capsys):
     for name in ("sawtooth-mdlm", "sawtooth-coladd", "sawtooth-diladd", "shakespeare-mdlm", "shakespeare-diladd"):
         assert name in text
     assert "### shakespeare" in text and "true-nll" in text
+
+
+def test_speed_benchmark_smoke_every_section(tmp_path) -> None:
+    """``benchmarks/speed.py --smoke``: one call of every section; it broke unseen when the data API grew."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), str(root / "plugins"), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [sys.executable, "benchmarks/speed.py", "--smoke", "--no-doc", "--threads", "1"]
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    titles = [line for line in done.stdout.splitlines() if line.startswith("### ")]
+    assert len(titles) == 6, titles  # overhead, ladd, mfu, sampling, contention, memory
+    assert "unavailable" not in done.stdout, "a LADD row failed to build or step"
