@@ -354,7 +354,7 @@ def test_assembled_joint_model_trains(components, encoder: str) -> None:
         opt.zero_grad()
         out.loss.backward()
         opt.step()
-        losses.append(float(out.loss))
+        losses.append(float(out.loss.detach()))
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     y0 = model.latent.encoder(batch.tokens, batch.attention_mask)
     assert y0.shape == (8, 2, 8)
