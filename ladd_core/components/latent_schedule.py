@@ -205,8 +205,10 @@ def _sequential_calls(
         token_logits = nets.backbone(x_t, clean.input, t_x, zeros, attention_mask).token_logits
         return token_logits, nets.latent_denoiser(None, noised.input[:m], None, t_y[:m]).latent_out
     prior, t_ctx = _code_context(channel, nets, x_t, t_x, batch.generator)
-    visible = torch.ones(m, x_t.shape[1], dtype=torch.bool, device=x_t.device)  # (m, L), all keys, as with no mask
-    mask = None if attention_mask is None else torch.cat([attention_mask.to(torch.bool), visible])  # (B + m, L)
+    mask = None  # the latent rows see every key, as with no mask
+    if attention_mask is not None:
+        visible = torch.ones(m, x_t.shape[1], dtype=torch.bool, device=x_t.device)  # (m, L)
+        mask = torch.cat([attention_mask.to(torch.bool), visible])  # (B + m, L)
     out = nets.backbone(
         torch.cat([x_t, prior[:m]]),  # (B + m, L)
         torch.cat([clean.input, noised.input[:m]]),  # (B + m, K, input_dim)

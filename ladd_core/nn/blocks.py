@@ -153,10 +153,6 @@ class TransformerBlock(nn.Module):
             h = modulate(h, shift, scale)
         return self.qkv(h)
 
-    def qkv_heads(self, x: Tensor, shift: Tensor | None, scale: Tensor | None) -> list[Tensor]:
-        """Queries, keys and values of the (modulated) first LayerNorm of ``x (B, L, D)``: 3 x ``(B, H, L, Dh)``."""
-        return list(heads_qkv(self.project_qkv(x, shift, scale), self.heads))
-
     def _residual(self, x: Tensor, branch: Tensor, gate: Tensor | None) -> Tensor:
         if self.dropout.p > 0:  # p = 0: skip the (identity) dropout call
             branch = self.dropout(branch)

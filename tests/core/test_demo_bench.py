@@ -37,7 +37,7 @@ def test_bench_quick_both_datasets_with_judge_flag(tmp_path, capsys):
     assert "### shakespeare" in text and "true-nll" in text
 
 
-def test_speed_benchmark_smoke_every_section(tmp_path) -> None:
+def test_speed_benchmark_smoke_every_section() -> None:
     """``benchmarks/speed.py --smoke``: one call of every section; it broke unseen when the data API grew."""
     import os
     import subprocess
@@ -45,10 +45,8 @@ def test_speed_benchmark_smoke_every_section(tmp_path) -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(root), str(root / "plugins"), os.environ.get("PYTHONPATH", "")]),
-    }
+    paths = [str(root), str(root / "plugins"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     cmd = [sys.executable, "benchmarks/speed.py", "--smoke", "--no-doc", "--threads", "1"]
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
