@@ -1,4 +1,5 @@
-"""Built-in token objectives: ``nelbo`` (1/t-weighted) and ``masked-ce`` (unweighted)."""
+"""Built-in token objectives: ``nelbo`` (1/t-weighted), ``masked-ce`` (unweighted), ``masked-mean`` (bound weights,
+mean over the noised positions)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,6 @@ if TYPE_CHECKING:
 
 @hookimpl
 def ladd_register_objectives(register: Register[type[Objective]]) -> None:
-    from ladd_objectives.token import MaskedCE, Nelbo
+    from ladd_objectives.token import MaskedCE, MaskedMean, Nelbo
 
-    register_classes(register, Nelbo, MaskedCE)
+    register_classes(register, Nelbo, MaskedCE, MaskedMean)
