@@ -66,6 +66,9 @@ class ThreadCheck(TrainerCallback):
     def on_step_end(self, trainer: Trainer, event: StepEnd) -> None:
         self.governor.check()
 
+    def on_train_end(self, trainer: Trainer, result: Mapping[str, Any]) -> None:
+        self.governor.restore()
+
 
 class MetricsLogger(TrainerCallback):
     """Writes ``RUN/metrics.jsonl`` (rank 0) and the progress line every ``every`` steps and at the last one.

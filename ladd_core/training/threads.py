@@ -104,6 +104,7 @@ class ThreadGovernor:
         self.ceiling = 1
         self.threads = 0
         self._last: CpuSample | None = None
+        self._initial = 0
         self.changes = 0
 
     @property
@@ -112,6 +113,7 @@ class ThreadGovernor:
 
     def start(self) -> None:
         """Apply the setting; in ``auto`` mode take the first measurement (the count follows at :meth:`check`)."""
+        self._initial = self._get()
         if isinstance(self.requested, int) and self.requested > 0:
             self._set(self.requested)
         self.threads = self._get()
@@ -141,3 +143,11 @@ class ThreadGovernor:
             self.threads = want
             self.changes += 1
         return self.threads
+
+    def restore(self) -> None:
+        """Give torch back the thread count it had before :meth:`start`: a process that trains and then samples
+        or evaluates (``ladd bench``, ``ladd demo``, the Python API) must not keep a count chosen for the
+        training run, e.g. 1 thread picked while another job was busy."""
+        if self._initial > 0 and self._get() != self._initial:
+            self._set(self._initial)
+        self.threads = self._get()

@@ -108,3 +108,47 @@ def test_reads_this_machine_or_degrades(tmp_path: Path) -> None:
     gov = ThreadGovernor("auto", print, sample=lambda: None, set_threads=lambda n: None, get_threads=lambda: 2)
     gov.start()
     assert gov.check(force=True) == 2  # no counters: nothing adapts
+
+
+def _fake_torch(start: int):
+    state = {"n": start}
+    return state, (lambda n: state.__setitem__("n", n)), (lambda: state["n"])
+
+
+def test_restore_gives_back_the_count_from_before_the_run() -> None:
+    m = _Machine()
+    state, set_threads, get_threads = _fake_torch(2)
+    gov = ThreadGovernor(
+        "auto", print, sample=m.sample, set_threads=set_threads, get_threads=get_threads, cores=2, clock=lambda: m.t
+    )
+    gov.start()
+    m.others = 1.0
+    m.run(CHECK_SECONDS + 1)
+    assert gov.check() == 1 and state["n"] == 1  # a competitor took a core during training
+    gov.restore()
+    assert state["n"] == 2 and gov.threads == 2  # what comes after the run (sampling, eval) gets both again
+    state, set_threads, get_threads = _fake_torch(4)
+    fixed = ThreadGovernor(1, print, sample=m.sample, set_threads=set_threads, get_threads=get_threads)
+    fixed.start()
+    assert state["n"] == 1
+    fixed.restore()
+    assert state["n"] == 4
+
+
+def test_a_training_run_leaves_torchs_thread_count_as_it_found_it(tmp_path: Path) -> None:
+    import torch
+
+    import ladd_core as ladd
+
+    before = torch.get_num_threads()
+    other = 2 if before != 2 else 1
+    cfg = ladd.config(
+        "sawtooth-mdlm",
+        {
+            "train.max_steps": 2, "train.threads": other, "train.batch_size": 4, "train.eval_every": 0,
+            "model.backbone.hidden": 16, "model.backbone.layers": 1, "model.backbone.heads": 2,
+            "model.backbone.cond_dim": 8, "data.seq_len": 16, "data.train_size": 32, "data.val_size": 8,
+        },
+    )  # fmt: skip
+    ladd.train(cfg, out=tmp_path / "run")
+    assert torch.get_num_threads() == before
