@@ -161,7 +161,8 @@ def select_metrics(
     for n in names:
         missing = reg.get(n).requires - available
         if missing:
-            log(f"{where}: metric {n!r} skipped: needs {sorted(missing)} (available: {sorted(available)})")
+            need, have = sorted(map(str, missing)), sorted(map(str, available))  # StrEnum members print as names
+            log(f"{where}: metric {n!r} skipped: needs {need} (available: {have})")
             continue
         keep.append(n)
     return keep

@@ -160,3 +160,12 @@ def _has_matplotlib() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("matplotlib") is not None
+
+
+def test_skipped_metric_notice_names_capabilities_plainly(components):
+    from ladd_core.capability import Capability
+
+    logged: list[str] = []
+    kept = select_metrics(components, ["true-nll"], frozenset({Capability.CODES, "text"}), logged.append, "run")
+    assert kept == [] and len(logged) == 1
+    assert "(available: ['codes', 'text'])" in logged[0] and "Capability" not in logged[0]
