@@ -87,7 +87,8 @@ def plot_quality_vs_nfe(results: ResultSet, path: Path) -> Path | None:
 
 
 def plot_frontier(results: ResultSet, path: Path) -> Path | None:
-    """Quality (judge perplexity, else true NLL) vs entropy, one curve per model/sampler/N over temperatures.
+    """Quality (judge perplexity, else true NLL) vs entropy over the temperatures: one panel per token-step
+    count N, one curve per model/sampler in each (so "which model is better at matched entropy" is read per N).
 
     Returns ``None`` (nothing written) when the results hold no entropy or no quality metric.
     """
@@ -96,24 +97,32 @@ def plot_frontier(results: ResultSet, path: Path) -> Path | None:
     if y is None:
         return None
     rows = [r for r in rows if y in r.metrics]
+    steps = sorted({r.steps for r in rows}, key=lambda n: (n is None, n or 0))
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    curves: dict[str, list[ResultRow]] = {}
-    for r in rows:
-        curves.setdefault(f"{_label(r, False)} N={r.steps}", []).append(r)
-    for label, pts in sorted(curves.items()):
-        pts.sort(key=lambda r: r.temperature or 0.0)
-        xs = [r.metrics[FRONTIER_X].value for r in pts]
-        ys = [r.metrics[y].value for r in pts]
-        ax.plot(xs, ys, marker="o", label=label)
-        for r, xv, yv in zip(pts, xs, ys):
-            ax.annotate(f"T={r.temperature:g}", (xv, yv), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    unit = rows[0].metrics[y].unit
-    ax.set_xlabel(f"{FRONTIER_X} [{rows[0].metrics[FRONTIER_X].unit}] (higher = more diverse)")
-    ax.set_ylabel(f"{y} [{unit}] (lower = better)")
-    ax.set_title("generative frontier over the temperature sweep", fontsize=10)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
+    cols = min(4, len(steps))
+    nrows = math.ceil(len(steps) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.6 * nrows), squeeze=False)
+    for ax, n in zip(axes.flat, steps):
+        curves: dict[str, list[ResultRow]] = {}
+        for r in rows:
+            if r.steps == n:
+                curves.setdefault(_label(r, False), []).append(r)
+        for label, pts in sorted(curves.items()):
+            pts.sort(key=lambda r: r.temperature or 0.0)
+            xs = [r.metrics[FRONTIER_X].value for r in pts]
+            ys = [r.metrics[y].value for r in pts]
+            ax.plot(xs, ys, marker="o", label=label)
+            for r, xv, yv in zip(pts, xs, ys):
+                ax.annotate(f"{r.temperature:g}", (xv, yv), fontsize=5, xytext=(2, 2), textcoords="offset points")
+        ax.set_title(f"N = {n} token steps", fontsize=9)
+        ax.set_xlabel(f"{FRONTIER_X} [{rows[0].metrics[FRONTIER_X].unit}] (more diverse →)", fontsize=8)
+        ax.set_ylabel(f"{y} [{rows[0].metrics[y].unit}] (lower = better)", fontsize=8)
+    for ax in list(axes.flat)[len(steps) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.suptitle("generative frontier over the temperature sweep (labels: temperature)", fontsize=10)
+    fig.legend(handles, labels, loc="lower center", fontsize=7, ncol=2)
+    fig.tight_layout(rect=(0, min(0.3, 0.1 * math.ceil(len(labels) / 2) / nrows), 1, 0.96))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
