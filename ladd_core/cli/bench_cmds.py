@@ -111,7 +111,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             steps=list(budget.grid),
             latent_steps=plan.latent_steps,
             samplers=list(plan.samplers),
-            temperatures=list(plan.temperatures) if plan.temperatures else None,
+            temperatures=list(budget.temperatures) if budget.temperatures else None,
             num_samples=budget.num_samples,
             seeds=list(budget.seeds),
         )
@@ -120,8 +120,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         results.save(args.out / f"{ds}-results.json")
         table = format_table(results)
         print(f"\n### {ds}\n{table}")
+        temps = ", ".join(f"{t:g}" for t in budget.temperatures) if budget.temperatures else "1"
         report += ["", f"### {ds}", "", f"{budget.num_samples} samples per cell and seed, seeds {list(budget.seeds)}, "
-                   f"temperature 1, latent steps M = {plan.latent_steps} for samplers that take them.", "",
+                   f"temperature {temps}, latent steps M = {plan.latent_steps} for samplers that take them.", "",
                    "```", table, "```"]  # fmt: skip
         report += _plots(results, img_dir, ds, args.quick, spec.temperatures)
         report += _per_second(results, list(plan.quality), img_dir, ds, args.quick)

@@ -27,6 +27,8 @@ class BenchBudget:
         grid: sampling steps evaluated.
         seeds: evaluation seeds.
         num_samples: samples per cell and seed.
+        temperatures: sampling temperatures, every cell at each (``None``: temperature 1 only); more than one
+            draws the frontier figure (quality vs entropy over the sweep).
     """
 
     steps: int
@@ -34,6 +36,7 @@ class BenchBudget:
     seeds: tuple[int, ...]
     num_samples: int
     overrides: tuple[str, ...] = ()
+    temperatures: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,6 @@ class BenchPlan:
         quick: the budget of ``ladd bench --quick`` (a smoke run).
         samplers: samplers evaluated (each run with those its model supports).
         latent_steps: latent steps of the samplers that take them.
-        temperatures: sampling temperatures (``None``: temperature 1 only).
         quality: sample metrics of the quality-per-sampling-second comparison (latent models against the
             reference at no more wall time, :mod:`ladd_core.evaluation.per_second`); empty: none.
     """
@@ -58,7 +60,6 @@ class BenchPlan:
     quick: BenchBudget
     samplers: tuple[str, ...]
     latent_steps: int = 8
-    temperatures: tuple[float, ...] | None = None
     quality: tuple[str, ...] = ()
 
     def budget(self, quick: bool) -> BenchBudget:

@@ -26,7 +26,12 @@ def micro_plan(monkeypatch):
             steps=4, grid=(1, 2), seeds=(0,), num_samples=8, overrides=(*MICRO, "data.val_size=32")
         ),
         "shakespeare": BenchBudget(
-            steps=3, grid=(1, 2), seeds=(0,), num_samples=4, overrides=(*MICRO, "data.max_chars=20000")
+            steps=3,
+            grid=(1, 2),
+            seeds=(0,),
+            num_samples=4,
+            overrides=(*MICRO, "data.max_chars=20000"),
+            temperatures=(0.8, 1.0),
         ),
         "markov": BenchBudget(
             steps=3,
@@ -64,6 +69,9 @@ def test_micro_bench_reports_every_model_and_dataset(tmp_path, micro_plan, capsy
             want.add(f"{ds}-coladd-minilm")  # the frozen-encoder preset runs where its package is installed
         assert {r["model"] for r in rows} == want
         assert {r["steps"] for r in rows if r["kind"] == "samples"} == {1, 2}
+    shake = json.loads((out / "shakespeare-results.json").read_text())["rows"]
+    assert {r["temperature"] for r in shake if r["kind"] == "samples"} == {0.8, 1.0}  # the budget's sweep
+    assert "temperature 0.8, 1, latent steps" in text and "temperature 1, latent steps" in text  # and the others'
     for ds in ("sawtooth", "markov"):  # the known-generator datasets are scored exactly
         rows = json.loads((out / f"{ds}-results.json").read_text())["rows"]
         assert any("true-nll" in r["metrics"] for r in rows)
