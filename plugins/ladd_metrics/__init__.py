@@ -6,6 +6,7 @@
 * ``nelbo`` -- the model's NLL bound on held-out data (``"model"``);
 * ``zero-shot-nelbo`` -- the bound on a text file (``"model"``, ``"zero_shot"``);
 * ``gen-ppl`` -- perplexity under an external judge (``"judge"``, ``"text"``);
+* ``real-words`` -- share of generated words found in the training text (``"text"``);
 * ``codebook`` -- codebook use of a discrete-code latent on held-out data (``"model"``, ``"codes"``);
 * ``latent-health`` -- is the latent informative and used (``"model"``; latent models only).
 
@@ -32,6 +33,7 @@ def ladd_register_metrics(register: Register[type[Metric]]) -> None:
     from ladd_metrics.genppl import GenPPL
     from ladd_metrics.health import LatentHealth
     from ladd_metrics.likelihood import NELBO, ZeroShotNELBO
+    from ladd_metrics.words import RealWords
 
     register("true-nll", TrueNLL)
     register("phase-ks", PhaseKS)
@@ -43,5 +45,6 @@ def ladd_register_metrics(register: Register[type[Metric]]) -> None:
     register("nelbo", NELBO)
     register("zero-shot-nelbo", ZeroShotNELBO)
     register("gen-ppl", GenPPL)
+    register("real-words", RealWords)
     register("codebook", CodebookUsage)
     register("latent-health", LatentHealth)
