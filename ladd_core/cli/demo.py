@@ -10,6 +10,9 @@ from pathlib import Path
 import torch
 
 from ladd_core.cli.config_cmds import resolve
+from ladd_core.components.metrics import EvalContext
+from ladd_core.evaluation.context import MetricNotApplicable
+from ladd_core.evaluation.engine import build_metrics
 from ladd_core.plugins import get_components
 from ladd_core.sampling import draw_samples, sampler_config
 from ladd_core.training.factory import build_trainer
@@ -61,16 +64,27 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
         _say(f"   trained in {time.perf_counter() - t_train:.0f}s; validation NELBO {val:.3f} bits/token")
         run = load_run(run_dir, comps)
         ent = _entropy_bits_per_token(run)
+        metrics = build_metrics(comps, list(step.metrics), [])
+        context = EvalContext(run.data, run.model)
+        temp = f" T={step.temperature:g}" if step.temperature is not None else ""
         for n in STEP_GRID:
-            scfg = sampler_config(comps, run, steps=n)
+            scfg = sampler_config(comps, run, steps=n, temperature=step.temperature)
             res = draw_samples(comps, run, scfg, num_samples=n_samples, seed=0)
+            parts = []
             if ent is not None:
                 nll = float(-run.data.log_likelihood(res.tokens).mean()) / res.tokens.shape[1] / math.log(2)
-                quality = f"true NLL {nll:.3f} bits/tok = {nll / ent:.2f} x entropy"
+                parts.append(f"true NLL {nll:.3f} bits/tok = {nll / ent:.2f} x entropy")
             else:
-                quality = ""
-                texts.setdefault(preset, []).append(f"N={n}: {res.texts[0][:100]!r}")
-            rows.append((preset, n, res.nfe, res.seconds / n_samples, quality))
+                texts.setdefault(preset, []).append(f"N={n}{temp}: {res.texts[0][:100]!r}")
+            for name, metric in metrics.items():
+                try:
+                    values = metric.compute(res.tokens, context)
+                except MetricNotApplicable as exc:
+                    parts.append(f"{name}: not applicable ({exc})")
+                    continue
+                parts += [f"{k} {v.value:.2f}" for k, v in values.items() if k not in metric.not_compared]
+                parts += [f"({k} {v.value:.2f})" for k, v in values.items() if k in metric.not_compared]
+            rows.append((preset, n, res.nfe, res.seconds / n_samples, ", ".join(parts)))
         if ent is not None:
             _say(f"   data entropy (Monte Carlo over validation sequences): {ent:.3f} bits/token")
     print(f"\n{'preset':<18} {'N':>3} {'NFE':>4} {'s/sample':>9}  quality")

@@ -81,6 +81,9 @@ class DemoStep:
         num_samples: samples drawn per number of token steps.
         order: position in the demo (lower first).
         note: one line printed before training (why this budget).
+        metrics: sample metrics printed for each N (registered names, e.g. a text-quality check), besides the
+            true NLL that a known generator gives.
+        temperature: the sampling temperature of the demo's samples (``None``: the preset's sampler's).
     """
 
     preset: str
@@ -89,3 +92,5 @@ class DemoStep:
     num_samples: int = 16
     order: int = 0
     note: str = ""
+    metrics: tuple[str, ...] = ()
+    temperature: float | None = None

@@ -7,7 +7,17 @@ from ladd_core.evaluation.plan import DemoStep
 __all__ = ["DEMO_STEPS"]
 
 
-def _step(preset: str, *, steps: int, log_every: int, quick_data: str, num_samples: int, order: int) -> DemoStep:
+def _step(
+    preset: str,
+    *,
+    steps: int,
+    log_every: int,
+    quick_data: str,
+    num_samples: int,
+    order: int,
+    metrics: tuple[str, ...] = (),
+    temperature: float | None = None,
+) -> DemoStep:
     """``preset`` cut to ``steps`` steps without evaluation; ``--quick``: 30 steps of a one-layer backbone, with
     ``quick_data`` (an override that shrinks the data)."""
     return DemoStep(
@@ -16,6 +26,8 @@ def _step(preset: str, *, steps: int, log_every: int, quick_data: str, num_sampl
         quick=("train.max_steps=30", "train.log_every=10", "model.backbone.layers=1", quick_data),
         num_samples=num_samples,
         order=order,
+        metrics=metrics,
+        temperature=temperature,
     )
 
 
@@ -28,6 +40,12 @@ DEMO_STEPS: dict[str, DemoStep] = {
     # The preset cut to its first 1000 steps (validation NELBO ~3.05 bits/char there, docs/benchmarks.md,
     # "Text: shakespeare-mdlm learning curve").
     "shakespeare": _step(
-        "shakespeare-mdlm", steps=1000, log_every=100, quick_data="data.max_chars=200000", num_samples=8, order=1
+        "shakespeare-mdlm",
+        steps=1000,
+        log_every=100,
+        quick_data="data.max_chars=200000",
+        num_samples=32,
+        order=1,
+        metrics=("real-words",),
     ),
 }

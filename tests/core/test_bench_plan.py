@@ -159,7 +159,10 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
         @staticmethod
         @hookimpl
         def ladd_register_demo_steps(register):
-            register("first", DemoStep("sawtooth-mdlm", tiny, tiny, num_samples=2, order=-1, note="my note"))
+            register(
+                "first",
+                DemoStep("sawtooth-mdlm", tiny, tiny, num_samples=2, order=-1, note="my note", metrics=("repetition",)),
+            )
 
     class Bad:
         @staticmethod
@@ -178,3 +181,5 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
     assert demo.run_demo(tmp_path / "d", quick=True) == 0
     out = capsys.readouterr()
     assert "my note" in out.err and "sawtooth-mdlm" in out.out and (tmp_path / "d" / "sawtooth-mdlm-quick").is_dir()
+    assert "x entropy, repetition " in out.out and "unique-samples " in out.out  # the step's metrics, every N
+    assert registry.get("shakespeare").metrics == ("real-words",)  # the text demo counts real words
