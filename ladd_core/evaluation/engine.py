@@ -37,6 +37,7 @@ from ladd_core.plugins import Components
 from ladd_core.progress import Progress
 from ladd_core.sampling import check_sampling_args, draw_samples, sampler_config
 from ladd_core.training.runs import LoadedRun, config_hash, load_run, resolve_device
+from ladd_core.training.threads import ThreadGovernor
 
 __all__ = ["EvalSpec", "Resource", "build_metrics", "evaluate", "select_metrics"]
 
@@ -171,8 +172,15 @@ def select_metrics(
 class _RunEval:
     """Evaluation of one loaded run."""
 
-    def __init__(self, run: LoadedRun, metrics: dict[str, Metric], resources: dict[str, Resource], log: Log) -> None:
-        self.run, self.metrics, self.resources, self.log = run, metrics, resources, log
+    def __init__(
+        self,
+        run: LoadedRun,
+        metrics: dict[str, Metric],
+        resources: dict[str, Resource],
+        log: Log,
+        threads: ThreadGovernor | None = None,
+    ) -> None:
+        self.run, self.metrics, self.resources, self.log, self.threads = run, metrics, resources, log, threads
         self.ctx = EvalContext(run.data, run.model)
         self.skipped: set[str] = set()
         caps = run.model.capabilities
@@ -265,6 +273,8 @@ class _RunEval:
             for temp in spec.temperatures or [None]:
                 for steps in spec.steps or [None]:
                     scfg = sampler_config(components, run, name=name, steps=steps, latent_steps=lat, temperature=temp)
+                    if self.threads is not None:
+                        self.threads.check()  # between cells: follow the machine's load (a cheap read)
                     res = draw_samples(
                         components,
                         run,
@@ -297,6 +307,11 @@ class _RunEval:
         return rows
 
 
+def _cells_per_seed(spec: EvalSpec) -> int:
+    """Grid cells of one run and seed: samplers x temperatures x token-step counts."""
+    return len(spec.samplers or [None]) * len(spec.temperatures or [None]) * len(spec.steps or [None])
+
+
 def evaluate(
     run_dirs: list[Path],
     spec: EvalSpec,
@@ -325,9 +340,38 @@ def evaluate(
     unique = list(dict.fromkeys(Path(d) for d in run_dirs))
     if len(unique) < len(run_dirs):
         note("runs given more than once are evaluated once")
-    per_seed = len(spec.samplers or [None]) * len(spec.temperatures or [None]) * len(spec.steps or [None])
+    per_seed = _cells_per_seed(spec)
     # plain lines (one per run and seed): each cell's sampling prints its own progress in between
     bar = Progress(len(unique) * len(spec.seeds) * per_seed, "eval", unit="cells", interactive=False, interval=0)
+    # as in training: threads follow the load ("auto"); all of a machine's threads on cores another job holds
+    # spin against it (a 2-thread sampler next to one training run slowed 8x), and the count is given back after
+    threads = ThreadGovernor("auto", log, hint="")
+    threads.start()
+    try:
+        _evaluate_runs(unique, spec, components, resources, ready, result, note, bar, threads)
+    finally:
+        threads.restore()
+    bar.close()
+    if "judge" in resources and resources["judge"].loaded:
+        result.judge = resources["judge"].description
+    result.notices = notices
+    result.aggregates = aggregate(result.rows)
+    return result
+
+
+def _evaluate_runs(
+    unique: list[Path],
+    spec: EvalSpec,
+    components: Components,
+    resources: dict[str, Resource],
+    ready: frozenset[str],
+    result: ResultSet,
+    note: Log,
+    bar: Progress,
+    threads: ThreadGovernor,
+) -> None:
+    """The loop of :func:`evaluate` over runs and seeds, appending rows to ``result``."""
+    per_seed = _cells_per_seed(spec)
     for run_dir in unique:
         run = load_run(run_dir, components, device=spec.device)
         available = run.data.capabilities | run.model.capabilities | ready
@@ -336,7 +380,7 @@ def evaluate(
         for n, m in metrics.items():
             result.metric_configs.setdefault(n, m.config.model_dump(mode="json"))
             result.not_compared = sorted(set(result.not_compared) | set(m.not_compared))
-        ev = _RunEval(run, metrics, resources, note)
+        ev = _RunEval(run, metrics, resources, note, threads)
         for seed in spec.seeds:
             row = ev.model_row(seed)
             result.rows += [row] if row is not None else []
@@ -344,9 +388,3 @@ def evaluate(
             bar.update(per_seed)  # skipped (incompatible) cells count as done
         for asked, (tokens, _) in ev.ctx.references.items():
             note(f"{run_dir}: reference set of {tokens.shape[0]} held-out sequences (asked for up to {asked})")
-    bar.close()
-    if "judge" in resources and resources["judge"].loaded:
-        result.judge = resources["judge"].description
-    result.notices = notices
-    result.aggregates = aggregate(result.rows)
-    return result

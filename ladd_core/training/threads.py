@@ -84,6 +84,7 @@ class ThreadGovernor:
         set_threads / get_threads: torch's setters (tests pass fakes).
         cores: available cores (default :func:`available_cores`).
         clock: the time source of ``sample`` (checked first, so a step reads no counters inside the window).
+        hint: how the user fixes the count, appended to the notice ("" for none).
     """
 
     def __init__(
@@ -96,8 +97,10 @@ class ThreadGovernor:
         get_threads: Callable[[], int] = torch.get_num_threads,
         cores: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        hint: str = "train.threads=N fixes the count",
     ) -> None:
         self.requested = requested
+        self.hint = hint
         self.log = log
         self._sample, self._set, self._get, self._clock = sample, set_threads, get_threads, clock
         self.cores = cores or available_cores()
@@ -137,8 +140,8 @@ class ThreadGovernor:
             self._set(want)
             self.log(
                 f"notice: other processes keep {others:.1f} of {self.cores} cores busy; "
-                f"{'using' if want < self.threads else 'back to'} {want} thread{'s' * (want > 1)} "
-                "(train.threads=N fixes the count)"
+                f"{'using' if want < self.threads else 'back to'} {want} thread{'s' * (want > 1)}"
+                + (f" ({self.hint})" if self.hint else "")
             )
             self.threads = want
             self.changes += 1

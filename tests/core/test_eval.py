@@ -169,3 +169,30 @@ def test_skipped_metric_notice_names_capabilities_plainly(components):
     kept = select_metrics(components, ["true-nll"], frozenset({Capability.CODES, "text"}), logged.append, "run")
     assert kept == [] and len(logged) == 1
     assert "(available: ['codes', 'text'])" in logged[0] and "Capability" not in logged[0]
+
+
+def test_eval_threads_follow_the_load_between_cells_and_are_given_back(tiny_run, components, monkeypatch):
+    """A competing job during ``ladd eval`` lowers the sampler's threads between cells; the count comes back."""
+    from ladd_core.evaluation import engine
+
+    calls: list[str] = []
+
+    class Governor:
+        def __init__(self, requested, log, **kwargs):
+            assert requested == "auto"
+
+        def start(self):
+            calls.append("start")
+
+        def check(self, force=False):
+            calls.append("check")
+            return 1
+
+        def restore(self):
+            calls.append("restore")
+
+    monkeypatch.setattr(engine, "ThreadGovernor", Governor)
+    spec = EvalSpec(steps=[1, 2], temperatures=[0.9, 1.0], num_samples=4, seeds=[0], metrics=["entropy"])
+    res = evaluate([tiny_run], spec, components, log=lambda m: None)
+    cells = [r for r in res.rows if r.kind == "samples"]
+    assert len(cells) == 4 and calls == ["start", *["check"] * 4, "restore"]
