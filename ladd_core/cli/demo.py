@@ -82,8 +82,9 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
                 except MetricNotApplicable as exc:
                     parts.append(f"{name}: not applicable ({exc})")
                     continue
-                parts += [f"{k} {v.value:.2f}" for k, v in values.items() if k not in metric.not_compared]
-                parts += [f"({k} {v.value:.2f})" for k, v in values.items() if k in metric.not_compared]
+                refs = [f"{k} {v.value:.2f}" for k, v in values.items() if k in metric.not_compared]
+                main = ", ".join(f"{k} {v.value:.2f}" for k, v in values.items() if k not in metric.not_compared)
+                parts.append(main + (f" ({', '.join(refs)})" if refs else ""))
             rows.append((preset, n, res.nfe, res.seconds / n_samples, ", ".join(parts)))
         if ent is not None:
             _say(f"   data entropy (Monte Carlo over validation sequences): {ent:.3f} bits/token")
