@@ -67,12 +67,15 @@ class RealWords(SampleMetric):
         def build() -> frozenset[str]:
             words: set[str] = set()
             n = 0
-            for batch in context.data.train_batches(256, epoch=0):
-                for text in context.data.decode(batch.tokens.cpu(), batch.attention_mask.cpu()):
-                    words.update(inner_words(text))
-                n += batch.tokens.shape[0]
-                if n >= self.config.lexicon_sequences:
-                    break
+            try:
+                for batch in context.data.train_batches(min(64, self.config.lexicon_sequences), epoch=0):
+                    for text in context.data.decode(batch.tokens.cpu(), batch.attention_mask.cpu()):
+                        words.update(inner_words(text))
+                    n += batch.tokens.shape[0]
+                    if n >= self.config.lexicon_sequences:
+                        break
+            except ValueError as exc:  # e.g. fewer training sequences than one batch
+                raise MetricNotApplicable(f"cannot read the training text for the lexicon: {exc}") from None
             return frozenset(words)
 
         return context.cached("real-words", self.config.lexicon_sequences, build)

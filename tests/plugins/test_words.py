@@ -88,3 +88,12 @@ def test_real_words_says_when_it_cannot_score():
 
 def test_registered_for_text_runs(components):
     assert components.registry("metric").get("real-words").requires == {"text"}
+
+
+def test_real_words_skips_when_the_training_text_cannot_be_read():
+    class Tiny(_Corpus):
+        def train_batches(self, batch_size: int, epoch: int, start: int = 0) -> Iterator[Batch]:
+            raise ValueError(f"train_size=2 is smaller than batch_size={batch_size}")
+
+    with pytest.raises(MetricNotApplicable, match="train_size=2"):
+        RealWords(RealWords.Config()).compute(_ids([" the king is "]), EvalContext(Tiny(TRAIN)))
