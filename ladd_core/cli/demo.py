@@ -76,8 +76,12 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
                 parts.append(f"true NLL {nll:.3f} bits/tok = {nll / ent:.2f} x entropy")
             else:
                 texts.setdefault(preset, []).append(f"N={n}{temp}: {res.texts[0][:100]!r}")
+            have = run.data.capabilities | run.model.capabilities | {"model"}
             for name, metric in metrics.items():
+                missing = sorted(map(str, metric.requires - have))
                 try:
+                    if missing:
+                        raise MetricNotApplicable(f"needs {missing}")
                     values = metric.compute(res.tokens, context)
                 except MetricNotApplicable as exc:
                     parts.append(f"{name}: not applicable ({exc})")

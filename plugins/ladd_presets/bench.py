@@ -1,8 +1,9 @@
 """The built-in ``ladd bench`` plans: MDLM vs Co-LADD vs Di-LADD on the sawtooth and on Shakespeare.
 
 Each dataset compares ``<dataset>-mdlm`` (the reference), ``<dataset>-coladd`` and
-``<dataset>-diladd`` at the same steps x batch x length; the full plan takes
-about an hour on 2 cores, the quick one a few minutes.
+``<dataset>-diladd`` at the same steps x batch x length.  The full plans take several hours on 2 cores
+together (Shakespeare alone: 80 min on 2026-12-01, partly next to another job); the quick ones a few minutes
+each.
 """
 
 from __future__ import annotations

@@ -161,7 +161,15 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
         def ladd_register_demo_steps(register):
             register(
                 "first",
-                DemoStep("sawtooth-mdlm", tiny, tiny, num_samples=2, order=-1, note="my note", metrics=("repetition",)),
+                DemoStep(
+                    "sawtooth-mdlm",
+                    tiny,
+                    tiny,
+                    num_samples=2,
+                    order=-1,
+                    note="my note",
+                    metrics=("repetition", "real-words"),
+                ),
             )
 
     class Bad:
@@ -182,4 +190,5 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
     out = capsys.readouterr()
     assert "my note" in out.err and "sawtooth-mdlm" in out.out and (tmp_path / "d" / "sawtooth-mdlm-quick").is_dir()
     assert "x entropy, repetition " in out.out and "unique-samples " in out.out  # the step's metrics, every N
+    assert "real-words: not applicable (needs ['text'])" in out.out  # the sawtooth is not text
     assert registry.get("shakespeare").metrics == ("real-words",)  # the text demo counts real words
