@@ -12,7 +12,7 @@ import torch
 from ladd_core.cli.config_cmds import resolve
 from ladd_core.components.metrics import EvalContext
 from ladd_core.evaluation.context import MetricNotApplicable
-from ladd_core.evaluation.engine import build_metrics
+from ladd_core.evaluation.engine import build_metrics, select_metrics
 from ladd_core.plugins import get_components
 from ladd_core.sampling import draw_samples, sampler_config
 from ladd_core.training.factory import build_trainer
@@ -64,7 +64,8 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
         _say(f"   trained in {time.perf_counter() - t_train:.0f}s; validation NELBO {val:.3f} bits/token")
         run = load_run(run_dir, comps)
         ent = _entropy_bits_per_token(run)
-        metrics = build_metrics(comps, list(step.metrics), [])
+        have = frozenset(run.data.capabilities | run.model.capabilities | {"model"})
+        metrics = build_metrics(comps, select_metrics(comps, list(step.metrics), have, _say, preset), [])
         context = EvalContext(run.data, run.model)
         temp = f" T={step.temperature:g}" if step.temperature is not None else ""
         for n in STEP_GRID:
@@ -76,12 +77,8 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
                 parts.append(f"true NLL {nll:.3f} bits/tok = {nll / ent:.2f} x entropy")
             else:
                 texts.setdefault(preset, []).append(f"N={n}{temp}: {res.texts[0][:100]!r}")
-            have = run.data.capabilities | run.model.capabilities | {"model"}
             for name, metric in metrics.items():
-                missing = sorted(map(str, metric.requires - have))
                 try:
-                    if missing:
-                        raise MetricNotApplicable(f"needs {missing}")
                     values = metric.compute(res.tokens, context)
                 except MetricNotApplicable as exc:
                     parts.append(f"{name}: not applicable ({exc})")

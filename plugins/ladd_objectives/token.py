@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from abc import abstractmethod
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -23,10 +24,8 @@ def token_nll(process: TokenProcess, log_probs: Tensor, x0: Tensor, x_t: Tensor,
 class _MaskedTokenObjective(Objective):
     """The loss on the noised real positions, ``-log p(x_0^l | x_t)``, with the NELBO reported alongside.
 
-    A subclass says whether it optimises the NELBO (``weighted``) or the unweighted cross-entropy.
+    A subclass says what it optimises by its :meth:`loss`.
     """
-
-    weighted: ClassVar[bool]
 
     def __call__(
         self, process: TokenProcess, log_probs: Tensor, x0: Tensor, x_t: Tensor, t: Tensor, attention_mask: Tensor
@@ -36,11 +35,12 @@ class _MaskedTokenObjective(Objective):
         n = attention_mask.sum(-1).clamp_min(1).to(nll.dtype)  # (B,) real tokens
         return TokenLoss(self.loss(process, nll, nelbo, n, x_t, t, attention_mask), nelbo.detach(), n)
 
+    @abstractmethod
     def loss(
         self, process: TokenProcess, nll: Tensor, nelbo: Tensor, n: Tensor, x_t: Tensor, t: Tensor, mask: Tensor
     ) -> Tensor:
-        """The ``(B,)`` training loss from the ``(B, L)`` scored ``nll`` and the ``(B,)`` ``nelbo``."""
-        return nelbo / n if self.weighted else nll.sum(-1) / n
+        """The ``(B,)`` training loss from the ``(B, L)`` scored ``nll``, the ``(B,)`` ``nelbo`` and real-token
+        counts ``n``, the noised ``x_t``, times ``t`` and the attention ``mask``."""
 
 
 class Nelbo(_MaskedTokenObjective):
@@ -51,7 +51,10 @@ class Nelbo(_MaskedTokenObjective):
     class Config(ObjectiveConfig):
         name: Literal["nelbo"] = "nelbo"
 
-    weighted = True
+    def loss(
+        self, process: TokenProcess, nll: Tensor, nelbo: Tensor, n: Tensor, x_t: Tensor, t: Tensor, mask: Tensor
+    ) -> Tensor:
+        return nelbo / n
 
 
 class MaskedCE(_MaskedTokenObjective):
@@ -63,7 +66,10 @@ class MaskedCE(_MaskedTokenObjective):
     class Config(ObjectiveConfig):
         name: Literal["masked-ce"] = "masked-ce"
 
-    weighted = False
+    def loss(
+        self, process: TokenProcess, nll: Tensor, nelbo: Tensor, n: Tensor, x_t: Tensor, t: Tensor, mask: Tensor
+    ) -> Tensor:
+        return nll.sum(-1) / n
 
 
 class MaskedMean(_MaskedTokenObjective):
@@ -80,8 +86,6 @@ class MaskedMean(_MaskedTokenObjective):
 
     class Config(ObjectiveConfig):
         name: Literal["masked-mean"] = "masked-mean"
-
-    weighted = True
 
     def loss(
         self, process: TokenProcess, nll: Tensor, nelbo: Tensor, n: Tensor, x_t: Tensor, t: Tensor, mask: Tensor
