@@ -67,16 +67,18 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
         have = frozenset(run.data.capabilities | run.model.capabilities | {"model"})
         metrics = build_metrics(comps, select_metrics(comps, list(step.metrics), have, _say, preset), [])
         context = EvalContext(run.data, run.model)
-        temp = f" T={step.temperature:g}" if step.temperature is not None else ""
+        setting = step.setting()
+        if setting:
+            _say(f"   sampling at {setting}")
         for n in STEP_GRID:
-            scfg = sampler_config(comps, run, steps=n, temperature=step.temperature)
+            scfg = sampler_config(comps, run, steps=n, temperature=step.temperature, top_p=step.top_p)
             res = draw_samples(comps, run, scfg, num_samples=n_samples, seed=0)
             parts = []
             if ent is not None:
                 nll = float(-run.data.log_likelihood(res.tokens).mean()) / res.tokens.shape[1] / math.log(2)
                 parts.append(f"true NLL {nll:.3f} bits/tok = {nll / ent:.2f} x entropy")
             else:
-                texts.setdefault(preset, []).append(f"N={n}{temp}: {res.texts[0][:100]!r}")
+                texts.setdefault(preset, []).append(f"N={n}{' ' + setting if setting else ''}: {res.texts[0][:100]!r}")
             for name, metric in metrics.items():
                 try:
                     values = metric.compute(res.tokens, context)
@@ -86,6 +88,8 @@ def run_demo(out: Path, quick: bool = False, threads: int | None = None) -> int:
                 refs = [f"{k} {v.value:.2f}" for k, v in values.items() if k in metric.not_compared]
                 main = ", ".join(f"{k} {v.value:.2f}" for k, v in values.items() if k not in metric.not_compared)
                 parts.append(main + (f" ({', '.join(refs)})" if refs else ""))
+            if setting:
+                parts.append(setting)
             rows.append((preset, n, res.nfe, res.seconds / n_samples, ", ".join(parts)))
         if ent is not None:
             _say(f"   data entropy (Monte Carlo over validation sequences): {ent:.3f} bits/token")

@@ -84,6 +84,7 @@ class DemoStep:
         metrics: sample metrics printed for each N (registered names, e.g. a text-quality check), besides the
             true NLL that a known generator gives.
         temperature: the sampling temperature of the demo's samples (``None``: the preset's sampler's).
+        top_p: the nucleus mass kept when sampling (``None``: the preset's sampler's).
     """
 
     preset: str
@@ -94,3 +95,9 @@ class DemoStep:
     note: str = ""
     metrics: tuple[str, ...] = ()
     temperature: float | None = None
+    top_p: float | None = None
+
+    def setting(self) -> str:
+        """How the demo samples this step, e.g. ``"T=0.8 top-p=0.9"`` (``""``: the preset's sampler as it is)."""
+        parts = [f"T={self.temperature:g}"] if self.temperature is not None else []
+        return " ".join(parts + ([f"top-p={self.top_p:g}"] if self.top_p is not None else []))

@@ -184,6 +184,8 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
                     order=-1,
                     note="my note",
                     metrics=("repetition", "real-words"),
+                    temperature=0.5,
+                    top_p=0.9,
                 ),
             )
 
@@ -201,8 +203,19 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
     only_mine._entries = {"first": comps.registry("demo_step").entry("first")}
     monkeypatch.setitem(comps.registries, "demo_step", only_mine)
     monkeypatch.setattr(demo, "get_components", lambda: comps)
+    seen = []
+    real_config = demo.sampler_config
+
+    def spy(*args, **kwargs):
+        cfg = real_config(*args, **kwargs)
+        seen.append((cfg.steps, cfg.temperature, cfg.top_p))
+        return cfg
+
+    monkeypatch.setattr(demo, "sampler_config", spy)
     assert demo.run_demo(tmp_path / "d", quick=True) == 0
     out = capsys.readouterr()
+    assert seen == [(n, 0.5, 0.9) for n in demo.STEP_GRID]  # the step's sampling setting reaches the sampler
+    assert "sampling at T=0.5 top-p=0.9" in out.err and out.out.count("T=0.5 top-p=0.9") == len(demo.STEP_GRID)
     assert "my note" in out.err and "sawtooth-mdlm" in out.out and (tmp_path / "d" / "sawtooth-mdlm-quick").is_dir()
     assert "x entropy, repetition " in out.out and "unique-samples " in out.out  # the step's metrics, every N
     assert "metric 'real-words' skipped: needs ['text']" in out.err  # the sawtooth is not text
