@@ -146,7 +146,7 @@ def remasking_step(
     schedule: Schedule,
     t: Tensor,
     s: Tensor,
-    sigma: Tensor,
+    sigma: Tensor | Callable[[Tensor], Tensor],
     draw: Draw,
     generator: torch.Generator | None = None,
     frozen: Tensor | None = None,
@@ -164,14 +164,17 @@ def remasking_step(
         schedule: gives ``alpha``.
         t, s: times ``(B,)``, ``s < t``.
         sigma: remasking probability ``(B, 1, ..., 1)`` (or broadcastable), at most
-            :func:`remasking_bound`; larger values are clamped to it.
+            :func:`remasking_bound`; larger values are clamped to it.  Or a function of that bound
+            (float64 ``(B, 1, ..., 1)``) returning it, so a strategy defined relative to the bound reuses the
+            alphas computed here instead of evaluating the schedule again.
         draw: fills the revealed positions.
         generator: random source.
         frozen: ``(B, ...)`` ids that are never re-masked (given tokens of a condition); none when ``None``.
     """
     a_t = _per_row(schedule.alpha(t).double(), state.dim())
     a_s = _per_row(schedule.alpha(s).double(), state.dim())
-    sig = torch.minimum(sigma.double(), _bound(a_t, a_s))
+    bound = _bound(a_t, a_s)
+    sig = torch.minimum((sigma(bound) if callable(sigma) else sigma).double(), bound)
     p_reveal = ((a_s - (1 - sig) * a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
     u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
     masked = state == mask_id

@@ -49,7 +49,10 @@ class RemdmSampler(Sampler):
 
     def sigma(self, model: LaddModel, t: torch.Tensor, s: torch.Tensor, ndim: int) -> torch.Tensor:
         """``sigma_t`` of the configured strategy, float64 ``(B, 1)``, at most the bound."""
-        bound = remasking_bound(model.process.schedule, t, s, ndim)
+        return self.sigma_of_bound(remasking_bound(model.process.schedule, t, s, ndim))
+
+    def sigma_of_bound(self, bound: torch.Tensor) -> torch.Tensor:
+        """``sigma_t`` from ``sigma_max`` (float64 ``(B, 1)``): ``min(eta, bound)`` or ``eta * bound``."""
         if self.config.strategy == "cap":
             return bound.clamp_max(self.config.eta)
         return self.config.eta * bound
@@ -62,8 +65,7 @@ class RemdmSampler(Sampler):
         frozen = None if cond is None else cond.visible
 
         def step(x: torch.Tensor, log_p: torch.Tensor, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-            sig = self.sigma(model, t, s, x.dim())
-            draw = sparse_categorical(log_p, generator)
-            return remasking_step(x, mask_id, schedule, t, s, sig, draw, generator, frozen)
+            draw = sparse_categorical(log_p, generator)  # the step computes the alphas and sigma_max once
+            return remasking_step(x, mask_id, schedule, t, s, self.sigma_of_bound, draw, generator, frozen)
 
         return run_in_latent_mode("remdm", model, self.config, x, cond, generator, step)

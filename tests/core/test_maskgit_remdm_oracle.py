@@ -114,6 +114,20 @@ def test_remasking_step_respects_the_bound_and_frozen_tokens(components, model):
     assert abs(rate - float(bound[0, 0])) < 0.03
 
 
+def test_remasking_step_sigma_as_a_function_of_the_bound_is_the_same_step(components, model):
+    """The sampler passes sigma as a function of sigma_max (one schedule evaluation per step): same ids, same draws."""
+    sched = model.process.schedule
+    t, s = torch.rand(500, generator=torch.Generator().manual_seed(3)) * 0.9 + 0.1, torch.full((500,), 0.05)
+    x = torch.randint(0, V + 1, (500, 3), generator=torch.Generator().manual_seed(4))
+    lp = torch.log(torch.full((500, 3, V + 1), 1.0 / V)).index_fill(-1, torch.tensor([V]), -1e9)
+    for eta, fn in ((0.3, lambda b: b.clamp_max(0.3)), (0.5, lambda b: 0.5 * b)):
+        as_tensor = fn(remasking_bound(sched, t, s))
+        g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+        one = remasking_step(x, V, sched, t, s, as_tensor, sparse_categorical(lp, g1), g1)
+        two = remasking_step(x, V, sched, t, s, fn, sparse_categorical(lp, g2), g2)
+        assert torch.equal(one, two) and not torch.equal(one, x), eta
+
+
 def test_remdm_keeps_a_condition(components, model):
     cond = Condition(torch.tensor([[2, 0, 0]]), torch.tensor([[True, False, False]]))
     out = _sampler(components, "remdm", steps=8, eta=1.0, strategy="rescale").sample(
