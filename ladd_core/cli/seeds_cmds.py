@@ -32,7 +32,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="extra config override for every run (then the runs are no longer 'as shipped')")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("runs/seeds"))
-    p.add_argument("--doc", type=Path, default=None, help="write the tables into this markdown file (section 'seeds')")
+    p.add_argument("--doc", type=_doc_path, default=None,
+                   help="write the tables into this markdown file (section 'seeds'; '' = none)")  # fmt: skip
     p.add_argument(
         "--report-only",
         action="store_true",
@@ -94,6 +95,11 @@ def cmd_bench_seeds(args: argparse.Namespace) -> int:
         _write_section(args.doc, "\n".join(body))
         log(f"bench-seeds: report written to {args.doc}")
     return 0
+
+
+def _doc_path(text: str) -> Path | None:
+    """``--doc`` value: ``''`` means no report (``Path('')`` would be the current directory)."""
+    return Path(text) if text else None
 
 
 def _write_section(doc: Path, body: str) -> None:

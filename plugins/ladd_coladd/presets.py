@@ -26,11 +26,11 @@ __all__ = ["MARKOV_COLADD", "PRESETS", "SAWTOOTH_COLADD", "SHAKESPEARE_COLADD"]
 SAWTOOTH_COLADD: dict[str, Any] = derive(
     SAWTOOTH_MDLM,
     description=(
-        "Sequential Co-LADD on the binary sawtooth (method §6.4): 1 slot x 32 dims from a trainable transformer "
-        "encoder, sqrt VP schedule, x0-prediction, MM-DiT 64x4 + latent-DiT 32x4, a variance floor on the encoder"
-        " latent, the MDLM preset's unweighted masked-CE token loss with a quarter of the rows fully masked; 2000"
-        " steps: stage 1 (0-1000) encoder + token net, stage 2 latent denoiser (+ token net); sampled with M=8 "
-        "latent steps"
+        "Sequential Co-LADD on the binary sawtooth (method §6.4): 1 slot x 32 dims from a trainable 2-layer "
+        "transformer encoder, sqrt VP schedule, x0-prediction, MM-DiT 64x4 + latent-DiT 32x4, a variance floor on "
+        "the encoder latent, the MDLM preset's unweighted masked-CE token loss with a quarter of the rows fully "
+        "masked; 2000 steps: stage 1 (0-1000) encoder + token net, stage 2 latent denoiser (+ token net); "
+        "sampled with M=8 latent steps"
     ),
     model=latent_model(
         SAWTOOTH_MDLM,

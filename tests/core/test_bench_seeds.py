@@ -41,6 +41,14 @@ def test_seeds_are_trained_scored_and_tabulated(tmp_path, capsys) -> None:
     assert doc.read_text().count("<!-- seeds:begin -->") == 1
 
 
+def test_empty_doc_means_no_report() -> None:
+    """``--doc ''`` (as `ladd bench` takes it) failed after hours of training: Path('') is the current directory."""
+    from ladd_core.cli.main import build_parser
+
+    assert build_parser().parse_args(["bench-seeds", "sawtooth-coladd", "--doc", ""]).doc is None
+    assert str(build_parser().parse_args(["bench-seeds", "sawtooth-coladd", "--doc", "b.md"]).doc) == "b.md"
+
+
 def test_unknown_preset_fails_before_training(tmp_path, capsys) -> None:
     assert main(["bench-seeds", "sawtooth-coladdd", "--out", str(tmp_path / "x")]) == 2
     assert "sawtooth-coladd" in capsys.readouterr().err
