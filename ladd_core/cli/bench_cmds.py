@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ladd_core.evaluation.bench import hardware, plans_for, train_all
-from ladd_core.evaluation.engine import EvalSpec, evaluate, zero_shot_resource
+from ladd_core.evaluation.engine import EvalSpec, evaluate
 from ladd_core.evaluation.judge import judge_resource
 from ladd_core.evaluation.per_second import equal_time_table, plot_quality_vs_time
 from ladd_core.evaluation.plots import frontier_path, plot_frontier, plot_quality_vs_nfe, plots_available
 from ladd_core.evaluation.table import format_table
+from ladd_core.evaluation.zero_shot import zero_shot_resource
 from ladd_core.plugins import get_components
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from ladd_core.config.errors import ConfigError
-from ladd_core.evaluation.engine import EvalSpec, Resource, evaluate, zero_shot_resource
+from ladd_core.evaluation.engine import EvalSpec, Resource, evaluate
 from ladd_core.evaluation.judge import judge_resource
 from ladd_core.evaluation.plots import plots_available
 from ladd_core.evaluation.table import format_table
+from ladd_core.evaluation.zero_shot import zero_shot_resource
 from ladd_core.plugins import get_components
 from ladd_core.training.runs import check_run_dir
 

@@ -39,7 +39,7 @@ from ladd_core.sampling import check_sampling_args, draw_samples, sampler_config
 from ladd_core.training.runs import LoadedRun, config_hash, load_run, resolve_device
 from ladd_core.training.threads import ThreadGovernor
 
-__all__ = ["EvalSpec", "Resource", "build_metrics", "evaluate", "select_metrics", "zero_shot_resource"]
+__all__ = ["EvalSpec", "Resource", "build_metrics", "evaluate", "select_metrics"]
 
 Log = Callable[[str], None]
 
@@ -73,17 +73,6 @@ class Resource:
         if not self._loaded:
             self._value, self._loaded = self.load(), True
         return self._value
-
-
-def zero_shot_resource(path: Path | None) -> Resource:
-    """The ``"zero_shot"`` resource (the text file of ``zero-shot-nelbo``) from a ``--zero-shot`` argument.
-
-    Raises:
-        FileNotFoundError: ``path`` is given but is not a file (checked before any training or sampling).
-    """
-    if path is not None and not path.is_file():
-        raise FileNotFoundError(f"--zero-shot file {path} not found")
-    return Resource(path is not None, lambda: path, str(path or ""))
 
 
 @dataclass

@@ -449,7 +449,13 @@ def test_code_context_conditions_the_code_pass_on_a_masked_x(share: float) -> No
     """``code_context``: the sequential code pass reads the token pass's x_t (training only); 0 keeps all-mask x."""
     from ladd_core.components.data import Batch
 
-    _, _, model = _tiny_model(["model.latent.target=sequential", f"model.latent.code_context={share}"])
+    # every row gets the code pass here (the sawtooth preset runs it on a quarter of them)
+    overrides = [
+        "model.latent.target=sequential",
+        f"model.latent.code_context={share}",
+        "model.latent.code_loss_rows=1",
+    ]
+    _, _, model = _tiny_model(overrides)
     x0 = torch.randint(0, 2, (6, 16), generator=torch.Generator().manual_seed(0))
     batch = Batch(tokens=x0, attention_mask=torch.ones_like(x0, dtype=torch.bool))
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -514,7 +520,8 @@ def test_batched_sequential_call_matches_two_calls() -> None:
     """Di-LADD stage 2 (target=sequential): the one batched call gives the two-call loss and gradients."""
     from ladd_core.components.data import Batch
 
-    _, _, model = _tiny_model(["model.latent.target=sequential", "model.latent.code_context=0.5"])
+    overrides = ["model.latent.target=sequential", "model.latent.code_context=0.5", "model.latent.code_loss_rows=1"]
+    _, _, model = _tiny_model(overrides)  # every row: the two-call reference has no row subset
     x0 = torch.randint(0, 2, (6, 16), generator=torch.Generator().manual_seed(0))
     batch = Batch(tokens=x0, attention_mask=torch.ones_like(x0, dtype=torch.bool))
     model.set_stage(2)
