@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import speed
+import torch
 from bench_utils import interleaved
 
 from ladd_core.config.loading import apply_overrides
@@ -32,14 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--presets", nargs="+", default=[p for _, p in speed.LADD_PRESETS], help="presets to vary")
     args = p.parse_args(argv)
     args.device, args.precision, args.attention = "cpu", "fp32", "sdpa"
-    import torch
-
     args.dev = torch.device("cpu")
     torch.set_num_threads(args.threads)
     comps = get_components()
     real_get, current = comps.get, {}
 
-    def get(kind: str, name: str, *rest, **kw):  # the trainer builders read the preset by name
+    # speed.py's trainer builders read the preset by name: serve the variant under that name while it is built
+    def get(kind: str, name: str, *rest, **kw):
         return current[name] if kind == "preset" and name in current else real_get(kind, name, *rest, **kw)
 
     comps.get = get  # type: ignore[method-assign]

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from ladd_core.components.absorbing import remasking_bound, remasking_step, sparse_categorical
+from ladd_core.components.absorbing import remasking_step, sparse_categorical
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
@@ -47,12 +47,9 @@ class RemdmSampler(Sampler):
     def requires_for(cls, config: SamplerConfig) -> frozenset[str]:
         return latent_mode_requires(getattr(config, "latent_mode", "auto"))
 
-    def sigma(self, model: LaddModel, t: torch.Tensor, s: torch.Tensor, ndim: int) -> torch.Tensor:
-        """``sigma_t`` of the configured strategy, float64 ``(B, 1)``, at most the bound."""
-        return self.sigma_of_bound(remasking_bound(model.process.schedule, t, s, ndim))
-
     def sigma_of_bound(self, bound: torch.Tensor) -> torch.Tensor:
-        """``sigma_t`` from ``sigma_max`` (float64 ``(B, 1)``): ``min(eta, bound)`` or ``eta * bound``."""
+        """``sigma_t`` of the configured strategy from ``sigma_max`` (float64 ``(B, 1)``, see
+        :func:`~ladd_core.components.absorbing.remasking_bound`): ``min(eta, bound)`` or ``eta * bound``."""
         if self.config.strategy == "cap":
             return bound.clamp_max(self.config.eta)
         return self.config.eta * bound
