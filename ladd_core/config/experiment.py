@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ladd_core.config.base import ComponentConfig, ConfigBase, Ref, ref
 from ladd_core.config.capabilities import check_capabilities, model_capabilities
@@ -71,6 +71,24 @@ class TrainConfig(ConfigBase):
         "prefix that matches a parameter's name (LaddModel.named_parameters) scales its LR, warm-up and decay "
         "included; every prefix must match a parameter",
     )
+    optimizer: Literal["adamw", "muon"] = Field(
+        "adamw",
+        description="'adamw'; or 'muon': Muon (orthogonalised Nesterov momentum) for the weight matrices of the "
+        "linear layers not matched by muon_exclude, AdamW (lr, betas, weight_decay) for every other parameter",
+    )
+    muon_lr: float = Field(
+        0.01,
+        gt=0,
+        le=FLOAT32_MAX,
+        allow_inf_nan=False,
+        description="peak LR of the Muon matrices, on AdamW's scale (updates are rescaled to AdamW's typical "
+        "RMS); warm-up, decay and lr_scale apply as to lr",
+    )
+    muon_exclude: list[str] = Field(
+        default_factory=lambda: ["*embed*", "*final*", "*head*", "*ada_ln*"],
+        description="fnmatch patterns of parameter names kept on AdamW although they are linear-layer "
+        "matrices: input embeddings, output heads, conditioning (adaLN) layers",
+    )
     grad_clip: float = Field(1.0, ge=0, allow_inf_nan=False, description="max global grad norm (0 = off)")
     ema: float = Field(0.99, ge=0, lt=1, description="EMA decay of the weights used to sample/evaluate (0 = off)")
     stages: list[int] = Field(default_factory=lambda: [0], description="steps at which each training stage starts")
@@ -100,6 +118,15 @@ class TrainConfig(ConfigBase):
         if not v or v[0] != 0 or any(b <= a for a, b in itertools.pairwise(v)):
             raise ValueError(f"stages must start at 0 and strictly increase, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _muon_not_sharded(self) -> TrainConfig:
+        if self.optimizer == "muon" and self.fsdp:
+            raise ValueError(
+                "optimizer 'muon' orthogonalises whole weight matrices and cannot run on FSDP shards; "
+                "use fsdp=false (DDP) or optimizer='adamw'"
+            )
+        return self
 
     @field_validator("device")
     @classmethod

@@ -1,45 +1,78 @@
-"""AdamW with linear warm-up (then constant or cosine), and an exponential moving average of the weights."""
+"""The optimiser (AdamW, or Muon for linear-layer matrices), its warm-up and decay, and an EMA of the weights."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from fnmatch import fnmatch
+from typing import Any
 
 import torch
 from torch import nn
 
 from ladd_core.config.experiment import TrainConfig
+from ladd_core.training.muon import MuonAdamW
 
-__all__ = ["EMA", "build_optimizer", "ema_decay", "lr_factor", "lr_scales"]
+__all__ = ["EMA", "build_optimizer", "ema_decay", "linear_weight_ids", "lr_factor", "lr_scales"]
 
 
 def build_optimizer(
-    params: Iterable[nn.Parameter], cfg: TrainConfig, names: Mapping[int, str] | None = None
+    params: Iterable[nn.Parameter],
+    cfg: TrainConfig,
+    names: Mapping[int, str] | None = None,
+    linear_weights: Collection[int] = (),
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over ``params`` and a scheduler of the factor :func:`lr_factor` (stepped once per optimiser step).
+    """The optimiser of ``cfg.optimizer`` over ``params`` and a scheduler of the factor :func:`lr_factor`.
 
-    Matrices get ``weight_decay``, vectors none.  ``names`` (``id(param) -> name``, from the model's
+    AdamW: matrices get ``weight_decay``, vectors none.  ``names`` (``id(param) -> name``, from the model's
     ``named_parameters``) lets ``cfg.lr_scale`` multiply the LR of the parameters under a name prefix: each
     (decay, scale) pair is one parameter group, whose warm-up and decay follow the same factor.  Without
     ``lr_scale`` the groups are the two of earlier versions, so their checkpoints resume.
+
+    Muon (:class:`~ladd_core.training.muon.MuonAdamW`): the parameters in ``linear_weights`` (ids of
+    ``nn.Linear`` weights, :func:`linear_weight_ids`) whose names match no ``cfg.muon_exclude`` pattern are
+    Muon's, at ``cfg.muon_lr`` with ``weight_decay``; the rest are AdamW's as above.  ``lr_scale`` applies to both.
     """
     params = [p for p in params if p.requires_grad]
-    scales = lr_scales(params, cfg.lr_scale, names or {})
-    groups: dict[tuple[bool, float], list[nn.Parameter]] = {(True, 1.0): [], (False, 1.0): []}  # kept if empty
+    names = names or {}
+    scales = lr_scales(params, cfg.lr_scale, names)
+    muon = cfg.optimizer == "muon"
+    if muon and not names:
+        raise ValueError("train.optimizer 'muon' needs the model's parameter names (build_optimizer(..., names=...))")
+    groups: dict[tuple[str, bool, float], list[nn.Parameter]] = {("adamw", True, 1.0): [], ("adamw", False, 1.0): []}
     for p, scale in zip(params, scales, strict=True):
-        groups.setdefault((p.ndim >= 2, scale), []).append(p)
-    order = sorted(groups, key=lambda k: (k[1] != 1.0, not k[0], k[1]))  # decay, no-decay at scale 1 first
-    opt = torch.optim.AdamW(
-        [{"params": groups[k], "weight_decay": cfg.weight_decay if k[0] else 0.0, "lr": cfg.lr * k[1]} for k in order],
-        lr=cfg.lr,
-        betas=cfg.betas,
-        eps=1e-8,
-        # foreach: one multi-tensor op per update step instead of ~10 per parameter tensor (CPU defaults to the
-        # per-tensor loop); bitwise the same updates
-        foreach=True,
-    )
+        name = names.get(id(p), "")
+        on_muon = muon and id(p) in linear_weights and not any(fnmatch(name, pat) for pat in cfg.muon_exclude)
+        groups.setdefault(("muon" if on_muon else "adamw", p.ndim >= 2, scale), []).append(p)
+    # adamw decay, adamw no-decay at scale 1 first (the two groups of earlier checkpoints), then the rest
+    order = sorted(groups, key=lambda k: (k[0] == "muon", k[2] != 1.0, not k[1], k[2]))
+
+    def group(key: tuple[str, bool, float]) -> dict[str, Any]:
+        algo, decays, scale = key
+        lr = (cfg.muon_lr if algo == "muon" else cfg.lr) * scale
+        out = {"params": groups[key], "weight_decay": cfg.weight_decay if decays else 0.0, "lr": lr}
+        return {**out, "algorithm": algo} if muon else out
+
+    opt: torch.optim.Optimizer
+    if muon:
+        opt = MuonAdamW([group(k) for k in order], betas=cfg.betas, eps=1e-8)
+    else:
+        opt = torch.optim.AdamW(
+            [group(k) for k in order],
+            lr=cfg.lr,
+            betas=cfg.betas,
+            eps=1e-8,
+            # foreach: one multi-tensor op per update step instead of ~10 per parameter tensor (CPU defaults to
+            # the per-tensor loop); bitwise the same updates
+            foreach=True,
+        )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     return opt, sched
+
+
+def linear_weight_ids(model: nn.Module) -> set[int]:
+    """``id`` of the weight matrix of every ``nn.Linear`` in ``model`` (the candidates for Muon)."""
+    return {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
 
 
 def lr_scales(params: list[nn.Parameter], prefixes: Mapping[str, float], names: Mapping[int, str]) -> list[float]:

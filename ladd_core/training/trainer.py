@@ -29,7 +29,7 @@ from ladd_core.training.callbacks import StepEnd, TrainerCallback
 from ladd_core.training.checkpoint import TrainState, save_checkpoint
 from ladd_core.training.distributed import DistContext, full_tensors, optimizer_state_like, wrap_model
 from ladd_core.training.lock import RunLock
-from ladd_core.training.optim import EMA, build_optimizer
+from ladd_core.training.optim import EMA, build_optimizer, linear_weight_ids
 from ladd_core.training.signals import StopOnSignal, TrainingInterrupted
 from ladd_core.training.standard import TrainingDiverged, standard_callbacks
 from ladd_core.training.stats import StepStats
@@ -134,7 +134,8 @@ class Trainer:
         if not fsdp:  # DDP registers the trainable set: rewrap after every change
             self.runner = wrap_model(self.model, self.dist, self.device, fsdp=False)
         names = {id(p): n for n, p in self.model.named_parameters()}
-        self.optimizer, self.scheduler = build_optimizer(params, self.cfg.train, names)
+        linear = linear_weight_ids(self.model)
+        self.optimizer, self.scheduler = build_optimizer(params, self.cfg.train, names, linear)
         self.state.stage = stage
 
     # -- checkpoints ----------------------------------------------------------
