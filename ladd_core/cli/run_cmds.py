@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,7 @@ def train_config(source: str, overrides: list[str], out: Path, comps: Any) -> Ex
 def cmd_train(args: argparse.Namespace) -> int:
     if args.max_steps is not None and args.max_steps < 0:
         raise ConfigError([("--max-steps", f"must be >= 0, got {args.max_steps}")])
+    t0 = time.monotonic()
     _check_train_out(args.out)
     comps = get_components()
     cfg = train_config(args.source, args.overrides, args.out, comps)
@@ -117,7 +119,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         record_source(args.out, {"name": args.source, "digest": digest})
     result = trainer.train(args.max_steps)
     if trainer.is_main:  # one summary line under torchrun
-        print(json.dumps({"run_dir": str(args.out), "step": trainer.state.step, **result}))
+        # wall_s: this command from start to end (data preparation, building and evaluations included)
+        wall = round(time.monotonic() - t0, 1)
+        print(json.dumps({"run_dir": str(args.out), "step": trainer.state.step, **result, "wall_s": wall}))
     return 0
 
 

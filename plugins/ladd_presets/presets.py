@@ -55,8 +55,8 @@ SAWTOOTH_MDLM: dict[str, Any] = {
 SHAKESPEARE_MDLM: dict[str, Any] = {
     "description": (
         "MDLM on Shakespeare (char-level, L=128): DiT 128x4, masked-ce, Muon (lr 5e-3) on the blocks' matrices and "
-        "AdamW (lr 3e-3) elsewhere, cosine decay, 4k steps of 32 x 128 characters (~25 min on 2 idle cores; "
-        "docs/benchmarks.md, 'Text: shakespeare-mdlm learning curve')"
+        "AdamW (lr 3e-3) elsewhere, cosine decay, 3.5k steps of 32 x 128 characters (2.57 bits/char, ~16 min on "
+        "2 idle cores; docs/benchmarks.md, 'Text: shakespeare-mdlm learning curve')"
     ),
     "seed": 0,
     "model": mdlm_model(hidden=128, cond_dim=64),
@@ -65,7 +65,9 @@ SHAKESPEARE_MDLM: dict[str, Any] = {
     "sampler": {"name": "ancestral", "steps": 64},
     "train": {
         "batch_size": 32,
-        "max_steps": 4000,
+        # 3500: 16 min on 2 idle cores, ~24 min at the slowest throughput measured here (10k char/s); Muon costs
+        # ~6 % per step over AdamW (150-step A/B, 2 threads: 15.6k vs 16.6k char/s)
+        "max_steps": 3500,
         "optimizer": "muon",
         "muon_lr": 5e-3,
         "lr": 3e-3,
@@ -85,11 +87,12 @@ Muon was measured on this MDLM only, so the latent presets, ``markov-mdlm`` and 
 documented results were measured with).
 
 Muon (issue #12, 2026-12-01): paired with the AdamW run of the same seed and batches, the validation NELBO at step
-1000 is 2.90 against 3.05 bits/char (Muon lr 5e-3; 1e-2 gave 2.97, 2e-2 was unstable).
+1000 is 2.90 against 3.05 bits/char (Muon lr 5e-3; 1e-2 gave 2.97, 2e-2 was unstable).  The preset's 3500 steps
+end at 2.57 bits/char in 16 min on 2 idle cores (AdamW's 4000 steps ended at 2.69).
 
-The learning rate (3e-3, was 1e-3) comes from validation runs (issue #12, docs/benchmarks.md): 6e-3 was
-worse at step 500 (3.48 against 3.36 bits/char), 1e-3 slower.  The cosine decay to 0.1 x lr over 4000 steps
-ends at 2.69 bits/char (3.05 at step 1000); the ``nelbo`` objective instead of masked-ce was worse at every
+The AdamW learning rate (3e-3, was 1e-3) comes from validation runs (issue #12, docs/benchmarks.md): 6e-3 was
+worse at step 500 (3.48 against 3.36 bits/char), 1e-3 slower.  With AdamW alone the cosine decay over 4000 steps
+ended at 2.69 bits/char (3.05 at step 1000); the ``nelbo`` objective instead of masked-ce was worse at every
 step measured (3.30 against 3.05 at step 1000).
 """
 

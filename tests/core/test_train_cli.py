@@ -94,3 +94,4 @@ def test_joint_bound_reported_for_vq(tmp_path, capsys):
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["val_joint_nelbo_bpt"] >= summary["val_nelbo_bpt"], "L_x + L_y >= L_x (the code term is >= 0)"
+    assert 0 < summary["wall_s"] < 600  # the command's own wall time, in the summary line
