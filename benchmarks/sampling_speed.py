@@ -9,7 +9,10 @@ the inputs of its last call in the chain.  The sample and the single calls are t
 alternating the order every turn; the figures are medians over turns and the spread is that of the
 per-turn ratio.  "Sampler alone" times the same chain with every network replaced by its recorded output (so
 only the sampler's own work is left), as a share of NFE x one call: the overhead measured directly, which a
-busy machine disturbs less than the difference of two large times.
+busy machine disturbs less than the difference of two large times.  "In-chain overhead" times a real sample
+and, inside the same run, each network call (bracketed by a device sync): the sample's wall time over the time
+spent in its own calls, minus 1.  Both times come from one run, so turn-to-turn noise of the machine cancels;
+what a call costs more inside the chain than alone (caches the sampler's work evicts) counts as the call's.
 
 Usage (standalone; ``speed.py --only sampling`` runs the same with its budget)::
 
@@ -45,17 +48,23 @@ from ladd_core.plugins import Components, load_plugins
 PRESETS = ("sawtooth-mdlm", "sawtooth-coladd", "sawtooth-diladd", "markov-coladd", "markov-diladd")
 VOCAB, SEQ_LEN = 2, 128  # the sawtooth
 HEADER = ["model", "sampler", "B", "N", "NFE (calls per network)", "s / sample", "NFE × one call, s", "overhead",
-          "sampler alone"]  # fmt: skip
+          "sampler alone", "in-chain overhead"]  # fmt: skip
 
 
 @dataclass
 class CallCounter:
-    """Counts calls of one network and keeps the inputs of the last call (to time one call alone)."""
+    """Counts calls of one network and keeps the inputs of the last call (to time one call alone).
+
+    With ``clock`` set, it also adds up the time spent inside the network's calls (``seconds``), each call
+    bracketed by a device sync: the network's share of a chain, measured inside that same chain.
+    """
 
     net: torch.nn.Module
     calls: int = 0
     last: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
     output: Any = None
+    clock: Callable[[], float] | None = None
+    seconds: float = 0.0
     _forward: Callable[..., Any] | None = field(default=None, repr=False)
 
     def __enter__(self) -> CallCounter:
@@ -64,7 +73,15 @@ class CallCounter:
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls += 1
             self.last = (args, kwargs)
+            if self.clock is None:
+                self.output = self._forward(*args, **kwargs)  # type: ignore[misc]
+                return self.output
+            device = next(self.net.parameters()).device
+            sync(device)
+            t0 = self.clock()
             self.output = self._forward(*args, **kwargs)  # type: ignore[misc]
+            sync(device)
+            self.seconds += self.clock() - t0
             return self.output
 
         self.net.forward = counted  # type: ignore[method-assign]
@@ -161,7 +178,27 @@ def measure(
                 stack.enter_context(counters[k].stubbed())
             return sample()
 
-    variants: dict[str, tuple[Callable[[], object], int]] = {"sample": (sample, 1), "alone": (alone, 3)}
+    in_chain: list[float] = []
+
+    def sample_in_chain() -> object:
+        """The sample with each network call timed inside it; appends (sample time / time in the calls) - 1."""
+        stack = contextlib.ExitStack()
+        for k in calls:
+            counters[k].clock, counters[k].seconds = clock, 0.0
+            stack.enter_context(counters[k])
+        with stack:
+            sync(device)
+            t0 = clock()
+            out = sample()
+            sync(device)
+            total = clock() - t0
+        in_chain.append(total / sum(counters[k].seconds for k in calls) - 1)
+        for k in calls:
+            counters[k].clock = None
+        return out
+
+    variants: dict[str, tuple[Callable[[], object], int]] = {
+        "sample": (sample, 1), "alone": (alone, 3), "in_chain": (sample_in_chain, 1)}  # fmt: skip
     variants.update({k: (counters[k].replay, 5) for k in calls})
     per_turn: dict[str, list[float]] = {k: [] for k in variants}
     with torch.no_grad():
@@ -175,7 +212,8 @@ def measure(
     med = {k: statistics.median(v) for k, v in per_turn.items()}
     ideal = sum(calls[k] * med[k] for k in calls)
     return {"calls": calls, "sample": med["sample"], "one_call": med, "ideal": ideal, "alone": med["alone"] / ideal,
-            "overhead": med["sample"] / ideal - 1, "spread": max(ratios) - min(ratios)}  # fmt: skip
+            "overhead": med["sample"] / ideal - 1, "spread": max(ratios) - min(ratios),
+            "in_chain": statistics.median(in_chain)}  # fmt: skip
 
 
 def sampling_rows(
@@ -207,7 +245,8 @@ def sampling_rows(
                 over = f"{r['overhead']:+.1%} (±{r['spread'] / 2:.1%})"
                 alone = f"{r['alone']:.1%}"
                 ideal = f"{one} = {r['ideal']:.3f}"
-                rows.append([preset, label, str(b), str(n), calls, f"{r['sample']:.3f}", ideal, over, alone])
+                in_chain = f"{r['in_chain']:+.1%}"
+                rows.append([preset, label, str(b), str(n), calls, f"{r['sample']:.3f}", ideal, over, alone, in_chain])
     return rows
 
 

@@ -37,3 +37,14 @@ def test_counted_calls_are_the_nfe_and_the_forward_is_restored(components, name)
     assert "forward" not in vars(model.backbone)  # the wrapper is gone
     r = measure(model, sampler, 2, turns=1, clock=time.perf_counter, device=torch.device("cpu"))
     assert r["calls"] == {"token": out.nfe} and r["ideal"] > 0 and r["sample"] > 0
+    assert -1 < r["in_chain"] < 10  # sample time / time inside its calls - 1: finite, calls take part of the sample
+    assert "forward" not in vars(model.backbone)  # the timed wrapper is gone too
+
+
+def test_in_chain_timing_adds_up_the_time_inside_the_calls():
+    net = torch.nn.Linear(2, 2)
+    ticks = iter(range(100))
+    with CallCounter(net, clock=lambda: float(next(ticks))) as counter:
+        net(torch.zeros(1, 2))
+        net(torch.zeros(1, 2))
+    assert counter.calls == 2 and counter.seconds == 2.0  # each call read the clock twice: 1 tick per call
