@@ -69,19 +69,18 @@ class CallCounter:
 
     def __enter__(self) -> CallCounter:
         self._forward = self.net.forward
+        clock, device = self.clock, next(self.net.parameters()).device  # read once, not per call
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls += 1
             self.last = (args, kwargs)
-            if self.clock is None:
-                self.output = self._forward(*args, **kwargs)  # type: ignore[misc]
-                return self.output
-            device = next(self.net.parameters()).device
-            sync(device)
-            t0 = self.clock()
+            if clock is not None:
+                sync(device)
+                t0 = clock()
             self.output = self._forward(*args, **kwargs)  # type: ignore[misc]
-            sync(device)
-            self.seconds += self.clock() - t0
+            if clock is not None:
+                sync(device)
+                self.seconds += clock() - t0
             return self.output
 
         self.net.forward = counted  # type: ignore[method-assign]
@@ -182,19 +181,17 @@ def measure(
 
     def sample_in_chain() -> object:
         """The sample with each network call timed inside it; appends (sample time / time in the calls) - 1."""
-        stack = contextlib.ExitStack()
-        for k in calls:
-            counters[k].clock, counters[k].seconds = clock, 0.0
-            stack.enter_context(counters[k])
-        with stack:
+        with contextlib.ExitStack() as stack:
+            for k in calls:
+                counters[k].clock, counters[k].seconds = clock, 0.0
+                stack.callback(setattr, counters[k], "clock", None)  # the other variants' calls stay untimed
+                stack.enter_context(counters[k])
             sync(device)
             t0 = clock()
             out = sample()
             sync(device)
             total = clock() - t0
         in_chain.append(total / sum(counters[k].seconds for k in calls) - 1)
-        for k in calls:
-            counters[k].clock = None
         return out
 
     variants: dict[str, tuple[Callable[[], object], int]] = {

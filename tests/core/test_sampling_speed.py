@@ -37,7 +37,8 @@ def test_counted_calls_are_the_nfe_and_the_forward_is_restored(components, name)
     assert "forward" not in vars(model.backbone)  # the wrapper is gone
     r = measure(model, sampler, 2, turns=1, clock=time.perf_counter, device=torch.device("cpu"))
     assert r["calls"] == {"token": out.nfe} and r["ideal"] > 0 and r["sample"] > 0
-    assert -1 < r["in_chain"] < 10  # sample time / time inside its calls - 1: finite, calls take part of the sample
+    # sample time / time inside its own calls - 1: the calls are part of the sample, and the sampler adds work
+    assert 0 < r["in_chain"] < 10
     assert "forward" not in vars(model.backbone)  # the timed wrapper is gone too
 
 
