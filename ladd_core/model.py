@@ -18,7 +18,7 @@ from ladd_core.components.data import Batch
 from ladd_core.components.latents import LatentBatch, LatentChannel, Networks
 from ladd_core.components.objectives import Objective
 from ladd_core.components.processes import TokenProcess
-from ladd_core.numerics import adjust_log_probs, check_finite
+from ladd_core.posterior import TokenPosterior
 
 __all__ = ["LaddModel", "LossOutput"]
 
@@ -106,20 +106,22 @@ class LaddModel(nn.Module):
             p.requires_grad_(id(p) in keep)
         return [p for p in self.parameters() if id(p) in keep]
 
-    def sampling_log_probs(self, logits: Tensor, x_t: Tensor, temperature: float = 1.0, top_p: float = 1.0) -> Tensor:
-        """``log p(x_0 | x_t)`` to sample from, given the denoiser's raw ``logits (B, L, C)`` at ``x_t (B, L)``.
+    def posterior(self, logits: Tensor, x_t: Tensor, temperature: float = 1.0, top_p: float = 1.0) -> TokenPosterior:
+        """``p(x_0 | x_t)`` to sample from, given the denoiser's raw ``logits (B, L, C)`` at ``x_t (B, L)``.
 
-        The one place every sampler goes through (each reverse step and the final noise removal):
-        the logits of :attr:`forbidden_ids` are set to ``-inf`` *before* the process normalises
-        them, so those ids get probability exactly 0 and the rest renormalise; then temperature
-        and nucleus filtering (:func:`~ladd_core.numerics.adjust_log_probs`).  Training and the
-        NELBO use the unmodified :meth:`TokenProcess.log_probs`.
+        The one place every sampler goes through (each reverse step and the final noise removal): the
+        logits of :attr:`forbidden_ids` are set to ``-inf`` *before* the process normalises them, so those
+        ids get probability exactly 0 and the rest renormalise; then temperature and nucleus filtering
+        (:func:`~ladd_core.numerics.adjust_log_probs`).  Rows are normalised only where a sampler draws
+        (:class:`~ladd_core.posterior.TokenPosterior`).  Training and the NELBO use the unmodified
+        :meth:`TokenProcess.log_probs`.
         """
-        logits = check_finite(logits, "denoiser logits")
-        if self.forbidden_ids:
-            idx = torch.tensor(self.forbidden_ids, device=logits.device)
-            logits = logits.float().index_fill(-1, idx, float("-inf"))
-        return adjust_log_probs(self.process.log_probs(logits, x_t), temperature, top_p)
+        return TokenPosterior(x_t, logits=logits, process=self.process, forbidden_ids=self.forbidden_ids,
+                              temperature=temperature, top_p=top_p)  # fmt: skip
+
+    def sampling_log_probs(self, logits: Tensor, x_t: Tensor, temperature: float = 1.0, top_p: float = 1.0) -> Tensor:
+        """The full ``(B, L, C)`` log-probs of :meth:`posterior` (every position normalised; logits checked finite)."""
+        return self.posterior(logits, x_t, temperature, top_p).log_probs()
 
     def loss(self, batch: Batch, generator: torch.Generator | None = None) -> LossOutput:
         """Training loss of ``batch`` (tokens ``(B, L)``) with fresh times and noise from ``generator``."""

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
-__all__ = ["NonFiniteError", "adjust_log_probs", "check_finite", "sample_categorical"]
+__all__ = [
+    "NonFiniteError",
+    "adjust_log_probs",
+    "check_finite",
+    "check_sampling_options",
+    "sample_categorical",
+    "sample_log_categorical",
+]
 
 
 class NonFiniteError(FloatingPointError):
@@ -20,6 +29,14 @@ def check_finite(x: Tensor, what: str) -> Tensor:
     return x
 
 
+def check_sampling_options(temperature: float, top_p: float) -> None:
+    """Raise ``ValueError`` unless ``temperature > 0`` and ``0 < top_p <= 1`` (no tensor work)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+
+
 def adjust_log_probs(log_probs: Tensor, temperature: float = 1.0, top_p: float = 1.0) -> Tensor:
     """Temperature and nucleus filtering of normalised log-probs ``(..., C)`` (float64 when either is active).
 
@@ -27,10 +44,7 @@ def adjust_log_probs(log_probs: Tensor, temperature: float = 1.0, top_p: float =
     keeps the smallest set of classes whose mass reaches ``top_p`` (the top
     class is always kept).
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+    check_sampling_options(temperature, top_p)
     if temperature == 1.0 and top_p == 1.0:
         return log_probs  # nothing to do; rows are converted to float64 when sampled
     lp = log_probs.double()
@@ -46,17 +60,59 @@ def adjust_log_probs(log_probs: Tensor, temperature: float = 1.0, top_p: float =
     return lp
 
 
-def sample_categorical(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def sample_categorical(probs: Tensor, generator: torch.Generator | None = None, *, normalised: bool = False) -> Tensor:
     """Draw one class per row of ``probs (..., C)`` by inverse CDF in float64.
 
-    Rows need not be exactly normalised (they are rescaled).  Float64 avoids the
-    low-precision Gumbel bias that inflates sample quality in float32.
+    Rows need not be exactly normalised (they are rescaled; negative entries count as 0).  Float64
+    avoids the low-precision Gumbel bias that inflates sample quality in float32.  A class of
+    probability 0 is never drawn.  ``normalised=True`` says the rows already sum to 1 up to rounding
+    unless they hold a NaN (a softmax's output): they are then used as they are and checked with one sum.
+
+    Raises:
+        NonFiniteError: a row has no positive, finite mass (NaN, inf or all zero).
     """
-    p = probs.double().clamp_min(0)
+    if normalised:
+        return _inverse_cdf(probs if probs.dtype == torch.float64 else probs.double(), generator, normalised=True)
+    return _inverse_cdf(probs.double().clamp_min(0), generator, normalised=False)
+
+
+def sample_log_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Draw one class per row of ``exp(log_probs (..., C))`` by inverse CDF in float64.
+
+    The same draw as :func:`sample_categorical` of ``exp(log_probs)`` (rows need not be normalised;
+    ``-inf`` is probability 0), without the clamp that ``exp`` makes unnecessary.
+
+    Raises:
+        NonFiniteError: a row has no positive, finite mass (a NaN or ``+inf`` log-prob, or all ``-inf``).
+    """
+    lp = log_probs if log_probs.dtype == torch.float64 else log_probs.double()
+    return _inverse_cdf(lp.exp(), generator, normalised=False)
+
+
+def _inverse_cdf(p: Tensor, generator: torch.Generator | None, *, normalised: bool) -> Tensor:
+    """Inverse-CDF draw from non-negative float64 weights ``p (..., C)``, one uniform per row.
+
+    With ``v`` uniform on ``(0, total]`` the class is the first ``j`` with ``cdf_j >= v``, i.e. the number
+    of ``cdf_j < v``: that class always has positive mass (``cdf_j >= v > cdf_{j-1}``), and counting over the
+    first ``C - 1`` entries keeps it in range.  Counting is one comparison and one sum, operations the
+    step already runs, where a binary search would be one more kind of kernel to load per step.
+    """
     cdf = p.cumsum(dim=-1)  # (..., C)
-    total = cdf[..., -1:]
-    if not bool(((total > 0) & (total < float("inf"))).all()):  # one host sync; NaN fails both
-        raise NonFiniteError("categorical probabilities must have a positive, finite sum")
-    u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device, dtype=torch.float64) * total
-    idx = torch.searchsorted(cdf, u, right=True).squeeze(-1)  # (...)
-    return idx.clamp_max(p.shape[-1] - 1)
+    total = cdf[..., -1:]  # (..., 1), each >= 0 or NaN
+    # One host sync.  Normalised rows total 1 unless NaN, so their sum is finite exactly when all are; otherwise
+    # every total is positive and finite exactly when the sum of their logs is finite (log 0 = -inf, log inf =
+    # inf, NaN stays NaN; each log lies in [-745, 710], so the sum cannot overflow).
+    check = total.sum() if normalised else total.log().sum()
+    if not math.isfinite(float(check)):
+        raise NonFiniteError(
+            "non-finite or empty categorical rows: every row needs a positive, finite total probability "
+            "(a NaN or inf in the network output?)"
+        )
+    r = torch.rand(total.shape, generator=generator, device=p.device, dtype=torch.float64).add_(2.0**-54)  # (0, 1]
+    return _pick(cdf, r)
+
+
+def _pick(cdf: Tensor, r: Tensor) -> Tensor:
+    """The class of uniform ``r (..., 1)`` in ``(0, 1]`` under ``cdf (..., C)``: the first ``j`` with
+    ``cdf_j >= r * total``, counted as the number of ``cdf_j < r * total`` over the first ``C - 1`` entries."""
+    return (cdf[..., :-1] < r * cdf[..., -1:]).sum(dim=-1)  # (...)

@@ -15,7 +15,7 @@ Notation (ladd-method.md): ``alpha(t)`` is the probability that an id is still v
 
 Shapes: ids ``(B, ...)`` (``(B, L)`` tokens, ``(B, K)`` codes, ``(B, K, b)`` bits); log-probs add a
 trailing class axis ``(B, ..., C)``; times are ``(B,)``.  Uniforms and categorical draws of the
-reverse process are float64 (:func:`ladd_core.numerics.sample_categorical`).
+reverse process are float64 (:func:`ladd_core.numerics.sample_log_categorical`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import torch
 from torch import Tensor
 
 from ladd_core.components.schedules import Schedule
-from ladd_core.numerics import sample_categorical
+from ladd_core.numerics import sample_log_categorical
+from ladd_core.posterior import TokenPosterior
 
 __all__ = [
     "NEG",
@@ -34,12 +35,17 @@ __all__ = [
     "absorb",
     "dense_categorical",
     "finalize",
+    "grid_alphas",
     "posterior_step",
     "remasking_bound",
+    "remasking_move",
+    "remasking_probabilities",
     "remasking_step",
+    "reveal_from_alphas",
     "reveal_probability",
     "sparse_categorical",
     "subs_log_probs",
+    "subs_log_softmax",
 ]
 
 NEG = -1e9
@@ -80,8 +86,27 @@ def absorb(
     return torch.where(masked, torch.full_like(x0, mask_id), x0), masked
 
 
+def subs_log_softmax(logits: Tensor, x_t: Tensor, mask_id: int) -> Tensor:
+    """SUBS ``log p(x_0 | x_t)`` ``(B, ..., C)`` (float32) from raw ``logits (B, ..., C)``.
+
+    At a masked position: the log-softmax over every id but ``mask_id``; at a revealed one: a Dirac on
+    ``x_t`` (0 there, :data:`NEG` elsewhere).  One log-softmax over the SUBS support: the column of ``x_t``
+    alone where revealed, every column but the mask's where masked.
+
+    Args:
+        logits: raw scores ``(B, ..., C)`` (or normalised log-probs: renormalising them changes nothing).
+        x_t: noised ids ``(B, ...)``.
+        mask_id: the absorbing id (``>= C`` when there is no mask column).
+    """
+    ids = torch.arange(logits.shape[-1], device=logits.device)  # (C,)
+    hit = ids == x_t[..., None]  # (B, ..., C): x_t's own column (the mask's column where x_t is masked)
+    support = hit ^ (x_t == mask_id)[..., None]  # revealed: x_t's column only; masked: all but the mask's
+    return torch.log_softmax(torch.where(support, logits.float(), float("-inf")), dim=-1).clamp_min(NEG)
+
+
 def subs_log_probs(log_probs: Tensor, x_t: Tensor, mask_id: int) -> Tensor:
-    """SUBS ``log p(x_0 | x_t)`` ``(B, ..., C)``: a Dirac on ``x_t`` at revealed positions.
+    """SUBS ``log p(x_0 | x_t)`` ``(B, ..., C)`` from the model's normalised log-probs: a Dirac on ``x_t`` at
+    revealed positions, the log-probs (renormalised without the mask, a no-op up to rounding) at masked ones.
 
     Args:
         log_probs: the model's normalised log-probs ``(B, ..., C)`` with ``mask_id`` given no mass
@@ -89,9 +114,7 @@ def subs_log_probs(log_probs: Tensor, x_t: Tensor, mask_id: int) -> Tensor:
         x_t: noised ids ``(B, ...)``.
         mask_id: the absorbing id (``>= C`` when the log-probs have no mask column).
     """
-    revealed = x_t != mask_id
-    dirac = torch.full_like(log_probs, NEG).scatter(-1, x_t.clamp_max(log_probs.shape[-1] - 1)[..., None], 0.0)
-    return torch.where(revealed[..., None], dirac, log_probs)
+    return subs_log_softmax(log_probs, x_t, mask_id)
 
 
 def reveal_probability(schedule: Schedule, t: Tensor, s: Tensor, ndim: int = 2) -> Tensor:
@@ -100,18 +123,28 @@ def reveal_probability(schedule: Schedule, t: Tensor, s: Tensor, ndim: int = 2) 
     The probability that an id masked at time ``t`` is revealed by time ``s < t``; ``ndim`` is the
     number of dimensions of the id tensor it will broadcast against.
     """
-    a_t, a_s = _alphas(schedule, t, s, ndim)
+    return reveal_from_alphas(*_alphas(schedule, t, s, ndim))
+
+
+def reveal_from_alphas(a_t: Tensor, a_s: Tensor) -> Tensor:
+    """:func:`reveal_probability` from ``alpha(t)`` and ``alpha(s)`` already evaluated (float64, any shape)."""
     return ((a_s - a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
 
 
-def _alphas(schedule: Schedule, t: Tensor, s: Tensor, ndim: int) -> tuple[Tensor, Tensor]:
-    """``alpha(t)`` and ``alpha(s)`` in float64, each ``(B, 1, ..., 1)``, from one schedule call.
+def grid_alphas(schedule: Schedule, times: Tensor, ndim: int = 2) -> Tensor:
+    """``alpha`` at every time of a chain's grid ``times (N + 1, B)``, float64, shaped ``(N + 1, B, 1, ..., 1)``.
 
-    ``alpha`` is elementwise, so evaluating the stacked ``(2, B)`` times gives the values of two calls; one
-    call means one time check (one host sync) per reverse step instead of two.
+    One schedule call (one time check) for a whole chain: step ``i`` reads rows ``i`` and ``i + 1``, which
+    broadcast against ``(B, ...)`` ids of ``ndim`` dimensions.
     """
-    both = schedule.alpha(torch.stack(torch.broadcast_tensors(t, s))).double()  # (2, B)
-    return _per_row(both[0], ndim), _per_row(both[1], ndim)
+    a = schedule.alpha(times).double()  # (N + 1, B)
+    return a.reshape(*a.shape, *([1] * (ndim - 1)))
+
+
+def _alphas(schedule: Schedule, t: Tensor, s: Tensor, ndim: int) -> tuple[Tensor, Tensor]:
+    """``alpha(t)`` and ``alpha(s)`` in float64, each ``(B, 1, ..., 1)``, from one schedule call."""
+    both = grid_alphas(schedule, torch.stack(torch.broadcast_tensors(t, s)), ndim)  # (2, B, 1, ...)
+    return both[0], both[1]
 
 
 def posterior_step(
@@ -130,7 +163,7 @@ def posterior_step(
         generator: random source.
     """
     u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
-    return draw(state, (state == mask_id) & (u < p_reveal))
+    return draw(state, u < (state == mask_id) * p_reveal)  # masked: u < p_reveal; revealed: u < 0, never
 
 
 def remasking_bound(schedule: Schedule, t: Tensor, s: Tensor, ndim: int = 2) -> Tensor:
@@ -166,6 +199,8 @@ def remasking_step(
     id is revealed w.p. ``(alpha_s - (1 - sigma) alpha_t) / (1 - alpha_t)`` with a ``draw`` from
     ``p(x_0 | x_t)``.  ``sigma = 0`` is exactly :func:`posterior_step` (same single float64 uniform per
     id, decided by its state, and the same draws), so the two agree sample for sample.
+    :func:`remasking_probabilities` then :func:`remasking_move`; a chain on a fixed grid calls the first
+    once for all its steps.
 
     Args:
         state: ids at time ``t`` ``(B, ...)``.
@@ -180,16 +215,39 @@ def remasking_step(
         generator: random source.
         frozen: ``(B, ...)`` ids that are never re-masked (given tokens of a condition); none when ``None``.
     """
-    a_t, a_s = _alphas(schedule, t, s, state.dim())
+    sig, p_reveal = remasking_probabilities(*_alphas(schedule, t, s, state.dim()), sigma)
+    return remasking_move(state, mask_id, sig, p_reveal, draw, generator, frozen)
+
+
+def remasking_probabilities(
+    a_t: Tensor, a_s: Tensor, sigma: Tensor | Callable[[Tensor], Tensor]
+) -> tuple[Tensor, Tensor]:
+    """The ReMDM step's ``(sigma, p_reveal)`` (float64) from ``alpha(t)``, ``alpha(s)`` of any matching shape.
+
+    ``sigma`` (a tensor or a function of the bound, see :func:`remasking_step`) is clamped to
+    :func:`remasking_bound`; elementwise, so a whole grid (:func:`grid_alphas`) is done in one go.
+    """
     bound = _bound(a_t, a_s)
     sig = torch.minimum((sigma(bound) if callable(sigma) else sigma).double(), bound)
-    p_reveal = ((a_s - (1 - sig) * a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
+    return sig, ((a_s - (1 - sig) * a_t) / (1 - a_t).clamp_min(1e-30)).clamp(0.0, 1.0)
+
+
+def remasking_move(
+    state: Tensor,
+    mask_id: int,
+    sigma: Tensor,
+    p_reveal: Tensor,
+    draw: Draw,
+    generator: torch.Generator | None = None,
+    frozen: Tensor | None = None,
+) -> Tensor:
+    """The random part of :func:`remasking_step`, given its :func:`remasking_probabilities` ``(B, 1, ..., 1)``."""
     u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
     masked = state == mask_id
-    remask = ~masked & (u < sig)
+    remask = u < (state != mask_id) * sigma  # revealed ids w.p. sigma
     if frozen is not None:
         remask &= ~frozen
-    out = draw(state, masked & (u < p_reveal))
+    out = draw(state, u < masked * p_reveal)  # as posterior_step: masked ids w.p. p_reveal
     return out.masked_fill(remask, mask_id)
 
 
@@ -199,19 +257,12 @@ def finalize(state: Tensor, mask_id: int, draw: Draw) -> Tensor:
 
 
 def sparse_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Draw:
-    """A :data:`Draw` sampling ``exp(log_probs)`` (float64) at the ``where`` positions only.
+    """A :data:`Draw` sampling ``exp(log_probs (B, ..., C))`` (float64) at the ``where`` positions only.
 
     Consumes the generator for the selected rows only (cheap for long sequences; the token process).
+    The same draw as :meth:`ladd_core.posterior.TokenPosterior.draw` of those log-probs.
     """
-
-    def draw(state: Tensor, where: Tensor) -> Tensor:
-        out = state.clone()
-        idx = where.nonzero(as_tuple=True)
-        if idx[0].numel():
-            out[idx] = sample_categorical(log_probs[idx].double().exp(), generator)  # (n, C) rows only
-        return out
-
-    return draw
+    return TokenPosterior.from_log_probs(log_probs).draw(generator)
 
 
 def dense_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Draw:
@@ -221,6 +272,6 @@ def dense_categorical(log_probs: Tensor, generator: torch.Generator | None = Non
     """
 
     def draw(state: Tensor, where: Tensor) -> Tensor:
-        return torch.where(where, sample_categorical(log_probs.double().exp(), generator), state)
+        return torch.where(where, sample_log_categorical(log_probs, generator), state)
 
     return draw

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,8 +12,13 @@ from torch import Tensor
 
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig
+from ladd_core.posterior import TokenPosterior
 
-__all__ = ["NoisedTokens", "TokenProcess", "TokenProcessConfig"]
+__all__ = ["GridStep", "NoisedTokens", "TokenProcess", "TokenProcessConfig"]
+
+GridStep = Callable[[Tensor, TokenPosterior | Tensor, int, torch.Generator | None], Tensor]
+"""``step(x_t (B, L), posterior, i, generator) -> x_s``: reverse step ``i`` of a fixed time grid (see
+:meth:`TokenProcess.grid_step`)."""
 
 
 class TokenProcessConfig(ComponentConfig):
@@ -81,15 +87,45 @@ class TokenProcess(ABC):
     def is_noised(self, x_t: Tensor) -> Tensor:
         """Positions that still carry noise, ``(B, L)`` bool."""
 
+    def noised_probs(self, logits: Tensor, x_t: Tensor, where: tuple[Tensor, ...]) -> Tensor:
+        """``p(x_0 | x_t)`` in float64 at noised positions only: ``logits (n, C)`` are the denoiser's rows at the
+        positions ``where`` (index tensors) of ``x_t (B, L)``, all of them noised (:meth:`is_noised`).
+
+        What a sampler draws from (:meth:`ladd_core.posterior.TokenPosterior.probs`); rows sum to 1 (or hold
+        a NaN where the logits do).  The result may have ``C' <= C`` columns; classes ``>= C'`` then have
+        probability 0.  Default: ``exp`` of :meth:`log_probs` of the rows in float64; a process overrides it
+        when its noised rows need less work (absorbing: one softmax without the mask column, no look at ``x_t``).
+        """
+        return self.log_probs(logits, x_t[where]).double().exp()
+
     @abstractmethod
     def reverse_step(
-        self, x_t: Tensor, log_p_x0: Tensor, t: Tensor, s: Tensor, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """Sample ``x_s ~ p(x_s | x_t)`` for ``s < t`` given the denoiser's ``log p(x_0 | x_t)``.
+        self, x_t: Tensor, log_p_x0: TokenPosterior | Tensor, t: Tensor, s: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:  # fmt: skip
+        """Sample ``x_s ~ p(x_s | x_t)`` for ``s < t`` given the denoiser's ``p(x_0 | x_t)``.
 
-        ``t`` and ``s`` have shape ``(B,)``.  Categorical draws are made in float64.
+        ``log_p_x0`` is a :class:`~ladd_core.posterior.TokenPosterior` or full log-probs ``(B, L, C)``
+        (:func:`~ladd_core.posterior.as_posterior`).  ``t`` and ``s`` have shape ``(B,)``.  Categorical
+        draws are made in float64.
         """
 
+    def grid_step(self, times: Tensor) -> GridStep:
+        """The reverse step along a fixed time grid ``times (N + 1, B)`` (float64, decreasing).
+
+        Returns ``step(x_t, posterior, i, generator)``, which moves ``times[i] -> times[i + 1]`` exactly as
+        :meth:`reverse_step` would.  Default: :meth:`reverse_step` at the grid's rows.  A process overrides it
+        to evaluate its per-step coefficients (the schedule) once for the whole grid rather than once per step.
+        """
+
+        def step(x_t: Tensor, post: TokenPosterior | Tensor, i: int, generator: torch.Generator | None) -> Tensor:
+            return self.reverse_step(x_t, post, times[i], times[i + 1], generator)
+
+        return step
+
     @abstractmethod
-    def finalize(self, x_t: Tensor, log_p_x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Noise removal: replace every noised position by a draw from ``p(x_0 | x_t)``."""
+    def finalize(
+        self, x_t: Tensor, log_p_x0: TokenPosterior | Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Noise removal: replace every noised position by a draw from ``p(x_0 | x_t)``
+        (a :class:`~ladd_core.posterior.TokenPosterior` or full log-probs ``(B, L, C)``)."""

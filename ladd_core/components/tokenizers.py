@@ -53,7 +53,7 @@ class Tokenizer(ABC):
         """Ids that encoded data never holds as a token to model (padding, unknown-character markers).
 
         Samplers never emit them: the model removes them from the denoiser's distribution
-        (:meth:`ladd_core.model.LaddModel.sampling_log_probs`).  Default: none.
+        (:meth:`ladd_core.model.LaddModel.posterior`).  Default: none.
         """
         return frozenset()
 

@@ -172,6 +172,28 @@ class TokenProcessContract(ComponentContract):
         keep = ~process.is_noised(out.x_t)
         assert torch.equal(x[keep], out.x_t[keep])
 
+    def test_noised_probs_match_log_probs(self, process: Any) -> None:
+        _, _, _, out, _ = self._noised(process, seed=7)
+        g = torch.Generator().manual_seed(7)
+        logits = 2 * torch.randn(*out.x_t.shape, process.num_classes, generator=g)
+        where = process.is_noised(out.x_t).nonzero(as_tuple=True)
+        p = process.noised_probs(logits[where], out.x_t, where)  # (n, C') float64
+        full = process.log_probs(logits, out.x_t)[where].double().exp()  # (n, C)
+        c = p.shape[-1]
+        assert p.dtype == torch.float64 and c <= full.shape[-1] and p.shape[0] == full.shape[0]
+        assert torch.allclose(p, full[:, :c], atol=1e-6), "noised_probs must equal exp(log_probs) at noised rows"
+        assert float(full[:, c:].sum()) < 1e-6, "classes left out by noised_probs must have probability 0"
+
+    def test_grid_step_matches_reverse_step(self, process: Any) -> None:
+        _, _, _, out, lp = self._noised(process)
+        b = out.x_t.shape[0]
+        times = torch.linspace(1, self.t_min, 5, dtype=torch.float64)[:, None].expand(-1, b)  # (N + 1, B)
+        step = process.grid_step(times)
+        for i in range(4):
+            a = step(out.x_t, lp, i, torch.Generator().manual_seed(i))
+            ref = process.reverse_step(out.x_t, lp, times[i], times[i + 1], torch.Generator().manual_seed(i))
+            assert torch.equal(a, ref), f"grid_step differs from reverse_step at step {i}"
+
     def test_same_generator_same_samples(self, process: Any) -> None:
         a, b = self._noised(process, seed=5), self._noised(process, seed=5)
         assert torch.equal(a[3].x_t, b[3].x_t)

@@ -11,14 +11,16 @@ from ladd_core.components.absorbing import (
     NEG,
     absorb,
     finalize,
+    grid_alphas,
     posterior_step,
+    reveal_from_alphas,
     reveal_probability,
-    sparse_categorical,
-    subs_log_probs,
+    subs_log_softmax,
 )
-from ladd_core.components.processes import NoisedTokens, TokenProcess, TokenProcessConfig
+from ladd_core.components.processes import GridStep, NoisedTokens, TokenProcess, TokenProcessConfig
 from ladd_core.components.schedules import Schedule
 from ladd_core.config.base import ComponentConfig, Ref, ref
+from ladd_core.posterior import TokenPosterior, as_posterior
 
 __all__ = ["NEG", "MaskedProcess"]
 
@@ -54,10 +56,12 @@ class MaskedProcess(TokenProcess):
         return NoisedTokens(x_t, noised)
 
     def log_probs(self, logits: Tensor, x_t: Tensor) -> Tensor:
-        lp = logits.float()
-        lp = lp.index_fill(-1, torch.tensor([self.mask_id], device=lp.device), float("-inf"))
-        lp = torch.log_softmax(lp, dim=-1).clamp_min(NEG)  # (B, L, C)
-        return subs_log_probs(lp, x_t, self.mask_id)
+        return subs_log_softmax(logits, x_t, self.mask_id)  # (B, L, C) float32
+
+    def noised_probs(self, logits: Tensor, x_t: Tensor, where: tuple[Tensor, ...]) -> Tensor:
+        # At a masked position p(x_0 | x_t) is the softmax over the data ids; the mask id is the last column,
+        # so leaving it out (C' = C - 1) gives it probability 0.
+        return torch.softmax(logits[..., : self.mask_id], dim=-1, dtype=torch.float64)  # (n, C - 1)
 
     def elbo_weight(self, t: Tensor) -> Tensor:
         return self.schedule.masked_elbo_weight(t)
@@ -69,10 +73,22 @@ class MaskedProcess(TokenProcess):
         return x_t == self.mask_id
 
     def reverse_step(
-        self, x_t: Tensor, log_p_x0: Tensor, t: Tensor, s: Tensor, generator: torch.Generator | None = None
-    ) -> Tensor:
+        self, x_t: Tensor, log_p_x0: TokenPosterior | Tensor, t: Tensor, s: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:  # fmt: skip
         p_reveal = reveal_probability(self.schedule, t, s, x_t.dim())  # (B, 1)
-        return posterior_step(x_t, self.mask_id, p_reveal, sparse_categorical(log_p_x0, generator), generator)
+        return posterior_step(x_t, self.mask_id, p_reveal, as_posterior(log_p_x0, x_t).draw(generator), generator)
 
-    def finalize(self, x_t: Tensor, log_p_x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        return finalize(x_t, self.mask_id, sparse_categorical(log_p_x0, generator))
+    def grid_step(self, times: Tensor) -> GridStep:
+        a = grid_alphas(self.schedule, times)  # (N + 1, B, 1), one schedule call for the chain
+        p_reveal = reveal_from_alphas(a[:-1], a[1:]).unbind(0)  # N rows (B, 1), split once
+
+        def step(x_t: Tensor, post: TokenPosterior | Tensor, i: int, generator: torch.Generator | None) -> Tensor:
+            return posterior_step(x_t, self.mask_id, p_reveal[i], as_posterior(post, x_t).draw(generator), generator)
+
+        return step
+
+    def finalize(
+        self, x_t: Tensor, log_p_x0: TokenPosterior | Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        return finalize(x_t, self.mask_id, as_posterior(log_p_x0, x_t).draw(generator))

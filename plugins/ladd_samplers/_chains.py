@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import Tensor
 
+from ladd_core.posterior import TokenPosterior
+
 if TYPE_CHECKING:
     from ladd_core.model import LaddModel
 
 __all__ = [
     "LatentMode",
+    "StepFactory",
     "TokenStep",
     "absorbing_mask_id",
     "ancestral_step",
@@ -30,11 +33,17 @@ __all__ = [
     "time_grid",
 ]
 
-TokenStep = Callable[[Tensor, Tensor, int, Tensor, Tensor], Tensor]
-"""``step(x_t (B, L), log_p (B, L, C), i, t (B,), s (B,)) -> x_s``: token step ``i`` of the grid, ``t -> s``.
+TokenStep = Callable[[Tensor, TokenPosterior, int, Tensor, Tensor], Tensor]
+"""``step(x_t (B, L), posterior, i, t (B,), s (B,)) -> x_s``: token step ``i`` of the grid, ``t -> s``.
 
-The generator and any condition are bound by the sampler that makes the step.
+``posterior`` is the denoiser's ``p(x_0 | x_t)`` (:class:`~ladd_core.posterior.TokenPosterior`: draw rows
+where the step reveals, or take its full log-probs).  The generator and any condition are bound by the
+sampler that makes the step.
 """
+
+StepFactory = Callable[[Tensor], TokenStep]
+"""``factory(times (N + 1, B) float64) -> TokenStep``: a sampler's token step for a chain's time grid, made once
+per chain, so per-step coefficients (schedule values, reveal counts) are computed for the whole grid at once."""
 
 LatentMode = Literal["auto", "none", "sequential", "joint"]
 
@@ -51,13 +60,18 @@ def grid_rows(ts: Tensor, batch: int, dtype: torch.dtype) -> Tensor:
     return ts.to(dtype)[:, None].expand(-1, batch).contiguous()  # (N + 1, B)
 
 
-def ancestral_step(model: LaddModel, generator: torch.Generator) -> TokenStep:
-    """The token process's own posterior step (``reverse_step``), as a :data:`TokenStep`."""
+def ancestral_step(model: LaddModel, generator: torch.Generator) -> StepFactory:
+    """The token process's own posterior step on the chain's grid (:meth:`TokenProcess.grid_step`)."""
 
-    def step(x: Tensor, log_p: Tensor, i: int, t: Tensor, s: Tensor) -> Tensor:
-        return model.process.reverse_step(x, log_p, t, s, generator)
+    def factory(times: Tensor) -> TokenStep:
+        grid_step = model.process.grid_step(times)
 
-    return step
+        def step(x: Tensor, post: TokenPosterior, i: int, t: Tensor, s: Tensor) -> Tensor:
+            return grid_step(x, post, i, generator)
+
+        return step
+
+    return factory
 
 
 def resolve_latent_mode(mode: LatentMode, capabilities: frozenset[str], sampler: str) -> LatentMode:

@@ -1,6 +1,6 @@
 """Token-chain samplers that compose with any latent: the shared config and the dispatch over latent modes.
 
-``maskgit`` and ``remdm`` differ from ``ancestral`` only in their token step (a :data:`TokenStep`);
+``maskgit`` and ``remdm`` differ from ``ancestral`` only in their token step (a :data:`StepFactory`);
 the latent is handled by the existing chains: none (token-only models), ``sequential``
 (:func:`~ladd_samplers.sequential.latent_first`, then the token chain given the clean latent) or
 ``joint`` (:func:`~ladd_samplers.joint.joint_chain`, one call per step for both channels).
@@ -15,7 +15,7 @@ from ladd_core.components.latent_protocols import SequentialSampling, as_protoco
 from ladd_core.components.samplers import SampleOutput, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import LatentMode, TokenStep, resolve_latent_mode
+from ladd_samplers._chains import LatentMode, StepFactory, resolve_latent_mode
 from ladd_samplers.ancestral import token_chain
 from ladd_samplers.joint import joint_chain
 from ladd_samplers.sequential import latent_first
@@ -43,7 +43,7 @@ def run_in_latent_mode(
     x: torch.Tensor,
     cond: Condition | None,
     generator: torch.Generator,
-    step: TokenStep,
+    step: StepFactory,
 ) -> SampleOutput:
     """Sample from the start state ``x (B, L)`` with the token ``step`` in the latent mode ``cfg`` resolves to."""
     mode = resolve_latent_mode(cfg.latent_mode, model.capabilities, name)

@@ -10,7 +10,8 @@ from pydantic import Field
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import TokenStep, ancestral_step, grid_rows, time_grid
+from ladd_core.posterior import TokenPosterior
+from ladd_samplers._chains import StepFactory, ancestral_step, grid_rows, time_grid
 
 __all__ = ["AncestralSampler", "time_grid", "token_chain"]
 
@@ -52,28 +53,30 @@ def token_chain(
     latents: torch.Tensor | None,
     t_y: torch.Tensor | None,
     condition: Condition | None = None,
-    step: TokenStep | None = None,
+    step: StepFactory | None = None,
 ) -> tuple[torch.Tensor, int, int]:
     """Run ``cfg.steps`` token steps from ``x (B, L)`` with a fixed latent condition, then noise removal.
 
-    The backbone is called as ``backbone(x, latents, t, t_y)``.  ``step`` makes each move ``t -> s``
-    (default: the process's ancestral posterior step); ``condition`` (expanded to the batch) is
+    The backbone is called as ``backbone(x, latents, t, t_y)``.  ``step`` makes the token step that moves
+    ``t -> s`` from the grid (default: the process's ancestral posterior step); ``condition`` (expanded to the batch) is
     re-imposed after every step and after the final fill.  Returns the clean tokens, the network
     calls made, and the calls the cache skipped (only when ``cfg.cache`` is set and the backbone
     is time-independent: a step that changed nothing leaves the next output unchanged).
     """
     proc, device, b = model.process, x.device, x.shape[0]
-    step = step or ancestral_step(model, generator)
-    times = grid_rows(time_grid(cfg.steps, cfg.t_final, device), b, torch.get_default_dtype())  # (N + 1, B)
+    grid = grid_rows(time_grid(cfg.steps, cfg.t_final, device), b, torch.float64)  # (N + 1, B)
+    token_step = (step or ancestral_step(model, generator))(grid)
+    times = grid.to(torch.get_default_dtype()).unbind(0)  # N + 1 rows (B,) the network reads, split once
+    rows = grid.unbind(0)  # N + 1 rows (B,) float64
     use_cache = bool(getattr(cfg, "cache", False)) and not model.backbone.time_conditioned
     nfe, saved = 0, 0
-    log_p = None
+    log_p: TokenPosterior | None = None
 
-    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> TokenPosterior:
         logits = model.backbone(x, latents, t, t_y, None).token_logits
         if logits is None:
             raise ValueError("the token chain needs a backbone that returns token_logits")
-        return model.sampling_log_probs(logits, x, cfg.temperature, cfg.top_p)  # (B, L, C)
+        return model.posterior(logits, x, cfg.temperature, cfg.top_p)  # over (B, L, C)
 
     for i in range(cfg.steps):
         if log_p is None:
@@ -81,7 +84,7 @@ def token_chain(
             nfe += 1
         else:
             saved += 1
-        x_new = step(x, log_p, i, times[i], times[i + 1])
+        x_new = token_step(x, log_p, i, rows[i], rows[i + 1])
         if condition is not None:
             x_new = condition.apply(x_new)
         if not (use_cache and torch.equal(x_new, x)):

@@ -12,7 +12,8 @@ from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
 from ladd_core.numerics import check_finite
-from ladd_samplers._chains import TokenStep, ancestral_step, grid_rows, time_grid
+from ladd_core.posterior import TokenPosterior
+from ladd_samplers._chains import StepFactory, ancestral_step, grid_rows, time_grid
 
 __all__ = ["JointSampler", "joint_chain"]
 
@@ -62,7 +63,7 @@ def joint_chain(
     generator: torch.Generator,
     *,
     condition: Condition | None = None,
-    step: TokenStep | None = None,
+    step: StepFactory | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Denoise tokens ``x (B, L)`` (``cfg.steps`` steps) and a fresh latent (``latent_steps``) together.
 
@@ -72,33 +73,34 @@ def joint_chain(
     """
     device, b = x.device, x.shape[0]
     proc, latent = model.process, as_protocol(model.latent, JointSampling)
-    step = step or ancestral_step(model, generator)
     n, m = cfg.steps, latent_steps
     tx = grid_rows(time_grid(n, cfg.t_final, device), b, torch.float64)  # (N + 1, B)
+    token_step = (step or ancestral_step(model, generator))(tx)
     ty = grid_rows(time_grid(m, cfg.t_final, device), b, torch.float64)  # (M + 1, B)
-    tx32, ty32 = tx.float(), ty.float()  # what the network reads
+    tx32, ty32 = tx.float().unbind(0), ty.float().unbind(0)  # rows (B,) the network reads, split once
+    txr, tyr = tx.unbind(0), ty.unbind(0)
     y = latent.sample_prior(b, device, generator)
     nfe = 0
 
-    def call(x: torch.Tensor, y: torch.Tensor, i: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def call(x: torch.Tensor, y: torch.Tensor, i: int, j: int) -> tuple[TokenPosterior, torch.Tensor]:
         """One network call at token time ``i`` and latent time ``j`` of the grids."""
         nonlocal nfe
         out = model.backbone(x, latent.network_input(y), tx32[i], ty32[j], None)
         nfe += 1
         if out.token_logits is None or out.latent_out is None:
             raise ValueError("the joint sampler needs a backbone returning token_logits and latent_out")
-        lp = model.sampling_log_probs(out.token_logits, x, cfg.temperature, cfg.top_p)
+        lp = model.posterior(out.token_logits, x, cfg.temperature, cfg.top_p)
         return lp, check_finite(out.latent_out, "latent output")
 
     for i in range(n):
         log_p, latent_out = call(x, y, i, min(i, m))
         if i < m:
-            y = latent.latent_step(y, latent_out, ty[i], ty[i + 1], generator)
-        x = step(x, log_p, i, tx[i], tx[i + 1])
+            y = latent.latent_step(y, latent_out, tyr[i], tyr[i + 1], generator)
+        x = token_step(x, log_p, i, txr[i], txr[i + 1])
         if condition is not None:
             x = condition.apply(x)
     log_p, latent_out = call(x, y, n, min(n, m))  # tx[n] is t_final
-    y = latent.latent_finalize(y, latent_out, ty[min(n, m)], generator)
+    y = latent.latent_finalize(y, latent_out, tyr[min(n, m)], generator)
     x = proc.finalize(x, log_p, generator)
     if condition is not None:
         x = condition.apply(x)

@@ -7,11 +7,11 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from ladd_core.components.absorbing import sparse_categorical
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import absorbing_mask_id, latent_mode_requires, time_grid
+from ladd_core.posterior import TokenPosterior
+from ladd_samplers._chains import TokenStep, absorbing_mask_id, latent_mode_requires
 from ladd_samplers._modes import ModeSamplerConfig, run_in_latent_mode
 
 __all__ = ["MaskGitSampler", "reveal_counts"]
@@ -63,14 +63,18 @@ class MaskGitSampler(Sampler):
     def requires_for(cls, config: SamplerConfig) -> frozenset[str]:
         return latent_mode_requires(getattr(config, "latent_mode", "auto"))
 
-    def _scores(self, log_p: torch.Tensor, cand: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Ordering score of each candidate ``(B, L)`` float64 (higher = revealed first)."""
+    def _scores(self, probs: torch.Tensor, cand: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Ordering score ``(n,)`` float64 of candidates ``cand (n,)`` drawn from rows ``probs (n, C')``
+        (higher = revealed first): the candidate's probability, or with ``noise`` its log-probability plus
+        ``noise`` times a Gumbel draw."""
         if self.config.order == "random":
             return torch.rand(cand.shape, generator=generator, device=cand.device, dtype=torch.float64)
-        conf = log_p.double().gather(-1, cand[..., None]).squeeze(-1)  # (B, L) log-prob of the drawn token
+        conf = probs.gather(-1, cand.view(-1, 1)).view(-1)  # (n,) probability of the drawn token
         if self.config.noise > 0:
             u = torch.rand(cand.shape, generator=generator, device=cand.device, dtype=torch.float64)
-            conf = conf - self.config.noise * torch.log(-torch.log(u.clamp(1e-300, 1.0 - 1e-16)))  # + noise * Gumbel
+            conf = conf.log() - self.config.noise * torch.log(
+                -torch.log(u.clamp(1e-300, 1.0 - 1e-16))
+            )  # + noise * Gumbel
         return conf
 
     def _run(
@@ -79,24 +83,33 @@ class MaskGitSampler(Sampler):
         cfg = self.config
         mask_id = absorbing_mask_id(model, "maskgit")
         alpha = model.process.schedule.alpha
-        ts = time_grid(cfg.steps, cfg.t_final, model.device)
-        left = (1 - alpha(ts[1:]).double()) / (1 - alpha(ts[:1]).double()).clamp_min(1e-30)  # (N,)
         counts: list[torch.Tensor] = []  # (N, B) reveals per step and row, fixed at step 0
-        positions: list[torch.Tensor] = []  # (B, L) position indices, built once
+        limits: list[torch.Tensor] = []  # its rows
 
-        def step(x: torch.Tensor, log_p: torch.Tensor, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-            masked = x == mask_id  # (B, L)
-            if i == 0:
-                counts.append(reveal_counts(masked.sum(-1), left)[:, :, None])  # (N, B, 1)
-                positions.append(torch.arange(x.shape[1], device=x.device).expand_as(x).contiguous())
-            cand = sparse_categorical(log_p, generator)(x, masked)  # (B, L) drawn at masked positions only
-            score = self._scores(log_p, cand, generator).masked_fill(~masked, float("-inf"))
-            order = torch.argsort(score, dim=-1, descending=True, stable=True)  # (B, L)
-            rank = torch.empty_like(order).scatter_(-1, order, positions[-1])  # (B, L) rank of each position
-            reveal = masked & (rank < counts[-1][i])
-            return torch.where(reveal, cand, x)
+        def factory(times: torch.Tensor) -> TokenStep:
+            ts = times[:, 0]  # (N + 1,) the chain's grid
+            left = (1 - alpha(ts[1:]).double()) / (1 - alpha(ts[:1]).double()).clamp_min(1e-30)  # (N,)
 
-        out = run_in_latent_mode("maskgit", model, cfg, x, cond, generator, step)
+            def step(x: torch.Tensor, post: TokenPosterior, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+                masked = x == mask_id  # (B, L)
+                if i == 0:
+                    counts.append(reveal_counts(masked.sum(-1), left)[:, :, None])  # (N, B, 1)
+                    limits.extend(counts[-1].unbind(0))  # N rows (B, 1), split once
+                where = masked.nonzero(as_tuple=True)
+                if not where[0].numel():
+                    return x
+                cand, probs = post.sample_rows(where, generator)  # (n,), (n, C'): drawn at masked positions only
+                score = torch.full(x.shape, float("-inf"), dtype=torch.float64, device=x.device)
+                score = score.index_put(where, self._scores(probs, cand, generator))  # (B, L), -inf where revealed
+                order = torch.argsort(score, dim=-1, descending=True, stable=True)  # (B, L)
+                rank = torch.argsort(order, dim=-1)  # (B, L) rank of each position (the inverse permutation)
+                # Masked positions (finite scores) rank before revealed ones (-inf), and a row reveals at most its
+                # masked count, so rank < count selects masked positions only.
+                return torch.where(rank < limits[i], x.index_put(where, cand), x)
+
+            return step
+
+        out = run_in_latent_mode("maskgit", model, cfg, x, cond, generator, factory)
         if counts:
             out.info["reveals"] = counts[-1][..., 0].sum(-1).tolist()  # per step, summed over the batch
         return out

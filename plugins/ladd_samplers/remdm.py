@@ -7,11 +7,12 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from ladd_core.components.absorbing import remasking_step, sparse_categorical
+from ladd_core.components.absorbing import grid_alphas, remasking_move, remasking_probabilities
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import absorbing_mask_id, latent_mode_requires
+from ladd_core.posterior import TokenPosterior
+from ladd_samplers._chains import TokenStep, absorbing_mask_id, latent_mode_requires
 from ladd_samplers._modes import ModeSamplerConfig, run_in_latent_mode
 
 __all__ = ["RemdmSampler"]
@@ -61,8 +62,13 @@ class RemdmSampler(Sampler):
         schedule = model.process.schedule
         frozen = None if cond is None else cond.visible
 
-        def step(x: torch.Tensor, log_p: torch.Tensor, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-            draw = sparse_categorical(log_p, generator)  # the step computes the alphas and sigma_max once
-            return remasking_step(x, mask_id, schedule, t, s, self.sigma_of_bound, draw, generator, frozen)
+        def factory(times: torch.Tensor) -> TokenStep:
+            a = grid_alphas(schedule, times)  # (N + 1, B, 1): one schedule call for the chain
+            sigma, p_reveal = (v.unbind(0) for v in remasking_probabilities(a[:-1], a[1:], self.sigma_of_bound))
 
-        return run_in_latent_mode("remdm", model, self.config, x, cond, generator, step)
+            def step(x: torch.Tensor, post: TokenPosterior, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+                return remasking_move(x, mask_id, sigma[i], p_reveal[i], post.draw(generator), generator, frozen)
+
+            return step
+
+        return run_in_latent_mode("remdm", model, self.config, x, cond, generator, factory)

@@ -1,0 +1,147 @@
+"""``TokenPosterior``: the denoiser's ``p(x_0 | x_t)`` as samplers draw from it.
+
+A reverse step draws ``x_0`` only where it reveals tokens: ``n`` rows of the ``(B, L, C)`` output, often a
+few per step.  A :class:`TokenPosterior` keeps the raw logits of one network call and normalises just the
+rows a draw asks for (the token process's :meth:`~ladd_core.components.processes.TokenProcess.noised_probs`,
+after forbidden ids; then temperature and nucleus filtering, all in float64), so a step costs a handful of small
+operations instead of a full SUBS construction over every position.  The full ``(B, L, C)`` log-probs are
+still there (:meth:`TokenPosterior.log_probs`, computed on first use) for samplers that need every row.
+
+Both paths apply the same math in the same order (forbidden ids to ``-inf`` before normalising, then
+:func:`~ladd_core.numerics.adjust_log_probs`); the row path normalises in float64, the full path in the
+process's float32, so they agree to float32 rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from ladd_core.numerics import adjust_log_probs, check_finite, check_sampling_options, sample_categorical
+
+if TYPE_CHECKING:
+    from ladd_core.components.processes import TokenProcess
+
+__all__ = ["Positions", "TokenPosterior", "as_posterior"]
+
+Positions = tuple[Tensor, ...]
+"""Positions as index tensors, one per dimension of ``x_t`` (``mask.nonzero(as_tuple=True)``)."""
+
+
+class TokenPosterior:
+    """``p(x_0 | x_t)`` of one denoiser call over ids ``x_t (B, ...)``, normalised on demand.
+
+    Build it with :meth:`from_logits` (what :meth:`ladd_core.model.LaddModel.posterior` does for every
+    built-in sampler) or :meth:`from_log_probs` (any full log-prob tensor, e.g. in tests).  Rows are only
+    ever drawn at *noised* positions of ``x_t`` (at a clean position SUBS makes ``x_0 = x_t``, so no draw is
+    needed); :meth:`log_probs` gives every position.
+
+    Non-finite values: a drawn row whose probabilities are not a positive, finite measure raises
+    :class:`~ladd_core.numerics.NonFiniteError` (no NaN reaches a sample); :meth:`log_probs` checks the
+    whole logits tensor.
+    """
+
+    __slots__ = ("_forbidden", "_full", "_logits", "_process", "_temperature", "_top_p", "x_t")
+
+    def __init__(
+        self,
+        x_t: Tensor | None,
+        *,
+        logits: Tensor | None = None,
+        log_probs: Tensor | None = None,
+        process: TokenProcess | None = None,
+        forbidden_ids: tuple[int, ...] = (),
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+    ) -> None:
+        if (logits is None) == (log_probs is None) or (logits is not None and (process is None or x_t is None)):
+            raise ValueError("TokenPosterior needs either logits, x_t and a process, or log_probs")
+        check_sampling_options(temperature, top_p)
+        self.x_t = x_t
+        self._logits = logits
+        self._full = log_probs
+        self._process = process
+        self._forbidden = forbidden_ids
+        self._temperature, self._top_p = temperature, top_p
+
+    @classmethod
+    def from_logits(
+        cls,
+        process: TokenProcess,
+        logits: Tensor,
+        x_t: Tensor,
+        *,
+        forbidden_ids: tuple[int, ...] = (),
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+    ) -> TokenPosterior:
+        """The posterior of raw denoiser ``logits (B, ..., C)`` at ``x_t (B, ...)`` under ``process``.
+
+        ``forbidden_ids`` get probability exactly 0 (their logits are set to ``-inf`` before normalising);
+        ``temperature`` and ``top_p`` then act on the normalised log-probs.
+        """
+        return cls(x_t, logits=logits, process=process, forbidden_ids=forbidden_ids, temperature=temperature,
+                   top_p=top_p)  # fmt: skip
+
+    @classmethod
+    def from_log_probs(cls, log_probs: Tensor, x_t: Tensor | None = None) -> TokenPosterior:
+        """A posterior given by full normalised log-probs ``(B, ..., C)`` (used as they are; ``x_t`` is
+        only recorded)."""
+        return cls(x_t, log_probs=log_probs)
+
+    def log_probs(self) -> Tensor:
+        """``log p(x_0 | x_t)`` at every position, ``(B, ..., C)`` (computed once, then kept)."""
+        if self._full is None:
+            assert self._logits is not None and self._process is not None and self.x_t is not None
+            logits = check_finite(self._logits, "denoiser logits")
+            if self._forbidden:
+                idx = torch.tensor(self._forbidden, device=logits.device)
+                logits = logits.float().index_fill(-1, idx, float("-inf"))
+            lp = self._process.log_probs(logits, self.x_t)  # (B, ..., C)
+            self._full = adjust_log_probs(lp, self._temperature, self._top_p)
+        return self._full
+
+    def probs(self, where: Positions) -> Tensor:
+        """Float64 probabilities ``(n, C')`` at the ``n`` noised positions ``where``, ``C' <= C``.
+
+        Classes ``>= C'`` have probability 0 (an absorbing process leaves its trailing mask column out).
+        Rows sum to 1 up to rounding, or hold a NaN where the network output was not finite.
+        """
+        if self._full is not None:
+            return self._full[where].double().exp()  # (n, C)
+        assert self._logits is not None and self._process is not None and self.x_t is not None
+        logits = self._logits[where]  # (n, C)
+        if self._forbidden:
+            logits = logits.float().index_fill(-1, torch.tensor(self._forbidden, device=logits.device), float("-inf"))
+        p = self._process.noised_probs(logits, self.x_t, where)  # (n, C') float64
+        if self._temperature != 1.0 or self._top_p != 1.0:
+            p = adjust_log_probs(p.log(), self._temperature, self._top_p).exp()
+        return p
+
+    def sample_rows(self, where: Positions, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Draw ``x_0`` at the noised positions ``where``: the ids ``(n,)`` and the rows' probabilities ``(n, C')``."""
+        p = self.probs(where)
+        return sample_categorical(p, generator, normalised=self._full is None), p
+
+    def draw(self, generator: torch.Generator | None = None) -> Callable[[Tensor, Tensor], Tensor]:
+        """A :data:`~ladd_core.components.absorbing.Draw`: ``draw(state, where)`` puts fresh ``x_0`` ids at the
+        (noised) positions ``where (B, ...)`` of ``state`` (which is ``x_t``) and keeps the rest.
+
+        Rows are normalised and the generator consumed for the selected positions only.
+        """
+
+        def draw(state: Tensor, where: Tensor) -> Tensor:
+            pos = where.nonzero(as_tuple=True)
+            if not pos[0].numel():
+                return state
+            return state.index_put(pos, self.sample_rows(pos, generator)[0])
+
+        return draw
+
+
+def as_posterior(p: TokenPosterior | Tensor, x_t: Tensor) -> TokenPosterior:
+    """``p`` itself, or a full log-prob tensor ``(B, ..., C)`` at ``x_t`` wrapped as a :class:`TokenPosterior`."""
+    return p if isinstance(p, TokenPosterior) else TokenPosterior.from_log_probs(p, x_t)
