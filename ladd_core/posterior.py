@@ -15,7 +15,7 @@ process's float32, so they agree to float32 rounding.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import Tensor
@@ -45,6 +45,9 @@ class TokenPosterior:
     """
 
     __slots__ = ("_forbidden", "_full", "_logits", "_process", "_temperature", "_top_p", "x_t")
+
+    dense_limit: ClassVar[int] = 1 << 16
+    """Posteriors with at most this many logits (``B * L * C``) are drawn densely (see :meth:`sample`)."""
 
     def __init__(
         self,
@@ -104,42 +107,60 @@ class TokenPosterior:
             self._full = adjust_log_probs(lp, self._temperature, self._top_p)
         return self._full
 
-    def probs(self, where: Positions) -> Tensor:
-        """Float64 probabilities ``(n, C')`` at the ``n`` noised positions ``where``, ``C' <= C``.
+    def probs(self, where: Positions | None = None) -> Tensor:
+        """Float64 probabilities ``(n, C')`` at the ``n`` noised positions ``where``, ``C' <= C``; with ``None``,
+        ``(B, ..., C')`` at every position, of which only the noised positions' rows are ``p(x_0 | x_t)``.
 
         Classes ``>= C'`` have probability 0 (an absorbing process leaves its trailing mask column out).
         Rows sum to 1 up to rounding, or hold a NaN where the network output was not finite.
         """
         if self._full is not None:
-            return self._full[where].double().exp()  # (n, C)
+            return (self._full if where is None else self._full[where]).double().exp()
         assert self._logits is not None and self._process is not None and self.x_t is not None
-        logits = self._logits[where]  # (n, C)
+        logits = self._logits if where is None else self._logits[where]  # (n, C) or (B, ..., C)
         if self._forbidden:
             logits = logits.float().index_fill(-1, torch.tensor(self._forbidden, device=logits.device), float("-inf"))
-        p = self._process.noised_probs(logits, self.x_t, where)  # (n, C') float64
+        p = self._process.noised_probs(logits, self.x_t, where)  # float64, C' columns
         if self._temperature != 1.0 or self._top_p != 1.0:
             p = adjust_log_probs(p.log(), self._temperature, self._top_p).exp()
         return p
 
-    def sample_rows(self, where: Positions, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """Draw ``x_0`` at the noised positions ``where``: the ids ``(n,)`` and the rows' probabilities ``(n, C')``."""
-        p = self.probs(where)
-        return sample_categorical(p, generator, normalised=self._full is None), p
+    def sample(
+        self, state: Tensor, where: Tensor, generator: torch.Generator | None = None, *, with_probs: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """Fresh ``x_0`` ids at the noised positions ``where (B, ...)`` of ``state`` (which is ``x_t``), the rest kept.
+
+        Returns the new state and, with ``with_probs``, the probability of each drawn id ``(B, ...)`` float64
+        (unspecified outside ``where``).  A posterior of at most :attr:`dense_limit` logits draws at every
+        position and keeps the chosen ones (a few kernels, no gather or scatter: what a small model's step
+        costs is the number of kernels); a larger one normalises and draws the chosen rows only (the
+        generator is then consumed for those rows only).  Either way each chosen id is one float64
+        inverse-CDF draw from its row.
+
+        Raises:
+            NonFiniteError: a row that is drawn (dense: any row) is not a finite distribution.
+        """
+        normalised = self._full is None
+        if (self._logits if self._logits is not None else self._full).numel() <= self.dense_limit:  # type: ignore[union-attr]
+            p = self.probs()  # (B, ..., C')
+            ids = sample_categorical(p, generator, normalised=normalised)  # (B, ...)
+            drawn = p.gather(-1, ids.unsqueeze(-1)).squeeze(-1) if with_probs else None
+            return torch.where(where, ids, state), drawn
+        pos = where.nonzero(as_tuple=True)
+        if not pos[0].numel():
+            return state, (torch.zeros(state.shape, dtype=torch.float64, device=state.device) if with_probs else None)
+        p = self.probs(pos)  # (n, C')
+        ids = sample_categorical(p, generator, normalised=normalised)  # (n,)
+        drawn = None
+        if with_probs:
+            drawn = torch.zeros(state.shape, dtype=torch.float64, device=state.device)
+            drawn = drawn.index_put(pos, p.gather(-1, ids.unsqueeze(-1)).squeeze(-1))
+        return state.index_put(pos, ids), drawn
 
     def draw(self, generator: torch.Generator | None = None) -> Callable[[Tensor, Tensor], Tensor]:
         """A :data:`~ladd_core.components.absorbing.Draw`: ``draw(state, where)`` puts fresh ``x_0`` ids at the
-        (noised) positions ``where (B, ...)`` of ``state`` (which is ``x_t``) and keeps the rest.
-
-        Rows are normalised and the generator consumed for the selected positions only.
-        """
-
-        def draw(state: Tensor, where: Tensor) -> Tensor:
-            pos = where.nonzero(as_tuple=True)
-            if not pos[0].numel():
-                return state
-            return state.index_put(pos, self.sample_rows(pos, generator)[0])
-
-        return draw
+        (noised) positions ``where (B, ...)`` of ``state`` (which is ``x_t``) and keeps the rest (:meth:`sample`)."""
+        return lambda state, where: self.sample(state, where, generator)[0]
 
 
 def as_posterior(p: TokenPosterior | Tensor, x_t: Tensor) -> TokenPosterior:

@@ -58,10 +58,10 @@ class MaskedProcess(TokenProcess):
     def log_probs(self, logits: Tensor, x_t: Tensor) -> Tensor:
         return subs_log_softmax(logits, x_t, self.mask_id)  # (B, L, C) float32
 
-    def noised_probs(self, logits: Tensor, x_t: Tensor, where: tuple[Tensor, ...]) -> Tensor:
+    def noised_probs(self, logits: Tensor, x_t: Tensor, where: tuple[Tensor, ...] | None) -> Tensor:
         # At a masked position p(x_0 | x_t) is the softmax over the data ids; the mask id is the last column,
         # so leaving it out (C' = C - 1) gives it probability 0.
-        return torch.softmax(logits[..., : self.mask_id], dim=-1, dtype=torch.float64)  # (n, C - 1)
+        return torch.softmax(logits[..., : self.mask_id], dim=-1, dtype=torch.float64)  # (..., C - 1)
 
     def elbo_weight(self, t: Tensor) -> Tensor:
         return self.schedule.masked_elbo_weight(t)

@@ -63,19 +63,18 @@ class MaskGitSampler(Sampler):
     def requires_for(cls, config: SamplerConfig) -> frozenset[str]:
         return latent_mode_requires(getattr(config, "latent_mode", "auto"))
 
-    def _scores(self, probs: torch.Tensor, cand: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Ordering score ``(n,)`` float64 of candidates ``cand (n,)`` drawn from rows ``probs (n, C')``
-        (higher = revealed first): the candidate's probability, or with ``noise`` its log-probability plus
-        ``noise`` times a Gumbel draw."""
+    def _scores(self, probs: torch.Tensor, masked: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Ordering score ``(B, L)`` float64 of the candidates drawn at the ``masked`` positions, whose
+        probabilities are ``probs (B, L)`` (higher = revealed first; ``-inf`` where nothing is drawn): the
+        probability, or with ``noise`` the log-probability plus ``noise`` times a Gumbel draw."""
         if self.config.order == "random":
-            return torch.rand(cand.shape, generator=generator, device=cand.device, dtype=torch.float64)
-        conf = probs.gather(-1, cand.view(-1, 1)).view(-1)  # (n,) probability of the drawn token
-        if self.config.noise > 0:
-            u = torch.rand(cand.shape, generator=generator, device=cand.device, dtype=torch.float64)
-            conf = conf.log() - self.config.noise * torch.log(
-                -torch.log(u.clamp(1e-300, 1.0 - 1e-16))
-            )  # + noise * Gumbel
-        return conf
+            conf = torch.rand(masked.shape, generator=generator, device=masked.device, dtype=torch.float64)
+        elif self.config.noise > 0:
+            u = torch.rand(masked.shape, generator=generator, device=masked.device, dtype=torch.float64)
+            conf = probs.log() - self.config.noise * torch.log(-torch.log(u.clamp(1e-300, 1.0 - 1e-16)))  # + Gumbel
+        else:
+            conf = probs
+        return torch.where(masked, conf, float("-inf"))
 
     def _run(
         self, model: LaddModel, x: torch.Tensor, cond: Condition | None, generator: torch.Generator
@@ -95,17 +94,14 @@ class MaskGitSampler(Sampler):
                 if i == 0:
                     counts.append(reveal_counts(masked.sum(-1), left)[:, :, None])  # (N, B, 1)
                     limits.extend(counts[-1].unbind(0))  # N rows (B, 1), split once
-                where = masked.nonzero(as_tuple=True)
-                if not where[0].numel():
-                    return x
-                cand, probs = post.sample_rows(where, generator)  # (n,), (n, C'): drawn at masked positions only
-                score = torch.full(x.shape, float("-inf"), dtype=torch.float64, device=x.device)
-                score = score.index_put(where, self._scores(probs, cand, generator))  # (B, L), -inf where revealed
+                cand, probs = post.sample(x, masked, generator, with_probs=True)  # (B, L) drawn at masked positions
+                assert probs is not None
+                score = self._scores(probs, masked, generator)
                 order = torch.argsort(score, dim=-1, descending=True, stable=True)  # (B, L)
                 rank = torch.argsort(order, dim=-1)  # (B, L) rank of each position (the inverse permutation)
                 # Masked positions (finite scores) rank before revealed ones (-inf), and a row reveals at most its
                 # masked count, so rank < count selects masked positions only.
-                return torch.where(rank < limits[i], x.index_put(where, cand), x)
+                return torch.where(rank < limits[i], cand, x)
 
             return step
 

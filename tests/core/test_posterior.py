@@ -45,14 +45,16 @@ def test_rows_equal_the_full_log_probs(process, forbidden, temperature, top_p):
         assert (rows[:, i] == 0).all()
 
 
-def test_draw_changes_only_the_chosen_positions_and_follows_the_rows(process):
+@pytest.mark.parametrize("dense", [False, True])
+def test_draw_changes_only_the_chosen_positions_and_follows_the_rows(process, monkeypatch, dense):
+    monkeypatch.setattr(TokenPosterior, "dense_limit", 1 << 30 if dense else 0)
     _, logits = _state(process)
     logits = logits[:1, :1].expand(20000, 1, V + 1)  # one row's distribution, many draws
     x = torch.full((20000, 1), process.mask_id)
     post = TokenPosterior(x, logits=logits, process=process, forbidden_ids=(2,))
     where = torch.ones_like(x, dtype=torch.bool)
     where[::2] = False  # half the rows are not drawn
-    out = post.draw(torch.Generator().manual_seed(1))(x, where)
+    out, p_drawn = post.sample(x, where, torch.Generator().manual_seed(1), with_probs=True)
     assert (out[~where] == process.mask_id).all()
     drawn = out[where]
     counts = torch.bincount(drawn, minlength=V).double()
@@ -60,9 +62,12 @@ def test_draw_changes_only_the_chosen_positions_and_follows_the_rows(process):
     assert counts[2] == 0 and (drawn < V).all()
     keep = p > 0
     assert chisquare(counts[keep], p[keep] * len(drawn)).pvalue > 1e-3
+    assert torch.allclose(p_drawn[where], p[drawn]), "with_probs gives each drawn id's probability"
 
 
-def test_non_finite_logits_raise_where_drawn(process):
+@pytest.mark.parametrize("dense", [False, True])
+def test_non_finite_logits_raise_where_drawn(process, monkeypatch, dense):
+    monkeypatch.setattr(TokenPosterior, "dense_limit", 1 << 30 if dense else 0)
     x_t, logits = _state(process)
     masked = x_t == process.mask_id
     bad = logits.clone()

@@ -12,6 +12,7 @@ from ladd_core.build import build_component, build_sampler
 from ladd_core.components.backbones import Backbone, BackboneConfig, BackboneOutput, BackboneSpec
 from ladd_core.config.experiment import validate_config
 from ladd_core.model import LaddModel
+from ladd_core.posterior import TokenPosterior
 
 V, L = 3, 3
 STATES = torch.tensor(list(itertools.product(range(V), repeat=L)))  # (27, L)
@@ -79,8 +80,11 @@ def _hist(x: torch.Tensor) -> torch.Tensor:
     return torch.bincount(idx, minlength=len(STATES)).double()
 
 
-def test_many_steps_reproduce_the_joint(components, model):
-    # With N >> L almost every step reveals at most one token, so each draw is an exact conditional.
+@pytest.mark.parametrize("dense", [False, True])
+def test_many_steps_reproduce_the_joint(components, model, monkeypatch, dense):
+    # With N >> L almost every step reveals at most one token, so each draw is an exact conditional; both ways of
+    # drawing (every row then keep the chosen, or the chosen rows only) must give the joint.
+    monkeypatch.setattr(TokenPosterior, "dense_limit", 1 << 30 if dense else 0)
     x, _ = _sample(components, model, steps=400, n=4000, batch=4000)
     p = _target()
     stat = chisquare(_hist(x), p * len(x))
