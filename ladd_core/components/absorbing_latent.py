@@ -14,8 +14,17 @@ from abc import abstractmethod
 import torch
 from torch import Tensor
 
-from ladd_core.components.absorbing import Draw, absorb, finalize, posterior_step, reveal_probability
+from ladd_core.components.absorbing import (
+    Draw,
+    absorb,
+    finalize,
+    grid_alphas,
+    posterior_step,
+    reveal_from_alphas,
+    reveal_probability,
+)
 from ladd_core.components.latent_process import CleanLatent, DiffusedLatent, LatentStep, NoisedLatent
+from ladd_core.components.latent_protocols import LatentGridStep
 from ladd_core.components.schedules import Schedule
 
 __all__ = ["AbsorbingLatent"]
@@ -68,6 +77,16 @@ class AbsorbingLatent(DiffusedLatent):
         draw = self.draw(latent_out, state, generator)
         p_reveal = reveal_probability(self.schedule, t, s, state.dim())  # (B, 1, ..., 1)
         return posterior_step(state, self.mask_id, p_reveal, draw, generator)
+
+    def grid_latent_step(self, times: Tensor) -> LatentGridStep:
+        """:meth:`latent_step` along the grid ``times (M + 1, B)``, its reveal probabilities from one schedule call."""
+        a = grid_alphas(self.schedule, times, 1 + len(self.state_shape))  # (M + 1, B, 1, ...)
+        p_reveal = reveal_from_alphas(a[:-1], a[1:]).unbind(0)  # M rows (B, 1, ...)
+
+        def step(state: Tensor, latent_out: Tensor, i: int, generator: torch.Generator | None) -> Tensor:
+            return posterior_step(state, self.mask_id, p_reveal[i], self.draw(latent_out, state, generator), generator)
+
+        return step
 
     def latent_finalize(
         self, state: Tensor, latent_out: Tensor, t: Tensor, generator: torch.Generator | None = None

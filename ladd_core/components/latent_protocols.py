@@ -18,7 +18,7 @@ methods narrows by type: ``isinstance(model.latent, JointSampling)`` or :func:`a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 import torch
@@ -32,9 +32,12 @@ if TYPE_CHECKING:
 __all__ = [
     "LATENT_PROTOCOLS",
     "CodeChannel",
+    "GridLatentSampling",
     "JointSampling",
+    "LatentGridStep",
     "SequentialSampling",
     "as_protocol",
+    "grid_latent_step",
     "implemented_capabilities",
     "missing_members",
     "protocol_members",
@@ -68,6 +71,34 @@ class JointSampling(Protocol):
         The time is explicit so that a channel keeps no sampler state (eps-prediction needs it).
         """
         ...
+
+
+LatentGridStep = Callable[[Tensor, Tensor, int, "torch.Generator | None"], Tensor]
+"""``step(state, latent_out, i, generator) -> state``: latent step ``i`` of a fixed grid (:func:`grid_latent_step`)."""
+
+
+@runtime_checkable
+class GridLatentSampling(Protocol):
+    """A latent that prepares its reverse steps for a whole time grid (optional: the built-in absorbing and
+    Gaussian channels have it; :func:`grid_latent_step` falls back to ``latent_step`` for the others)."""
+
+    def grid_latent_step(self, times: Tensor) -> LatentGridStep:
+        """The reverse step along ``times (M + 1, B)`` float64: ``step(state, latent_out, i, generator)`` moves
+        ``times[i] -> times[i + 1]`` exactly as ``latent_step`` would, with per-step coefficients computed once."""
+        ...
+
+
+def grid_latent_step(latent: JointSampling, times: Tensor) -> LatentGridStep:
+    """``latent``'s reverse step along the grid ``times (M + 1, B)``: its own :class:`GridLatentSampling` step
+    where it has one, else ``latent_step`` at the grid's rows."""
+    if isinstance(latent, GridLatentSampling):
+        return latent.grid_latent_step(times)
+    rows = times.unbind(0)
+
+    def step(state: Tensor, latent_out: Tensor, i: int, generator: torch.Generator | None) -> Tensor:
+        return latent.latent_step(state, latent_out, rows[i], rows[i + 1], generator)
+
+    return step
 
 
 @runtime_checkable

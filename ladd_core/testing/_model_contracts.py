@@ -17,6 +17,7 @@ from ladd_core.components.latent_protocols import (
     JointSampling,
     SequentialSampling,
     as_protocol,
+    grid_latent_step,
     protocol_members,
     unbacked_claims,
 )
@@ -247,6 +248,13 @@ class LatentContract(ComponentContract):
                 assert out.shape == (b, k, d_out)
                 new = lat.latent_step(state, out, t, s, g)
                 assert new.shape == state.shape and new.dtype == state.dtype
+                grid = torch.stack([t, 0.6 * t, 0.1 * t])  # (M + 1, B): a chain's grid, then the same steps one by one
+                for i, seed in [(i, seed) for i in range(2) for seed in range(8)]:  # tiny states agree by chance
+                    want = lat.latent_step(state, out, grid[i], grid[i + 1], torch.Generator().manual_seed(seed))
+                    got = grid_latent_step(lat, grid)(state, out, i, torch.Generator().manual_seed(seed))
+                    assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (
+                        "grid_latent_step differs from latent_step"
+                    )
                 final = lat.latent_finalize(new, out, s, g)
                 assert final.shape == state.shape
                 if "sequential" in caps:

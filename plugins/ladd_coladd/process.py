@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ladd_coladd.loss import gaussian_latent_loss
 from ladd_coladd.regularizers import encoder_regularizer
-from ladd_coladd.vp import VP, shift_time, shift_time_derivative
+from ladd_coladd.vp import VP, ddim_step, posterior_coeffs, shift_time, shift_time_derivative, signal_noise, x0_from_eps
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latent_process import (
     CleanLatent,
@@ -29,6 +29,7 @@ from ladd_core.components.latent_process import (
     encoder_phase,
     latent_phase,
 )
+from ladd_core.components.latent_protocols import LatentGridStep
 from ladd_core.components.latents import Networks
 from ladd_core.numerics import check_finite
 
@@ -144,6 +145,30 @@ class GaussianProcess(DiffusedLatent):
     ) -> Tensor:
         out = check_finite(latent_out, "latent prediction").to(torch.float64)
         return self.to_x0(out, state, t.to(torch.float64))
+
+    def grid_latent_step(self, times: Tensor) -> LatentGridStep:
+        """:meth:`latent_step` along the grid ``times (M + 1, B)``: the schedule and the VP coefficients are
+        evaluated once for every step (the same formulas, :mod:`ladd_coladd.vp`)."""
+        a2 = self.vp.abar2(times.to(torch.float64))  # (M + 1, B)
+        a, sd = signal_noise(a2)
+
+        def rows(v: Tensor) -> tuple[Tensor, ...]:
+            return v.reshape(*v.shape, 1, 1).unbind(0)  # rows (B, 1, 1) against (B, K, d)
+
+        a_t, s_t, a_s, s_s = rows(a[:-1]), rows(sd[:-1]), rows(a[1:]), rows(sd[1:])
+        c_t, c_0, var = posterior_coeffs(a2[:-1], a2[1:])  # (M, B) each
+        c_t, c_0, std = rows(c_t), rows(c_0), rows(var.sqrt())
+        ddim, eps_pred = self.config.latent_step == "ddim", self.config.prediction != "x0"
+
+        def step(state: Tensor, latent_out: Tensor, i: int, generator: torch.Generator | None) -> Tensor:
+            out = check_finite(latent_out, "latent prediction").to(torch.float64)
+            y0_hat = x0_from_eps(state, out, a_t[i], s_t[i]) if eps_pred else out
+            if ddim:
+                return ddim_step(state, y0_hat, a_t[i], s_t[i], a_s[i], s_s[i])
+            z = torch.randn(state.shape, generator=generator, device=state.device, dtype=state.dtype)
+            return c_t[i] * state + c_0[i] * y0_hat + std[i] * z
+
+        return step
 
     def prompt_latent(self, nets: Networks, tokens: Tensor, visible: Tensor) -> Tensor | None:
         """With ``prompt_latent = "encoder"`` and a latent denoiser: the encoder's mean latent of the visible

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from ladd_core.components.latent_protocols import JointSampling, as_protocol
+from ladd_core.components.latent_protocols import JointSampling, as_protocol, grid_latent_step
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
@@ -75,8 +75,9 @@ def joint_chain(
     proc, latent = model.process, as_protocol(model.latent, JointSampling)
     n, m = cfg.steps, latent_steps
     tx = grid_rows(time_grid(n, cfg.t_final, device), b, torch.float64)  # (N + 1, B)
-    token_step = (step or ancestral_step(model, generator))(tx)
     ty = grid_rows(time_grid(m, cfg.t_final, device), b, torch.float64)  # (M + 1, B)
+    token_step = (step or ancestral_step(model, generator))(tx)
+    latent_step = grid_latent_step(latent, ty)
     tx32, ty32 = tx.float().unbind(0), ty.float().unbind(0)  # rows (B,) the network reads, split once
     txr, tyr = tx.unbind(0), ty.unbind(0)
     y = latent.sample_prior(b, device, generator)
@@ -95,7 +96,7 @@ def joint_chain(
     for i in range(n):
         log_p, latent_out = call(x, y, i, min(i, m))
         if i < m:
-            y = latent.latent_step(y, latent_out, tyr[i], tyr[i + 1], generator)
+            y = latent_step(y, latent_out, i, generator)
         x = token_step(x, log_p, i, txr[i], txr[i + 1])
         if condition is not None:
             x = condition.apply(x)

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from ladd_core.components.latent_protocols import SequentialSampling, as_protocol
+from ladd_core.components.latent_protocols import SequentialSampling, as_protocol, grid_latent_step
 from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
@@ -84,10 +84,10 @@ def latent_first(
         if y is not None:
             return y, 1
 
-    ty = grid_rows(time_grid(latent_steps, t_final, device), b, torch.float64)  # (M + 1, B)
+    grid = grid_rows(time_grid(latent_steps, t_final, device), b, torch.float64)  # (M + 1, B)
+    step, ty = grid_latent_step(latent, grid), grid.unbind(0)
     y = latent.sample_prior(b, device, generator)
     for j in range(latent_steps):
-        out = latent.predict_latent(nets, y, ty[j], tokens)
-        y = latent.latent_step(y, out, ty[j], ty[j + 1], generator)
+        y = step(y, latent.predict_latent(nets, y, ty[j], tokens), j, generator)
     out = latent.predict_latent(nets, y, ty[latent_steps], tokens)
     return latent.latent_finalize(y, out, ty[latent_steps], generator), latent_steps + 1

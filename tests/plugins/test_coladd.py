@@ -451,3 +451,18 @@ def test_minilm_preset_is_shakespeare_coladd_with_the_frozen_encoder(components)
     assert mini.model.latent.encoder.name == "minilm" and components.get("encoder", "minilm").trainable is False
     assert (mini.model.latent.encoder.num_slots, mini.model.latent.encoder.dim) == (4, 32)
     assert mini.model.backbone == base.model.backbone and mini.train == base.train and mini.data == base.data
+
+
+@pytest.mark.parametrize("latent_step", ["ddim", "ancestral"])
+@pytest.mark.parametrize("prediction", ["x0", "eps"])
+def test_grid_latent_step_is_the_latent_step(latent_step: str, prediction: str) -> None:
+    lat = _channel(k=3, d=4, latent_step=latent_step, prediction=prediction)
+    grid = _grid(5)[:, None].expand(-1, 2).contiguous()  # (M + 1, B)
+    step = lat.grid_latent_step(grid)
+    g = torch.Generator().manual_seed(0)
+    state = torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
+    out = torch.randn(2, 3, 4, generator=g)
+    for i in range(5):
+        want = lat.latent_step(state, out, grid[i], grid[i + 1], torch.Generator().manual_seed(i))
+        got = step(state, out, i, torch.Generator().manual_seed(i))
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (latent_step, prediction, i)
