@@ -144,7 +144,7 @@ class TokenPosterior:
         if (self._logits if self._logits is not None else self._full).numel() <= self.dense_limit:  # type: ignore[union-attr]
             p = self.probs()  # (B, ..., C')
             ids = sample_categorical(p, generator, normalised=normalised)  # (B, ...)
-            drawn = p.gather(-1, ids.unsqueeze(-1)).squeeze(-1) if with_probs else None
+            drawn = p.gather(-1, ids.view(*ids.shape, 1)).view(ids.shape) if with_probs else None
             return torch.where(where, ids, state), drawn
         pos = where.nonzero(as_tuple=True)
         if not pos[0].numel():
@@ -154,7 +154,7 @@ class TokenPosterior:
         drawn = None
         if with_probs:
             drawn = torch.zeros(state.shape, dtype=torch.float64, device=state.device)
-            drawn = drawn.index_put(pos, p.gather(-1, ids.unsqueeze(-1)).squeeze(-1))
+            drawn = drawn.index_put(pos, p.gather(-1, ids.view(-1, 1)).view(-1))
         return state.index_put(pos, ids), drawn
 
     def draw(self, generator: torch.Generator | None = None) -> Callable[[Tensor, Tensor], Tensor]:

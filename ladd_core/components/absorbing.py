@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from ladd_core.components.schedules import Schedule
-from ladd_core.numerics import sample_log_categorical
+from ladd_core.numerics import sample_categorical, sample_log_categorical
 from ladd_core.posterior import TokenPosterior
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "remasking_step",
     "reveal_from_alphas",
     "reveal_probability",
+    "softmax_categorical",
     "sparse_categorical",
     "subs_log_probs",
     "subs_log_softmax",
@@ -244,11 +245,11 @@ def remasking_move(
     """The random part of :func:`remasking_step`, given its :func:`remasking_probabilities` ``(B, 1, ..., 1)``."""
     u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
     masked = state == mask_id
-    remask = u < (state != mask_id) * sigma  # revealed ids w.p. sigma
+    remask = u < torch.where(masked, 0.0, sigma)  # revealed ids w.p. sigma
     if frozen is not None:
         remask &= ~frozen
-    out = draw(state, u < masked * p_reveal)  # as posterior_step: masked ids w.p. p_reveal
-    return out.masked_fill(remask, mask_id)
+    out = draw(state, u < torch.where(masked, p_reveal, 0.0))  # as posterior_step: masked ids w.p. p_reveal
+    return torch.where(remask, mask_id, out)
 
 
 def finalize(state: Tensor, mask_id: int, draw: Draw) -> Tensor:
@@ -273,5 +274,20 @@ def dense_categorical(log_probs: Tensor, generator: torch.Generator | None = Non
 
     def draw(state: Tensor, where: Tensor) -> Tensor:
         return torch.where(where, sample_log_categorical(log_probs, generator), state)
+
+    return draw
+
+
+def softmax_categorical(logits: Tensor, generator: torch.Generator | None = None) -> Draw:
+    """A :data:`Draw` sampling ``softmax(logits (B, ..., C))`` (float64) at every position, kept at ``where``.
+
+    The dense draw of raw logits whose classes are all ids (leave a mask column out before calling):
+    one float64 softmax and one inverse-CDF draw per position.  Raises
+    :class:`~ladd_core.numerics.NonFiniteError` when a row is not finite.
+    """
+
+    def draw(state: Tensor, where: Tensor) -> Tensor:
+        p = torch.softmax(logits, dim=-1, dtype=torch.float64)  # (B, ..., C)
+        return torch.where(where, sample_categorical(p, generator, normalised=True), state)
 
     return draw

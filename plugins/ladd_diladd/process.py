@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ladd_core.components.absorbing import NEG, Draw, dense_categorical, subs_log_probs
+from ladd_core.components.absorbing import NEG, Draw, softmax_categorical, subs_log_probs
 from ladd_core.components.absorbing_latent import AbsorbingLatent
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latent_process import (
@@ -27,7 +27,6 @@ from ladd_core.components.latent_process import (
 )
 from ladd_core.components.latents import Networks
 from ladd_core.components.schedules import Schedule
-from ladd_core.numerics import check_finite
 from ladd_diladd.quantizer import VectorQuantizer
 
 if TYPE_CHECKING:
@@ -56,8 +55,9 @@ class VQProcess(AbsorbingLatent):
         return torch.where(masked[..., None], self.mask.vector.to(clean_input.dtype), clean_input)  # (B, K, D)
 
     def draw(self, latent_out: Tensor, state: Tensor, generator: torch.Generator | None) -> Draw:
-        """Codes from the SUBS code distribution (dense float64 draws)."""
-        return dense_categorical(self.code_log_probs(check_finite(latent_out, "code logits"), state), generator)
+        """Codes from the SUBS code distribution: at a masked slot the softmax over the codebook (dense float64
+        draws, kept where the step reveals; a non-finite row raises)."""
+        return softmax_categorical(self._code_logits(latent_out), generator)
 
     def code_vectors(self, codes: Tensor) -> Tensor:
         """``(B, K)`` ids with mask id ``C`` -> ``(B, K, D)``: unit codebook vector, or ``z_mask`` at masks."""
@@ -70,11 +70,15 @@ class VQProcess(AbsorbingLatent):
 
         ``code_logits`` may have width ``C`` or ``C + 1`` (a trailing mask column is dropped).
         """
+        lp = torch.log_softmax(self._code_logits(code_logits).float(), dim=-1).clamp_min(NEG)  # (B, K, C)
+        return subs_log_probs(lp, codes, self.mask_id)
+
+    def _code_logits(self, code_logits: Tensor) -> Tensor:
+        """The ``C`` code columns of ``code_logits (B, K, C or C + 1)`` (a trailing mask column is dropped)."""
         c = self.config.codebook_size
         if code_logits.shape[-1] not in (c, c + 1):
             raise ValueError(f"code logits must have width {c} (or {c + 1}), got {tuple(code_logits.shape)}")
-        lp = torch.log_softmax(code_logits[..., :c].float(), dim=-1).clamp_min(NEG)  # (B, K, C)
-        return subs_log_probs(lp, codes, self.mask_id)
+        return code_logits[..., :c]
 
     # -- process pieces of the core training schedule ------------------------------------
     @property

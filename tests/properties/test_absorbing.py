@@ -6,6 +6,7 @@ a class count, times ``s < t`` and seeds.  Statistical checks use a 6-sigma bino
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,9 +18,11 @@ from ladd_core.components.absorbing import (
     finalize,
     posterior_step,
     reveal_probability,
+    softmax_categorical,
     sparse_categorical,
     subs_log_probs,
 )
+from ladd_core.numerics import NonFiniteError
 from ladd_core.testing.strategies import generator_from, seeds
 from tests.properties._schedules import COMPS, SCHEDULES
 
@@ -135,3 +138,17 @@ def test_sparse_and_dense_draws_agree_in_distribution():
     for make in (sparse_categorical, dense_categorical):
         out = finalize(state, 3, make(lp, torch.Generator().manual_seed(0)))
         assert close(float((out == 1).double().mean()), 0.6, N)
+
+
+def test_softmax_categorical_draws_the_softmax_where_asked_and_rejects_nan():
+    logits = torch.tensor([[0.0, 1.0, -1.0, 2.0]]).expand(40000, 4)  # (n, C)
+    state = torch.full((40000,), 9)
+    where = torch.arange(40000) % 4 != 0
+    out = softmax_categorical(logits, generator_from(0))(state, where)
+    assert (out[~where] == 9).all() and (out[where] < 4).all()
+    freq = torch.bincount(out[where], minlength=4).double() / int(where.sum())
+    assert torch.allclose(freq, torch.softmax(logits[0].double(), -1), atol=0.01)
+    bad = logits.clone()
+    bad[5, 2] = float("nan")
+    with pytest.raises(NonFiniteError):
+        softmax_categorical(bad, generator_from(0))(state, where)
