@@ -114,5 +114,16 @@ def _inverse_cdf(p: Tensor, generator: torch.Generator | None, *, normalised: bo
 
 def _pick(cdf: Tensor, r: Tensor) -> Tensor:
     """The class of uniform ``r (..., 1)`` in ``(0, 1]`` under ``cdf (..., C)``: the first ``j`` with
-    ``cdf_j >= r * total``, counted as the number of ``cdf_j < r * total`` over the first ``C - 1`` entries."""
-    return (cdf[..., :-1] < r * cdf[..., -1:]).sum(dim=-1)  # (...)
+    ``cdf_j >= v``, ``v = r * total <= total``, so always a class of positive mass and never past the end.
+
+    Few classes: counted as the number of ``cdf_j < v`` (a comparison and a sum, kernels a sampling step
+    already runs); many: a binary search (no ``(..., C)`` temporary).  Both give the same index.
+    """
+    v = r * cdf[..., -1:]  # (..., 1)
+    if cdf.shape[-1] <= _COUNT_MAX_CLASSES:
+        return (cdf[..., :-1] < v).sum(dim=-1)  # (...)
+    return torch.searchsorted(cdf, v, side="left").squeeze(-1)  # (...)
+
+
+_COUNT_MAX_CLASSES = 256
+"""Up to this many classes :func:`_pick` counts; above, it searches."""

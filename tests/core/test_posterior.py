@@ -6,6 +6,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
+from ladd_core import numerics
 from ladd_core.build import build_component
 from ladd_core.components.absorbing import reveal_probability
 from ladd_core.config.experiment import validate_config
@@ -91,6 +92,20 @@ def test_from_log_probs_matches_from_logits(process):
         TokenPosterior(x_t)
     with pytest.raises(ValueError, match="temperature"):
         TokenPosterior(x_t, logits=logits, process=process, temperature=0.0)
+
+
+def test_pick_counts_and_searches_alike(monkeypatch):
+    g = torch.Generator().manual_seed(3)
+    p = torch.rand(500, 40, generator=g, dtype=torch.float64) * (torch.rand(500, 40, generator=g) < 0.5)
+    p[:, 7] += 1e-3  # every row has mass
+    cdf = p.cumsum(-1)
+    r = torch.rand(500, 1, generator=g, dtype=torch.float64)
+    r[:3] = torch.tensor([[2.0**-54], [1.0], [0.5]], dtype=torch.float64)
+    counted = _pick(cdf, r)
+    monkeypatch.setattr(numerics, "_COUNT_MAX_CLASSES", 0)
+    searched = _pick(cdf, r)
+    assert torch.equal(counted, searched)
+    assert bool((p.gather(-1, counted[:, None]) > 0).all()), "a zero-mass class was picked"
 
 
 def test_pick_never_lands_on_a_zero_mass_class():
