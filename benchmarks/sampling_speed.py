@@ -13,11 +13,13 @@ busy machine disturbs less than the difference of two large times.  "In-chain ov
 and, inside the same run, each network call (bracketed by a device sync): the sample's wall time over the time
 spent in its own calls, minus 1.  Both times come from one run, so turn-to-turn noise of the machine cancels;
 what a call costs more inside the chain than alone (caches the sampler's work evicts) counts as the call's.
+"Outside the calls" is the same run's time not spent in a network call, per call, in microseconds.
 
 Usage (standalone; ``speed.py --only sampling`` runs the same with its budget)::
 
     python benchmarks/sampling_speed.py [--steps 16 64 256] [--batch 4 64] [--turns 5] [--clock wall|cpu]
                                         [--samplers ancestral ...] [--presets sawtooth-mdlm ...]
+                                        [--vocab 2] [--seq-len 128]
 
 ``--clock cpu`` times with ``time.process_time`` (one thread), which a machine shared with other jobs
 disturbs less than wall time; the ratio is the same quantity.
@@ -48,7 +50,7 @@ from ladd_core.plugins import Components, load_plugins
 PRESETS = ("sawtooth-mdlm", "sawtooth-coladd", "sawtooth-diladd", "markov-coladd", "markov-diladd")
 VOCAB, SEQ_LEN = 2, 128  # the sawtooth
 HEADER = ["model", "sampler", "B", "N", "NFE (calls per network)", "s / sample", "NFE × one call, s", "overhead",
-          "sampler alone", "in-chain overhead"]  # fmt: skip
+          "sampler alone", "in-chain overhead", "outside the calls, µs / call"]  # fmt: skip
 
 
 @dataclass
@@ -104,11 +106,13 @@ class CallCounter:
         return self._forward(*args, **kwargs)  # type: ignore[misc]
 
 
-def build(comps: Components, preset: str, device: torch.device) -> LaddModel:
-    """The preset's model at random init on the sawtooth's vocabulary and length, in eval mode."""
+def build(
+    comps: Components, preset: str, device: torch.device, vocab: int = VOCAB, seq_len: int = SEQ_LEN
+) -> LaddModel:
+    """The preset's model at random init on the sawtooth's vocabulary and length (or those given), in eval mode."""
     cfg = validate_config(load_config_source(preset, comps), comps, source=preset)
     torch.manual_seed(0)
-    return build_model(cfg, comps, vocab_size=VOCAB, seq_len=SEQ_LEN).to(device).eval()
+    return build_model(cfg, comps, vocab_size=vocab, seq_len=seq_len).to(device).eval()
 
 
 def cases(comps: Components, presets: tuple[str, ...], samplers: list[str] | None) -> list[tuple[str, str, str | None]]:
@@ -178,9 +182,11 @@ def measure(
             return sample()
 
     in_chain: list[float] = []
+    outside: list[float] = []
 
     def sample_in_chain() -> object:
-        """The sample with each network call timed inside it; appends (sample time / time in the calls) - 1."""
+        """The sample with each network call timed inside it; appends (sample time / time in the calls) - 1, and
+        the time outside the calls per call (an absolute figure, which a faster network does not inflate)."""
         with contextlib.ExitStack() as stack:
             for k in calls:
                 counters[k].clock, counters[k].seconds = clock, 0.0
@@ -191,7 +197,9 @@ def measure(
             out = sample()
             sync(device)
             total = clock() - t0
-        in_chain.append(total / sum(counters[k].seconds for k in calls) - 1)
+        inside = sum(counters[k].seconds for k in calls)
+        in_chain.append(total / inside - 1)
+        outside.append((total - inside) / sum(calls.values()))
         return out
 
     variants: dict[str, tuple[Callable[[], object], int]] = {
@@ -210,7 +218,7 @@ def measure(
     ideal = sum(calls[k] * med[k] for k in calls)
     return {"calls": calls, "sample": med["sample"], "one_call": med, "ideal": ideal, "alone": med["alone"] / ideal,
             "overhead": med["sample"] / ideal - 1, "spread": max(ratios) - min(ratios),
-            "in_chain": statistics.median(in_chain)}  # fmt: skip
+            "in_chain": statistics.median(in_chain), "outside": statistics.median(outside)}  # fmt: skip
 
 
 def sampling_rows(
@@ -224,13 +232,15 @@ def sampling_rows(
     presets: tuple[str, ...] = PRESETS,
     samplers: list[str] | None = None,
     log: Callable[[str], None] = print,
+    vocab: int = VOCAB,
+    seq_len: int = SEQ_LEN,
 ) -> list[list[str]]:
     """One table row per (model, sampler, B, N)."""
     device = device or torch.device("cpu")
     rows, models = [], {}
     for preset, name, mode in cases(comps, presets, samplers):
         if preset not in models:
-            models[preset] = build(comps, preset, device)
+            models[preset] = build(comps, preset, device, vocab, seq_len)
         for b in batches:
             for n in steps:
                 label = name if mode is None else f"{name} ({mode})"
@@ -242,8 +252,9 @@ def sampling_rows(
                 over = f"{r['overhead']:+.1%} (±{r['spread'] / 2:.1%})"
                 alone = f"{r['alone']:.1%}"
                 ideal = f"{one} = {r['ideal']:.3f}"
-                in_chain = f"{r['in_chain']:+.1%}"
-                rows.append([preset, label, str(b), str(n), calls, f"{r['sample']:.3f}", ideal, over, alone, in_chain])
+                in_chain, outside = f"{r['in_chain']:+.1%}", f"{r['outside'] * 1e6:.0f}"
+                rows.append([preset, label, str(b), str(n), calls, f"{r['sample']:.3f}", ideal, over, alone, in_chain,
+                             outside])  # fmt: skip
     return rows
 
 
@@ -257,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     p.add_argument("--presets", nargs="+", default=list(PRESETS))
     p.add_argument("--samplers", nargs="+", default=None, help="default: every registered sampler")
+    p.add_argument("--vocab", type=int, default=VOCAB, help="vocabulary of the models (default: the sawtooth's)")
+    p.add_argument("--seq-len", type=int, default=SEQ_LEN, help="sequence length (default: the sawtooth's)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -271,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         presets=tuple(args.presets),
         samplers=args.samplers,
         log=log,
+        vocab=args.vocab,
+        seq_len=args.seq_len,
     )
     print(md_table(HEADER, rows))
     return 0

@@ -39,6 +39,8 @@ def test_counted_calls_are_the_nfe_and_the_forward_is_restored(components, name)
     assert r["calls"] == {"token": out.nfe} and r["ideal"] > 0 and r["sample"] > 0
     # sample time / time inside its own calls - 1: the calls are part of the sample, and the sampler adds work
     assert 0 < r["in_chain"] < 10
+    # the time outside the calls per call is what the ratio says: (in-chain overhead) x (mean time inside a call)
+    assert 0 < r["outside"] < r["sample"]
     assert "forward" not in vars(model.backbone)  # the timed wrapper is gone too
 
 
