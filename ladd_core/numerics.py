@@ -92,10 +92,8 @@ def sample_log_categorical(log_probs: Tensor, generator: torch.Generator | None 
 def _inverse_cdf(p: Tensor, generator: torch.Generator | None, *, normalised: bool) -> Tensor:
     """Inverse-CDF draw from non-negative float64 weights ``p (..., C)``, one uniform per row.
 
-    With ``v`` uniform on ``(0, total]`` the class is the first ``j`` with ``cdf_j >= v``, i.e. the number
-    of ``cdf_j < v``: that class always has positive mass (``cdf_j >= v > cdf_{j-1}``), and counting over the
-    first ``C - 1`` entries keeps it in range.  Counting is one comparison and one sum, operations the
-    step already runs, where a binary search would be one more kind of kernel to load per step.
+    With ``v`` uniform on ``(0, total]`` the class is the first ``j`` with ``cdf_j >= v`` (:func:`_pick`):
+    that class always has positive mass (``cdf_j >= v > cdf_{j-1}``) and is never past the end.
     """
     cdf = p.cumsum(dim=-1)  # (..., C)
     total = cdf[..., -1:]  # (..., 1), each >= 0 or NaN

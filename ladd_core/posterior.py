@@ -34,8 +34,10 @@ Positions = tuple[Tensor, ...]
 class TokenPosterior:
     """``p(x_0 | x_t)`` of one denoiser call over ids ``x_t (B, ...)``, normalised on demand.
 
-    Build it with :meth:`from_logits` (what :meth:`ladd_core.model.LaddModel.posterior` does for every
-    built-in sampler) or :meth:`from_log_probs` (any full log-prob tensor, e.g. in tests).  Rows are only
+    Build it from raw ``logits``, ``x_t`` and the token ``process`` (what :meth:`ladd_core.model.LaddModel.posterior`
+    does for every built-in sampler: ``forbidden_ids`` get probability exactly 0, their logits set to ``-inf``
+    before normalising; ``temperature`` and ``top_p`` then act on the normalised log-probs), or with
+    :meth:`from_log_probs` (any full log-prob tensor, e.g. in tests).  Rows are only
     ever drawn at *noised* positions of ``x_t`` (at a clean position SUBS makes ``x_0 = x_t``, so no draw is
     needed); :meth:`log_probs` gives every position.
 
@@ -71,25 +73,6 @@ class TokenPosterior:
         self._temperature, self._top_p = temperature, top_p
 
     @classmethod
-    def from_logits(
-        cls,
-        process: TokenProcess,
-        logits: Tensor,
-        x_t: Tensor,
-        *,
-        forbidden_ids: tuple[int, ...] = (),
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-    ) -> TokenPosterior:
-        """The posterior of raw denoiser ``logits (B, ..., C)`` at ``x_t (B, ...)`` under ``process``.
-
-        ``forbidden_ids`` get probability exactly 0 (their logits are set to ``-inf`` before normalising);
-        ``temperature`` and ``top_p`` then act on the normalised log-probs.
-        """
-        return cls(x_t, logits=logits, process=process, forbidden_ids=forbidden_ids, temperature=temperature,
-                   top_p=top_p)  # fmt: skip
-
-    @classmethod
     def from_log_probs(cls, log_probs: Tensor, x_t: Tensor | None = None) -> TokenPosterior:
         """A posterior given by full normalised log-probs ``(B, ..., C)`` (used as they are; ``x_t`` is
         only recorded)."""
@@ -99,10 +82,7 @@ class TokenPosterior:
         """``log p(x_0 | x_t)`` at every position, ``(B, ..., C)`` (computed once, then kept)."""
         if self._full is None:
             assert self._logits is not None and self._process is not None and self.x_t is not None
-            logits = check_finite(self._logits, "denoiser logits")
-            if self._forbidden:
-                idx = torch.tensor(self._forbidden, device=logits.device)
-                logits = logits.float().index_fill(-1, idx, float("-inf"))
+            logits = self._allowed(check_finite(self._logits, "denoiser logits"))
             lp = self._process.log_probs(logits, self.x_t)  # (B, ..., C)
             self._full = adjust_log_probs(lp, self._temperature, self._top_p)
         return self._full
@@ -117,13 +97,17 @@ class TokenPosterior:
         if self._full is not None:
             return (self._full if where is None else self._full[where]).double().exp()
         assert self._logits is not None and self._process is not None and self.x_t is not None
-        logits = self._logits if where is None else self._logits[where]  # (n, C) or (B, ..., C)
-        if self._forbidden:
-            logits = logits.float().index_fill(-1, torch.tensor(self._forbidden, device=logits.device), float("-inf"))
+        logits = self._allowed(self._logits if where is None else self._logits[where])  # (n, C) or (B, ..., C)
         p = self._process.noised_probs(logits, self.x_t, where)  # float64, C' columns
         if self._temperature != 1.0 or self._top_p != 1.0:
             p = adjust_log_probs(p.log(), self._temperature, self._top_p).exp()
         return p
+
+    def _allowed(self, logits: Tensor) -> Tensor:
+        """``logits (..., C)`` with the forbidden ids' columns at ``-inf`` (the same tensor when there are none)."""
+        if not self._forbidden:
+            return logits
+        return logits.float().index_fill(-1, torch.tensor(self._forbidden, device=logits.device), float("-inf"))
 
     def sample(
         self, state: Tensor, where: Tensor, generator: torch.Generator | None = None, *, with_probs: bool = False
@@ -140,8 +124,10 @@ class TokenPosterior:
         Raises:
             NonFiniteError: a row that is drawn (dense: any row) is not a finite distribution.
         """
-        normalised = self._full is None
-        if (self._logits if self._logits is not None else self._full).numel() <= self.dense_limit:  # type: ignore[union-attr]
+        normalised = self._full is None  # a softmax of logits; full log-probs get the general check
+        source = self._full if self._logits is None else self._logits
+        assert source is not None
+        if source.numel() <= self.dense_limit:
             p = self.probs()  # (B, ..., C')
             ids = sample_categorical(p, generator, normalised=normalised)  # (B, ...)
             drawn = p.gather(-1, ids.view(*ids.shape, 1)).view(ids.shape) if with_probs else None

@@ -258,10 +258,10 @@ def finalize(state: Tensor, mask_id: int, draw: Draw) -> Tensor:
 
 
 def sparse_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Draw:
-    """A :data:`Draw` sampling ``exp(log_probs (B, ..., C))`` (float64) at the ``where`` positions only.
+    """A :data:`Draw` sampling ``exp(log_probs (B, ..., C))`` (float64) at the ``where`` positions.
 
-    Consumes the generator for the selected rows only (cheap for long sequences; the token process).
-    The same draw as :meth:`ladd_core.posterior.TokenPosterior.draw` of those log-probs.
+    :meth:`ladd_core.posterior.TokenPosterior.draw` of those log-probs: large tensors are drawn at the selected
+    rows only (the generator consumed for them alone; long sequences), small ones densely.
     """
     return TokenPosterior.from_log_probs(log_probs).draw(generator)
 

@@ -80,7 +80,7 @@ def test_non_finite_logits_raise_where_drawn(process, monkeypatch, dense):
         post.log_probs()
 
 
-def test_from_log_probs_matches_from_logits(process):
+def test_from_log_probs_matches_the_logits_path(process):
     x_t, logits = _state(process)
     a = TokenPosterior(x_t, logits=logits, process=process)
     b = TokenPosterior.from_log_probs(TokenPosterior(x_t, logits=logits, process=process).log_probs(), x_t)
