@@ -10,10 +10,12 @@ from torch import Tensor
 __all__ = [
     "NonFiniteError",
     "adjust_log_probs",
+    "categorical_index",
     "check_finite",
     "check_sampling_options",
     "sample_categorical",
     "sample_log_categorical",
+    "uniform",
 ]
 
 
@@ -60,6 +62,41 @@ def adjust_log_probs(log_probs: Tensor, temperature: float = 1.0, top_p: float =
     return lp
 
 
+def uniform(shape: tuple[int, ...] | torch.Size, generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """Float64 uniforms on ``(0, 1]`` of ``shape`` (``torch.rand``'s ``[0, 1)`` shifted by ``2**-54``), the draws every
+    inverse-CDF step consumes: never 0, so ``u / p`` is never ``0 / 0``."""
+    return torch.rand(shape, generator=generator, device=device, dtype=torch.float64).add_(2.0**-54)
+
+
+def categorical_index(weights: Tensor, w: Tensor, *, normalised: bool = False) -> tuple[Tensor, Tensor]:
+    """Inverse-CDF class of ``w (...)`` under the rows of non-negative float64 ``weights (..., C)``; and the row
+    totals ``(..., 1)``.
+
+    With ``v = w * total`` the class is the first ``j`` with ``cdf_j >= v`` (:func:`_pick`): for ``w`` in ``(0, 1]``
+    a draw (a uniform ``w`` gives class ``j`` w.p. ``weights_j / total``; a class of weight 0 is never returned);
+    for ``w > 1`` (up to the rounding of ``w * total``) the index ``C``, "no class".  That is how one uniform
+    ``u`` both decides an event of probability ``p`` and draws the class: ``w = u / p``.
+
+    One host sync checks that every row total is positive and finite; ``normalised=True`` says rows sum to 1
+    up to rounding unless they hold a NaN (a softmax's output), so a sum suffices.
+
+    Raises:
+        NonFiniteError: a row has no positive, finite mass (NaN, inf or all zero).
+    """
+    cdf = weights.cumsum(dim=-1)  # (..., C)
+    total = cdf[..., -1:]  # (..., 1), each >= 0 or NaN
+    # Normalised rows total 1 unless NaN, so their sum is finite exactly when all are; otherwise every total is
+    # positive and finite exactly when the sum of their logs is finite (log 0 = -inf, log inf = inf, NaN stays
+    # NaN; each log lies in [-745, 710], so the sum cannot overflow).
+    check = total.sum() if normalised else total.log().sum()
+    if not math.isfinite(float(check)):
+        raise NonFiniteError(
+            "non-finite or empty categorical rows: every row needs a positive, finite total probability "
+            "(a NaN or inf in the network output?)"
+        )
+    return _pick(cdf, w[..., None] * total), total
+
+
 def sample_categorical(probs: Tensor, generator: torch.Generator | None = None, *, normalised: bool = False) -> Tensor:
     """Draw one class per row of ``probs (..., C)`` by inverse CDF in float64.
 
@@ -71,9 +108,8 @@ def sample_categorical(probs: Tensor, generator: torch.Generator | None = None, 
     Raises:
         NonFiniteError: a row has no positive, finite mass (NaN, inf or all zero).
     """
-    if normalised:
-        return _inverse_cdf(probs if probs.dtype == torch.float64 else probs.double(), generator, normalised=True)
-    return _inverse_cdf(probs.double().clamp_min(0), generator, normalised=False)
+    p = (probs if probs.dtype == torch.float64 else probs.double()) if normalised else probs.double().clamp_min(0)
+    return categorical_index(p, uniform(p.shape[:-1], generator, p.device), normalised=normalised)[0]
 
 
 def sample_log_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -85,41 +121,19 @@ def sample_log_categorical(log_probs: Tensor, generator: torch.Generator | None 
     Raises:
         NonFiniteError: a row has no positive, finite mass (a NaN or ``+inf`` log-prob, or all ``-inf``).
     """
-    lp = log_probs if log_probs.dtype == torch.float64 else log_probs.double()
-    return _inverse_cdf(lp.exp(), generator, normalised=False)
+    p = (log_probs if log_probs.dtype == torch.float64 else log_probs.double()).exp()
+    return categorical_index(p, uniform(p.shape[:-1], generator, p.device))[0]
 
 
-def _inverse_cdf(p: Tensor, generator: torch.Generator | None, *, normalised: bool) -> Tensor:
-    """Inverse-CDF draw from non-negative float64 weights ``p (..., C)``, one uniform per row.
+def _pick(cdf: Tensor, v: Tensor) -> Tensor:
+    """The number of ``cdf_j < v`` per row: the first ``j`` with ``cdf_j >= v (..., 1)``, or ``C`` when ``v`` exceeds
+    every entry of ``cdf (..., C)``.
 
-    With ``v`` uniform on ``(0, total]`` the class is the first ``j`` with ``cdf_j >= v`` (:func:`_pick`):
-    that class always has positive mass (``cdf_j >= v > cdf_{j-1}``) and is never past the end.
+    Few classes: counted (a comparison and a sum, kernels a sampling step already runs); many: a binary
+    search (no ``(..., C)`` temporary).  Both give the same index.
     """
-    cdf = p.cumsum(dim=-1)  # (..., C)
-    total = cdf[..., -1:]  # (..., 1), each >= 0 or NaN
-    # One host sync.  Normalised rows total 1 unless NaN, so their sum is finite exactly when all are; otherwise
-    # every total is positive and finite exactly when the sum of their logs is finite (log 0 = -inf, log inf =
-    # inf, NaN stays NaN; each log lies in [-745, 710], so the sum cannot overflow).
-    check = total.sum() if normalised else total.log().sum()
-    if not math.isfinite(float(check)):
-        raise NonFiniteError(
-            "non-finite or empty categorical rows: every row needs a positive, finite total probability "
-            "(a NaN or inf in the network output?)"
-        )
-    r = torch.rand(total.shape, generator=generator, device=p.device, dtype=torch.float64).add_(2.0**-54)  # (0, 1]
-    return _pick(cdf, r)
-
-
-def _pick(cdf: Tensor, r: Tensor) -> Tensor:
-    """The class of uniform ``r (..., 1)`` in ``(0, 1]`` under ``cdf (..., C)``: the first ``j`` with
-    ``cdf_j >= v``, ``v = r * total <= total``, so always a class of positive mass and never past the end.
-
-    Few classes: counted as the number of ``cdf_j < v`` (a comparison and a sum, kernels a sampling step
-    already runs); many: a binary search (no ``(..., C)`` temporary).  Both give the same index.
-    """
-    v = r * cdf[..., -1:]  # (..., 1)
     if cdf.shape[-1] <= _COUNT_MAX_CLASSES:
-        return (cdf[..., :-1] < v).sum(dim=-1)  # (...)
+        return (cdf < v).sum(dim=-1)  # (...)
     return torch.searchsorted(cdf, v, side="left").squeeze(-1)  # (...)
 
 

@@ -15,7 +15,7 @@ Notation (ladd-method.md): ``alpha(t)`` is the probability that an id is still v
 
 Shapes: ids ``(B, ...)`` (``(B, L)`` tokens, ``(B, K)`` codes, ``(B, K, b)`` bits); log-probs add a
 trailing class axis ``(B, ..., C)``; times are ``(B,)``.  Uniforms and categorical draws of the
-reverse process are float64 (:func:`ladd_core.numerics.sample_log_categorical`).
+reverse process are float64 (:func:`ladd_core.numerics.categorical_index`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from ladd_core.components.schedules import Schedule
-from ladd_core.numerics import sample_categorical, sample_log_categorical
-from ladd_core.posterior import TokenPosterior
+from ladd_core.numerics import uniform
+from ladd_core.posterior import PosteriorDraw, TokenPosterior
 
 __all__ = [
     "NEG",
@@ -53,7 +53,13 @@ NEG = -1e9
 """Finite stand-in for log(0): exp(NEG) == 0 and 0 * NEG == 0, so no NaN can appear downstream."""
 
 Draw = Callable[[Tensor, Tensor], Tensor]
-"""``draw(state, where) -> state`` with fresh ids at the ``where`` positions and ``state`` elsewhere."""
+"""``draw(state, where) -> state`` with fresh ids at the ``where`` positions and ``state`` elsewhere.
+
+A draw that also has ``pick(w, where, fill)`` (:class:`~ladd_core.posterior.PosteriorDraw`: every built-in one) draws
+from given float64 ``w``, ``fill`` where ``w > 1`` (:meth:`~ladd_core.posterior.TokenPosterior.pick`); the steps
+below then decide the reveal and draw the class with one uniform per id (fewer kernels per step).  A plain
+callable gets the reveal decided first and is called at the revealed positions.
+"""
 
 
 def _per_row(values: Tensor, ndim: int) -> Tensor:
@@ -153,8 +159,10 @@ def posterior_step(
 ) -> Tensor:
     """One reverse step ``t -> s``: each masked id is revealed w.p. ``p_reveal`` and filled by ``draw``.
 
-    One float64 uniform per id is drawn first (all positions, so the stream does not depend on the
-    state), then ``draw(state, reveal)``.  Revealed ids are never changed.
+    One float64 uniform ``u`` in ``(0, 1]`` per id is drawn first (all positions, so the stream does not depend on
+    the state).  A masked id is revealed when ``u <= p_reveal``; with a picking draw (see :data:`Draw`) the class
+    is then the inverse-CDF draw at ``u / p_reveal`` (uniform on ``(0, 1]`` given the reveal, so one uniform does
+    both), else ``draw(state, reveal)`` draws it.  Revealed ids are never changed.
 
     Args:
         state: ids at time ``t`` ``(B, ...)``.
@@ -163,8 +171,12 @@ def posterior_step(
         draw: fills the revealed positions (:func:`sparse_categorical`, :func:`dense_categorical`, ...).
         generator: random source.
     """
-    u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
-    return draw(state, u < (state == mask_id) * p_reveal)  # masked: u < p_reveal; revealed: u < 0, never
+    u = uniform(state.shape, generator, state.device)  # (B, ...) in (0, 1]
+    masked = state == mask_id
+    pick = getattr(draw, "pick", None)
+    if pick is not None:  # p_reveal = 0 gives u / 0 = inf: stays masked
+        return torch.where(masked, pick(u / p_reveal, masked, mask_id), state)
+    return draw(state, masked & (u <= p_reveal))
 
 
 def remasking_bound(schedule: Schedule, t: Tensor, s: Tensor, ndim: int = 2) -> Tensor:
@@ -242,14 +254,21 @@ def remasking_move(
     generator: torch.Generator | None = None,
     frozen: Tensor | None = None,
 ) -> Tensor:
-    """The random part of :func:`remasking_step`, given its :func:`remasking_probabilities` ``(B, 1, ..., 1)``."""
-    u = torch.rand(state.shape, generator=generator, device=state.device, dtype=torch.float64)
+    """The random part of :func:`remasking_step`, given its :func:`remasking_probabilities` ``(B, 1, ..., 1)``.
+
+    One float64 uniform ``u`` in ``(0, 1]`` per id: a revealed id is re-masked when ``u <= sigma``; a masked id is
+    revealed as in :func:`posterior_step` (``u <= p_reveal``, the class from the same ``u`` with a picking draw).
+    """
+    u = uniform(state.shape, generator, state.device)  # (B, ...) in (0, 1]
     masked = state == mask_id
-    remask = u < torch.where(masked, 0.0, sigma)  # revealed ids w.p. sigma
+    remask = u <= sigma  # read at revealed ids only
     if frozen is not None:
         remask &= ~frozen
-    out = draw(state, u < torch.where(masked, p_reveal, 0.0))  # as posterior_step: masked ids w.p. p_reveal
-    return torch.where(remask, mask_id, out)
+    kept = torch.where(remask, mask_id, state)
+    pick = getattr(draw, "pick", None)
+    if pick is not None:
+        return torch.where(masked, pick(u / p_reveal, masked, mask_id), kept)
+    return torch.where(masked, draw(state, masked & (u <= p_reveal)), kept)
 
 
 def finalize(state: Tensor, mask_id: int, draw: Draw) -> Tensor:
@@ -257,37 +276,25 @@ def finalize(state: Tensor, mask_id: int, draw: Draw) -> Tensor:
     return draw(state, state == mask_id)
 
 
-def sparse_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Draw:
+def sparse_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> PosteriorDraw:
     """A :data:`Draw` sampling ``exp(log_probs (B, ..., C))`` (float64) at the ``where`` positions.
 
     :meth:`ladd_core.posterior.TokenPosterior.draw` of those log-probs: large tensors are drawn at the selected
-    rows only (the generator consumed for them alone; long sequences), small ones densely.
+    rows only (long sequences), small ones densely.
     """
     return TokenPosterior.from_log_probs(log_probs).draw(generator)
 
 
-def dense_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Draw:
-    """A :data:`Draw` sampling ``exp(log_probs)`` (float64) at every position, kept at ``where``.
-
-    Consumes the generator for every position, whatever is revealed (the ``vq`` channel's codes).
-    """
-
-    def draw(state: Tensor, where: Tensor) -> Tensor:
-        return torch.where(where, sample_log_categorical(log_probs, generator), state)
-
-    return draw
+def dense_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> PosteriorDraw:
+    """A :data:`Draw` sampling ``exp(log_probs)`` (float64) at every position, kept at ``where``, whatever the size."""
+    return TokenPosterior.from_log_probs(log_probs, dense=True).draw(generator)
 
 
-def softmax_categorical(logits: Tensor, generator: torch.Generator | None = None) -> Draw:
+def softmax_categorical(logits: Tensor, generator: torch.Generator | None = None) -> PosteriorDraw:
     """A :data:`Draw` sampling ``softmax(logits (B, ..., C))`` (float64) at every position, kept at ``where``.
 
-    The dense draw of raw logits whose classes are all ids (leave a mask column out before calling):
-    one float64 softmax and one inverse-CDF draw per position.  Raises
+    The dense draw of raw logits whose classes are all ids (leave a mask column out before calling): ``exp`` of the
+    logits (the shifted softmax where a row overflows) and one inverse-CDF draw per position.  Raises
     :class:`~ladd_core.numerics.NonFiniteError` when a row is not finite.
     """
-
-    def draw(state: Tensor, where: Tensor) -> Tensor:
-        p = torch.softmax(logits, dim=-1, dtype=torch.float64)  # (B, ..., C)
-        return torch.where(where, sample_categorical(p, generator, normalised=True), state)
-
-    return draw
+    return TokenPosterior.from_logits(logits, dense=True).draw(generator)

@@ -87,16 +87,18 @@ class TokenProcess(ABC):
     def is_noised(self, x_t: Tensor) -> Tensor:
         """Positions that still carry noise, ``(B, L)`` bool."""
 
-    def noised_probs(self, logits: Tensor, x_t: Tensor, where: tuple[Tensor, ...] | None) -> Tensor:
-        """``p(x_0 | x_t)`` in float64 at noised positions: ``logits (n, C)`` are the denoiser's rows at the
-        positions ``where`` (index tensors) of ``x_t (B, L)``, all of them noised (:meth:`is_noised`); with
-        ``where = None``, ``logits (B, L, C)`` at every position, whose rows at clean positions the caller
-        ignores (they need only be finite where the logits are).
+    def noised_weights(self, logits: Tensor, x_t: Tensor, where: tuple[Tensor, ...] | None) -> Tensor:
+        """Float64 weights proportional to ``p(x_0 | x_t)`` at noised positions: ``logits (n, C)`` are the
+        denoiser's rows at the positions ``where`` (index tensors) of ``x_t (B, L)``, all of them noised
+        (:meth:`is_noised`); with ``where = None``, ``logits (B, L, C)`` at every position, whose rows at clean
+        positions the caller ignores (they need only be finite where the logits are).
 
-        What a sampler draws from (:meth:`ladd_core.posterior.TokenPosterior.probs`); rows sum to 1 (or hold
-        a NaN where the logits do).  The result may have ``C' <= C`` columns; classes ``>= C'`` then have
-        probability 0.  Default: ``exp`` of :meth:`log_probs` in float64; a process overrides it when its
-        noised rows need less work (absorbing: one softmax without the mask column, no look at ``x_t``).
+        What a sampler draws from (:meth:`ladd_core.posterior.TokenPosterior.pick` rescales each drawn row by its
+        total); rows need not sum to 1.  A row may overflow to ``inf`` or underflow to 0 for extreme logits (a
+        cheap ``exp`` without a shift): the caller then falls back to :meth:`log_probs`.  The result may have
+        ``C' <= C`` columns; classes ``>= C'`` then have probability 0.  Default: ``exp`` of :meth:`log_probs` in
+        float64; a process overrides it when its noised rows need less work (absorbing: ``exp`` of the logits
+        without the mask column, no look at ``x_t``).
         """
         return self.log_probs(logits, x_t if where is None else x_t[where]).double().exp()
 

@@ -172,17 +172,18 @@ class TokenProcessContract(ComponentContract):
         keep = ~process.is_noised(out.x_t)
         assert torch.equal(x[keep], out.x_t[keep])
 
-    def test_noised_probs_match_log_probs(self, process: Any) -> None:
+    def test_noised_weights_match_log_probs(self, process: Any) -> None:
         _, _, _, out, _ = self._noised(process, seed=7)
         g = torch.Generator().manual_seed(7)
         logits = 2 * torch.randn(*out.x_t.shape, process.num_classes, generator=g)
         where = process.is_noised(out.x_t).nonzero(as_tuple=True)
-        p = process.noised_probs(logits[where], out.x_t, where)  # (n, C') float64
+        w = process.noised_weights(logits[where], out.x_t, where)  # (n, C') float64
+        p = w / w.sum(-1, keepdim=True)
         full = process.log_probs(logits, out.x_t)[where].double().exp()  # (n, C)
         c = p.shape[-1]
         assert p.dtype == torch.float64 and c <= full.shape[-1] and p.shape[0] == full.shape[0]
-        assert torch.allclose(p, full[:, :c], atol=1e-6), "noised_probs must equal exp(log_probs) at noised rows"
-        assert float(full[:, c:].sum()) < 1e-6, "classes left out by noised_probs must have probability 0"
+        assert torch.allclose(p, full[:, :c], atol=1e-6), "noised_weights must be proportional to exp(log_probs)"
+        assert float(full[:, c:].sum()) < 1e-6, "classes left out by noised_weights must have probability 0"
 
     def test_grid_step_matches_reverse_step(self, process: Any) -> None:
         _, _, _, out, lp = self._noised(process)

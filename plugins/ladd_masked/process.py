@@ -58,10 +58,11 @@ class MaskedProcess(TokenProcess):
     def log_probs(self, logits: Tensor, x_t: Tensor) -> Tensor:
         return subs_log_softmax(logits, x_t, self.mask_id)  # (B, L, C) float32
 
-    def noised_probs(self, logits: Tensor, x_t: Tensor, where: tuple[Tensor, ...] | None) -> Tensor:
+    def noised_weights(self, logits: Tensor, x_t: Tensor, where: tuple[Tensor, ...] | None) -> Tensor:
         # At a masked position p(x_0 | x_t) is the softmax over the data ids; the mask id is the last column,
-        # so leaving it out (C' = C - 1) gives it probability 0.
-        return torch.softmax(logits[..., : self.mask_id], dim=-1, dtype=torch.float64)  # (..., C - 1)
+        # so leaving it out (C' = C - 1 = mask_id) gives it probability 0.  exp without a shift: a draw rescales
+        # the rows and falls back to log_probs where one overflows.
+        return logits[..., : self.mask_id].double().exp()  # (..., C - 1)
 
     def elbo_weight(self, t: Tensor) -> Tensor:
         return self.schedule.masked_elbo_weight(t)

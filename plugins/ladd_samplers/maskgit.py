@@ -32,10 +32,10 @@ class MaskGitSampler(Sampler):
 
     Step ``i`` (N steps on the uniform time grid) calls the denoiser once, draws a candidate for every
     masked position from ``p(x_0 | x_t)`` (float64), and reveals the ``k_i`` masked positions with the
-    highest confidence, the probability of their drawn token (optionally perturbed by ``noise`` times a
-    Gumbel draw, MaskGIT's "choice temperature"); the rest stay masked.  ``k_i`` follows the token
-    process's schedule: after step ``i`` a share ``(1 - alpha(t_{i+1})) / (1 - alpha(1))`` of the initially
-    masked positions is left (rounded), so every position is revealed after N steps and NFE = N (no
+    highest confidence (``torch.topk``; ties in a fixed order), the probability of their drawn token (optionally
+    perturbed by ``noise`` times a Gumbel draw, MaskGIT's "choice temperature"); the rest stay masked.  ``k_i``
+    follows the token process's schedule: after step ``i`` a share ``(1 - alpha(t_{i+1})) / (1 - alpha(1))`` of the
+    initially masked positions is left (rounded), so every position is revealed after N steps and NFE = N (no
     noise-removal call; a call is skipped only when the cache applies).
 
     Diversity trade-off: pure confidence order picks the easiest (most peaked) positions first and
@@ -83,7 +83,7 @@ class MaskGitSampler(Sampler):
         mask_id = absorbing_mask_id(model, "maskgit")
         alpha = model.process.schedule.alpha
         counts: list[torch.Tensor] = []  # (N, B) reveals per step and row, fixed at step 0
-        limits: list[torch.Tensor] = []  # its rows
+        plan: list[tuple[int, torch.Tensor | None]] = []  # per step: the most reveals in a row, and which of them
 
         def factory(times: torch.Tensor) -> TokenStep:
             ts = times[:, 0]  # (N + 1,) the chain's grid
@@ -92,20 +92,36 @@ class MaskGitSampler(Sampler):
             def step(x: torch.Tensor, post: TokenPosterior, i: int, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
                 masked = x == mask_id  # (B, L)
                 if i == 0:
-                    counts.append(reveal_counts(masked.sum(-1), left)[:, :, None])  # (N, B, 1)
-                    limits.extend(counts[-1].unbind(0))  # N rows (B, 1), split once
+                    counts.append(reveal_counts(masked.sum(-1), left))  # (N, B)
+                    plan[:] = _reveal_plan(counts[-1])
+                k, take = plan[i]
+                if k == 0:
+                    return x
                 cand, probs = post.sample(x, masked, generator, with_probs=True)  # (B, L) drawn at masked positions
                 assert probs is not None
-                score = self._scores(probs, masked, generator)
-                order = torch.argsort(score, dim=-1, descending=True, stable=True)  # (B, L)
-                rank = torch.argsort(order, dim=-1)  # (B, L) rank of each position (the inverse permutation)
-                # Masked positions (finite scores) rank before revealed ones (-inf), and a row reveals at most its
-                # masked count, so rank < count selects masked positions only.
-                return torch.where(rank < limits[i], cand, x)
+                # The k highest scores of each row; masked positions (finite scores) come before revealed ones (-inf),
+                # and a row reveals at most its masked count, so the first take[b] of row b are masked positions.
+                top = torch.topk(self._scores(probs, masked, generator), k, dim=-1).indices  # (B, k)
+                new = cand.gather(-1, top)  # (B, k)
+                if take is not None:  # rows reveal different numbers: the rest of the k keep their ids
+                    new = torch.where(take, new, x.gather(-1, top))
+                return x.scatter(-1, top, new)
 
             return step
 
         out = run_in_latent_mode("maskgit", model, cfg, x, cond, generator, factory)
         if counts:
-            out.info["reveals"] = counts[-1][..., 0].sum(-1).tolist()  # per step, summed over the batch
+            out.info["reveals"] = counts[-1].sum(-1).tolist()  # per step, summed over the batch
         return out
+
+
+def _reveal_plan(counts: torch.Tensor) -> list[tuple[int, torch.Tensor | None]]:
+    """Per step of ``counts (N, B)`` (reveals per step and row): the most reveals in a row ``k``, and where rows differ
+    the ``(B, k)`` bool of which of a row's ``k`` best positions it reveals (``None`` when every row reveals ``k``).
+    One host sync for the chain."""
+    most, least = counts.amax(-1).tolist(), counts.amin(-1).tolist()
+    plan: list[tuple[int, torch.Tensor | None]] = []
+    for i, (k, k_min) in enumerate(zip(most, least, strict=True)):
+        take = None if k == k_min else torch.arange(k, device=counts.device) < counts[i, :, None]  # (B, k)
+        plan.append((int(k), take))
+    return plan

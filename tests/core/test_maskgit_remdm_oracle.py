@@ -136,3 +136,30 @@ def test_remdm_keeps_a_condition(components, model):
     assert bool((out.tokens[:, 0] == 2).all())
     # the exact conditional p(x | x_0 = 2) puts most mass on 222
     assert float((out.tokens == 2).all(-1).double().mean()) > 0.5
+
+
+def test_maskgit_rows_with_different_masked_counts_each_reveal_their_own_k(components):
+    """A condition leaves rows with 9, 7 and 4 masks: each row reveals its own ``k_i`` per step, never a given token."""
+    length, steps = 9, 3
+    model = build_tiny_model(components, {"name": "none"}, vocab_size=V, seq_len=length).model.eval()
+    visible = torch.zeros(3, length, dtype=torch.bool)
+    visible[1, :2] = True
+    visible[2, 3:8] = True
+    cond = Condition(torch.full((3, length), 1, dtype=torch.long), visible)
+    seen: list[list[int]] = []
+    hook = model.backbone.register_forward_hook(lambda m, a, o: seen.append((a[0] == V).sum(-1).tolist()))
+    try:
+        out = _sampler(components, "maskgit", steps=steps, cache=False).sample(
+            model, 3, generator=torch.Generator().manual_seed(0), condition=cond
+        )
+    finally:
+        hook.remove()
+    alpha = model.process.schedule.alpha
+    ts = torch.linspace(1.0, 1e-5, steps + 1, dtype=torch.float64)
+    left = (1 - alpha(ts[1:]).double()) / (1 - alpha(ts[:1]).double())
+    k = reveal_counts(torch.tensor([9, 7, 4]), left)  # (N, B)
+    assert len(set(k[0].tolist())) > 1, "the rows must reveal different numbers in a step"
+    assert seen == [(torch.tensor([9, 7, 4]) - k[:i].sum(0)).tolist() for i in range(steps)]
+    assert out.info["reveals"] == k.sum(-1).tolist()
+    assert not model.process.is_noised(out.tokens).any()
+    assert torch.equal(out.tokens[visible], torch.ones(int(visible.sum()), dtype=torch.long))
