@@ -55,3 +55,15 @@ def test_check_finite():
     check_finite(torch.ones(3), "x")
     with pytest.raises(NonFiniteError, match="logits has 1 non-finite"):
         check_finite(torch.tensor([1.0, float("inf")]), "logits")
+
+
+def test_check_finite_does_not_mistake_a_large_sum_for_an_overflow():
+    big = torch.full((1000,), torch.finfo(torch.float32).max)  # float32 sum overflows; the float64 sum does not
+    check_finite(big, "x")
+    check_finite(torch.full((10,), torch.finfo(torch.float64).max, dtype=torch.float64), "x")
+    for bad in (float("nan"), float("-inf")):
+        for dtype in (torch.float32, torch.bfloat16, torch.float64):
+            x = torch.ones(5, dtype=dtype)
+            x[3] = bad
+            with pytest.raises(NonFiniteError, match="1 non-finite"):
+                check_finite(x, "x")
