@@ -26,7 +26,7 @@ from ladd_core import hookimpl
 from ladd_core.components.data import Batch, DataConfig, DataSource
 from ladd_core.components.tokenizers import Tokenizer, TokenizerConfig
 
-__all__ = ["PLUGIN", "BenchTokens", "MinimalMDLM"]
+__all__ = ["PLUGIN", "BenchTokens", "MinimalMDLM", "minimal_ancestral"]
 
 
 class MinimalMDLM:
@@ -84,6 +84,36 @@ class MinimalMDLM:
         with torch.no_grad():
             torch._foreach_lerp_(self.shadow, self.params, 1.0 - self.decay)
         return loss.detach()
+
+
+@torch.inference_mode()
+def minimal_ancestral(
+    net: nn.Module, mask_id: int, batch: int, length: int, steps: int, generator: torch.Generator,
+    t_final: float = 1e-5,
+) -> Tensor:  # fmt: skip
+    """The ancestral sampler one writes without the framework (MDLM's, with its float64 Gumbel-max draw), for a
+    linear schedule ``alpha(t) = 1 - t``: the yardstick of a sampling step's cost.
+
+    Step ``t -> s``: from the network's ``p(x_0 | x_t)`` (softmax without the mask column), a masked id becomes
+    ``v`` w.p. ``p_v (t - s) / t`` and stays masked w.p. ``s / t``; one Gumbel-max draw over those ``V + 1`` weights
+    per position.  Then one call at ``t_final`` fills the remaining masks.  Returns ``(batch, length)`` ids.
+    """
+    dev = next(net.parameters()).device
+    x = torch.full((batch, length), mask_id, dtype=torch.long, device=dev)
+    ts = torch.linspace(1.0, t_final, steps + 1).tolist()
+    stay = torch.empty(batch, length, 1, dtype=torch.float64, device=dev)
+    for i in range(steps + 1):
+        t = ts[min(i, steps)]
+        logits = net(x, None, torch.full((batch,), t, device=dev), None, None).token_logits  # (B, L, V + 1)
+        p = torch.softmax(logits[..., :mask_id].double(), dim=-1)  # (B, L, V)
+        if i < steps:
+            s = ts[i + 1]
+            q = torch.cat([p * ((t - s) / t), stay.fill_(s / t)], dim=-1)  # (B, L, V + 1): id V = stay masked
+        else:
+            q = p  # the final fill
+        g = torch.rand(q.shape, generator=generator, dtype=torch.float64, device=dev).log_().neg_()  # Exp(1)
+        x = torch.where(x == mask_id, (q / g).argmax(dim=-1), x)  # Gumbel-max: argmax q / Exp(1)
+    return x
 
 
 class _VocabOnly(Tokenizer):

@@ -15,6 +15,10 @@ spent in its own calls, minus 1.  Both times come from one run, so turn-to-turn 
 what a call costs more inside the chain than alone (caches the sampler's work evicts) counts as the call's.
 "Outside the calls" is the same run's time not spent in a network call, per call, in microseconds.
 
+Next to ``ancestral`` on the MDLM preset, a **reference** row times the loop one writes without the framework
+(:func:`minimal_mdlm.minimal_ancestral`: MDLM's float64 Gumbel-max step, N + 1 calls of the same network) the same
+way: what a sampling step costs at that size on this machine whatever the code around it.
+
 Usage (standalone; ``speed.py --only sampling`` runs the same with its budget)::
 
     python benchmarks/sampling_speed.py [--steps 16 64 256] [--batch 4 64] [--turns 5] [--clock wall|cpu]
@@ -38,6 +42,7 @@ from typing import Any
 
 import torch
 from bench_utils import md_table, sync
+from minimal_mdlm import minimal_ancestral
 
 from ladd_core.build import build_model
 from ladd_core.components.samplers import Sampler
@@ -138,6 +143,22 @@ def cases(comps: Components, presets: tuple[str, ...], samplers: list[str] | Non
     return out
 
 
+REFERENCE = "hand-written ancestral (reference)"
+
+
+@dataclass
+class HandWritten:
+    """:func:`minimal_mdlm.minimal_ancestral` with a sampler's ``sample`` signature: the same network, the loop one
+    writes without the framework (MDLM's float64 Gumbel-max step), timed the same way as the samplers."""
+
+    steps: int
+
+    def sample(self, model: LaddModel, num_samples: int, *, generator: torch.Generator) -> torch.Tensor:
+        return minimal_ancestral(
+            model.backbone, model.process.mask_id, num_samples, model.seq_len, self.steps, generator
+        )
+
+
 def make_sampler(comps: Components, name: str, steps: int, mode: str | None = None) -> Sampler:
     """The sampler's default config at ``steps`` (in latent ``mode``) with caching off (NFE the same every run)."""
     cls = comps.get("sampler", name)
@@ -148,7 +169,13 @@ def make_sampler(comps: Components, name: str, steps: int, mode: str | None = No
 
 
 def measure(
-    model: LaddModel, sampler: Sampler, batch: int, *, turns: int, clock: Callable[[], float], device: torch.device
+    model: LaddModel,
+    sampler: Sampler | HandWritten,
+    batch: int,
+    *,
+    turns: int,
+    clock: Callable[[], float],
+    device: torch.device,
 ) -> dict[str, Any]:
     """Per-turn times of one sample and of one call of each network, interleaved; their medians and the ratio."""
     nets = {"token": model.backbone}
@@ -238,14 +265,19 @@ def sampling_rows(
     """One table row per (model, sampler, B, N)."""
     device = device or torch.device("cpu")
     rows, models = [], {}
+    todo: list[tuple[str, str, str | None]] = []
     for preset, name, mode in cases(comps, presets, samplers):
+        todo.append((preset, name, mode))
+        if name == "ancestral" and preset.endswith("-mdlm"):
+            todo.append((preset, REFERENCE, None))  # the hand-written yardstick next to the framework's ancestral
+    for preset, name, mode in todo:
         if preset not in models:
             models[preset] = build(comps, preset, device, vocab, seq_len)
         for b in batches:
             for n in steps:
                 label = name if mode is None else f"{name} ({mode})"
                 log(f"sampling speed: {preset} {label} B={b} N={n}")
-                sampler = make_sampler(comps, name, n, mode)
+                sampler = HandWritten(n) if name == REFERENCE else make_sampler(comps, name, n, mode)
                 r = measure(models[preset], sampler, b, turns=turns, clock=clock, device=device)
                 calls = " + ".join(f"{v} {k}" for k, v in r["calls"].items())
                 one = " + ".join(f"{r['calls'][k]} × {r['one_call'][k] * 1e3:.2f} ms" for k in r["calls"])

@@ -19,6 +19,7 @@ where a row overflows or underflows, the draw falls back to the shifted (full SU
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
@@ -118,10 +119,18 @@ class TokenPosterior:
         ``(B, ..., C')`` at every position, of which only the noised positions' rows are ``p(x_0 | x_t)``.
 
         Classes ``>= C'`` have probability 0 (an absorbing process leaves its trailing mask column out).
-        Rows sum to 1 up to rounding, or hold a NaN where the network output was not finite.
+        Rows sum to 1 up to rounding.  Where the cheap :meth:`weights` of a row over- or underflow, every row comes
+        from :meth:`log_probs` (``C`` columns).
+
+        Raises:
+            NonFiniteError: the logits are not finite.
         """
         w = self.weights(where)
-        return w / w.sum(dim=-1, keepdim=True)
+        total = w.sum(dim=-1, keepdim=True)
+        if self._full is None and not math.isfinite(float(total.log().sum())):
+            full = self.log_probs()  # checks the logits; stable where exp of the raw logits is not
+            return (full if where is None else full[where]).double().exp()
+        return w / total
 
     def weights(self, where: Positions | None = None) -> Tensor:
         """Non-negative float64 weights ``(n, C')`` (or ``(B, ..., C')``), proportional to :meth:`probs`: the cheap

@@ -119,8 +119,9 @@ class VectorQuantizer(nn.Module):
         return sim.argmax(dim=-1)
 
     def lookup(self, codes: Tensor) -> Tensor:
-        """Unit-norm code vectors of ids ``codes (...)`` -> ``(..., D)``."""
-        return _normalise(self.codebook)[codes]
+        """Unit-norm code vectors of ids ``codes (...)`` -> ``(..., D)`` (the rows looked up, then normalised: the same
+        values as normalising the whole codebook, without the work on the codes not asked for)."""
+        return _normalise(self.codebook[codes])
 
     # -- forward ---------------------------------------------------------------
     def forward(self, z_e: Tensor, *, update: bool | None = None, generator: torch.Generator | None = None) -> VQOutput:

@@ -140,3 +140,11 @@ def test_remasking_move_paths_remask_with_sigma_and_reveal_with_p(plain):
     assert _close(float((new[0, half:-100] == 3).double().mean()), 0.1, half - 100)
     assert (new[0, -100:] == 1).all(), "frozen ids are never re-masked"
     assert set(new[0, half:].unique().tolist()) <= {1, 3}, "revealed ids are kept or re-masked, never redrawn"
+
+
+def test_probs_fall_back_where_exp_of_the_raw_logits_overflows(process):
+    logits = torch.tensor([[[800.0, 799.0, 0.0, -5.0, 0.0], [0.0, 1.0, 2.0, 3.0, 0.0]]])  # (1, 2, V + 1)
+    x_t = torch.full((1, 2), process.mask_id)
+    p = TokenPosterior(x_t, logits=logits, process=process).probs()
+    want = torch.softmax(logits[..., :V].double(), -1)
+    assert torch.allclose(p[..., :V], want, atol=1e-6) and float(p[..., V:].sum()) < 1e-9

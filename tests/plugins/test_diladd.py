@@ -172,6 +172,9 @@ def test_network_input_and_token_condition() -> None:
     vec = ch.network_input(codes)
     assert torch.equal(vec[0, 1], torch.full((D,), 0.5))
     assert torch.allclose(vec[1, 0], ch.quantizer.lookup(torch.tensor(C - 1)))
+    book = ch.quantizer.codebook
+    assert torch.allclose(vec[1, 0], book[C - 1] / book[C - 1].norm()), "code vectors are the unit-norm codebook rows"
+    assert torch.allclose(vec[1, 0].norm(), torch.tensor(1.0))
     cond, t_y = ch.token_condition(torch.tensor([[0, 1]]))
     assert cond.shape == (1, K, D) and torch.equal(t_y, torch.zeros(1))
 
