@@ -217,17 +217,32 @@ class TokenPosterior:
         u = uniform(state.shape, generator, state.device)  # (B, ...) in (0, 1]
         if not with_probs:
             return torch.where(where, self.pick(u, where, None), state), None
+        ids, probs = self._candidates(u, where)
+        return torch.where(where, ids, state), probs
+
+    def candidates(self, where: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """A fresh ``x_0`` id at every (noised) position of ``where (B, ...)`` and its probability: ``(ids, probs)``,
+        ``(B, ...)`` long and float64, unspecified outside ``where`` (a confidence-ordered sampler ranks them).  One
+        float64 uniform per position, as :meth:`sample`.
+
+        Raises:
+            NonFiniteError: a row that is drawn (dense: any row) is not a finite distribution.
+        """
+        return self._candidates(uniform(where.shape, generator, where.device), where)
+
+    def _candidates(self, u: Tensor, where: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`candidates` from the uniforms ``u`` in ``(0, 1]`` (so every index is a class)."""
         if self._is_dense():
-            idx, weights, total = self._index(u, None)  # (B, ...), u <= 1: every index is a class
-            drawn = weights.gather(-1, idx[..., None]).div_(total).squeeze(-1)  # (B, ...)
-            return torch.where(where, idx, state), drawn
+            idx, weights, total = self._index(u, None)  # (B, ...)
+            return idx, weights.gather(-1, idx[..., None]).div_(total).squeeze(-1)  # (B, ...) each
+        ids = torch.zeros(where.shape, dtype=torch.long, device=where.device)
+        probs = torch.zeros(where.shape, dtype=torch.float64, device=where.device)
         pos = where.nonzero(as_tuple=True)
-        drawn = torch.zeros(state.shape, dtype=torch.float64, device=state.device)
-        if not pos[0].numel():
-            return state, drawn
-        idx, weights, total = self._index(u[pos], pos)  # (n,)
-        drawn = drawn.index_put(pos, weights.gather(-1, idx[:, None]).div_(total).squeeze(-1))
-        return state.index_put(pos, idx), drawn
+        if pos[0].numel():
+            idx, weights, total = self._index(u[pos], pos)  # (n,)
+            ids = ids.index_put(pos, idx)
+            probs = probs.index_put(pos, weights.gather(-1, idx[:, None]).div_(total).squeeze(-1))
+        return ids, probs
 
     def draw(self, generator: torch.Generator | None = None) -> PosteriorDraw:
         """A :data:`~ladd_core.components.absorbing.Draw` from this posterior that can also :meth:`pick`."""

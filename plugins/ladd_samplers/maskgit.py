@@ -97,8 +97,7 @@ class MaskGitSampler(Sampler):
                 k, take = plan[i]
                 if k == 0:
                     return x
-                cand, probs = post.sample(x, masked, generator, with_probs=True)  # (B, L) drawn at masked positions
-                assert probs is not None
+                cand, probs = post.candidates(masked, generator)  # (B, L) each, valid at masked positions
                 # The k highest scores of each row; masked positions (finite scores) come before revealed ones (-inf),
                 # and a row reveals at most its masked count, so the first take[b] of row b are masked positions.
                 top = torch.topk(self._scores(probs, masked, generator), k, dim=-1).indices  # (B, k)

@@ -148,3 +148,18 @@ def test_probs_fall_back_where_exp_of_the_raw_logits_overflows(process):
     p = TokenPosterior(x_t, logits=logits, process=process).probs()
     want = torch.softmax(logits[..., :V].double(), -1)
     assert torch.allclose(p[..., :V], want, atol=1e-6) and float(p[..., V:].sum()) < 1e-9
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_candidates_are_what_sample_draws_with_their_probabilities(process, dense):
+    g = torch.Generator().manual_seed(8)
+    logits = 2 * torch.randn(2, 30, V + 1, generator=g)
+    x_t = torch.where(torch.rand(2, 30, generator=g) < 0.5, process.mask_id, torch.randint(0, V, (2, 30), generator=g))
+    where = x_t == process.mask_id
+    post = TokenPosterior(x_t, logits=logits, process=process, dense=dense)
+    ids, probs = post.candidates(where, torch.Generator().manual_seed(9))
+    out, drawn = post.sample(x_t, where, torch.Generator().manual_seed(9), with_probs=True)
+    assert torch.equal(ids[where], out[where]) and torch.equal(out[~where], x_t[~where])
+    want = torch.softmax(logits[..., :V].double(), -1).gather(-1, ids[..., None].clamp_max(V - 1))[..., 0]
+    assert torch.allclose(probs[where], want[where]) and torch.equal(probs[where], drawn[where])
+    assert bool((ids[where] < V).all())
