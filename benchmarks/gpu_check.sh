@@ -34,6 +34,9 @@ timeout 90 "$PY" -m ladd_core.cli.main train sawtooth-mdlm --out "$OUT/fsdp" --m
   --set train.device=cuda --set train.precision=bf16 --set train.fsdp=true --set train.log_every=10 \
   --set train.checkpoint_every=10 --set train.eval_batches=1 2>&1 | tail -4 || echo "FSDP smoke FAILED"
 
+DOC=(--no-doc)  # print only, unless the caller passes --doc PATH
+for a in "$@"; do if [ "$a" = "--doc" ]; then DOC=(); fi; done
+
 echo "== speed benchmark (bf16, attention=$ATTN)"
 timeout 180 "$PY" benchmarks/speed.py --quick --device cuda --precision bf16 --attention "$ATTN" \
-  --threads 8 --no-doc "$@"
+  --threads 8 "${DOC[@]}" "$@"
