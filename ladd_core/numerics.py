@@ -76,7 +76,7 @@ def uniform(shape: tuple[int, ...] | torch.Size, generator: torch.Generator | No
     return torch.rand(shape, generator=generator, device=device, dtype=torch.float64).add_(2.0**-54)
 
 
-def categorical_index(weights: Tensor, w: Tensor, *, normalised: bool = False) -> tuple[Tensor, Tensor]:
+def categorical_index(weights: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
     """Inverse-CDF class of ``w (...)`` under the rows of non-negative float64 ``weights (..., C)``; and the row
     totals ``(..., 1)``.
 
@@ -85,19 +85,14 @@ def categorical_index(weights: Tensor, w: Tensor, *, normalised: bool = False) -
     for ``w > 1`` (up to the rounding of ``w * total``) the index ``C``, "no class".  That is how one uniform
     ``u`` both decides an event of probability ``p`` and draws the class: ``w = u / p``.
 
-    One host sync checks that every row total is positive and finite; ``normalised=True`` says rows sum to 1
-    up to rounding unless they hold a NaN (a softmax's output), so a sum suffices.
-
     Raises:
         NonFiniteError: a row has no positive, finite mass (NaN, inf or all zero).
     """
     cdf = weights.cumsum(dim=-1)  # (..., C)
     total = cdf[..., -1:]  # (..., 1), each >= 0 or NaN
-    # Normalised rows total 1 unless NaN, so their sum is finite exactly when all are; otherwise every total is
-    # positive and finite exactly when the sum of their logs is finite (log 0 = -inf, log inf = inf, NaN stays
-    # NaN; each log lies in [-745, 710], so the sum cannot overflow).
-    check = total.sum() if normalised else total.log().sum()
-    if not math.isfinite(float(check)):
+    # One host sync: every total is positive and finite exactly when the sum of their logs is finite (log 0 = -inf,
+    # log inf = inf, NaN stays NaN; each log lies in [-745, 710], so the sum cannot overflow).
+    if not math.isfinite(float(total.log().sum())):
         raise NonFiniteError(
             "non-finite or empty categorical rows: every row needs a positive, finite total probability "
             "(a NaN or inf in the network output?)"
@@ -105,19 +100,18 @@ def categorical_index(weights: Tensor, w: Tensor, *, normalised: bool = False) -
     return _pick(cdf, w[..., None] * total), total
 
 
-def sample_categorical(probs: Tensor, generator: torch.Generator | None = None, *, normalised: bool = False) -> Tensor:
+def sample_categorical(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Draw one class per row of ``probs (..., C)`` by inverse CDF in float64.
 
     Rows need not be exactly normalised (they are rescaled; negative entries count as 0).  Float64
     avoids the low-precision Gumbel bias that inflates sample quality in float32.  A class of
-    probability 0 is never drawn.  ``normalised=True`` says the rows already sum to 1 up to rounding
-    unless they hold a NaN (a softmax's output): they are then used as they are and checked with one sum.
+    probability 0 is never drawn.
 
     Raises:
         NonFiniteError: a row has no positive, finite mass (NaN, inf or all zero).
     """
-    p = (probs if probs.dtype == torch.float64 else probs.double()) if normalised else probs.double().clamp_min(0)
-    return categorical_index(p, uniform(p.shape[:-1], generator, p.device), normalised=normalised)[0]
+    p = probs.double().clamp_min(0)
+    return categorical_index(p, uniform(p.shape[:-1], generator, p.device))[0]
 
 
 def sample_log_categorical(log_probs: Tensor, generator: torch.Generator | None = None) -> Tensor:

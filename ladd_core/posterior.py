@@ -128,8 +128,7 @@ class TokenPosterior:
         w = self.weights(where)
         total = w.sum(dim=-1, keepdim=True)
         if self._full is None and not math.isfinite(float(total.log().sum())):
-            full = self.log_probs()  # checks the logits; stable where exp of the raw logits is not
-            return (full if where is None else full[where]).double().exp()
+            return self._shifted_weights(where)
         return w / total
 
     def weights(self, where: Positions | None = None) -> Tensor:
@@ -164,10 +163,20 @@ class TokenPosterior:
         except NonFiniteError:
             if self._full is not None:
                 raise
-            full = self.log_probs()  # checks the logits; stable where exp of the raw logits is not
-            weights = (full if where is None else full[where]).double().exp()
+            weights = self._shifted_weights(where)
             idx, total = categorical_index(weights, w)
         return idx, weights, total
+
+    def _shifted_weights(self, where: Positions | None) -> Tensor:
+        """Probabilities from :meth:`log_probs` (``C`` columns; checks the logits): stable where ``exp`` of the raw
+        logits is not."""
+        full = self.log_probs()
+        return (full if where is None else full[where]).double().exp()
+
+    @staticmethod
+    def _filled(idx: Tensor, classes: int, fill: int | None) -> Tensor:
+        """``idx`` with "no class" (index ``classes``) replaced by ``fill`` (nothing to do when they are equal)."""
+        return idx if fill is None or classes == fill else torch.where(idx == classes, fill, idx)
 
     def _is_dense(self) -> bool:
         if self._dense is not None:
@@ -191,14 +200,12 @@ class TokenPosterior:
         """
         if self._is_dense():
             idx, weights, _ = self._index(w, None)  # (B, ...)
-            c = weights.shape[-1]
-            return idx if fill is None or c == fill else torch.where(idx == c, fill, idx)
+            return self._filled(idx, weights.shape[-1], fill)
         ids = torch.full(w.shape, 0 if fill is None else fill, dtype=torch.long, device=w.device)
         pos = (where if fill is None else where & (w <= 1)).nonzero(as_tuple=True)
         if pos[0].numel():
             idx, weights, _ = self._index(w[pos], pos)  # (n,)
-            c = weights.shape[-1]
-            ids = ids.index_put(pos, idx if fill is None or c == fill else torch.where(idx == c, fill, idx))
+            ids = ids.index_put(pos, self._filled(idx, weights.shape[-1], fill))
         return ids
 
     def sample(

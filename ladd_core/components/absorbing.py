@@ -173,9 +173,16 @@ def posterior_step(
     """
     u = uniform(state.shape, generator, state.device)  # (B, ...) in (0, 1]
     masked = state == mask_id
+    return torch.where(masked, _revealed(state, masked, mask_id, u, p_reveal, draw), state)
+
+
+def _revealed(state: Tensor, masked: Tensor, mask_id: int, u: Tensor, p_reveal: Tensor, draw: Draw) -> Tensor:
+    """Ids at the ``masked`` positions after a reveal step with uniforms ``u`` in ``(0, 1]``: a drawn class where
+    ``u <= p_reveal``, the mask elsewhere (other positions unspecified).  A picking draw gets ``u / p_reveal``
+    (``p_reveal = 0`` gives ``inf``: stays masked); a plain one is called at the revealed positions."""
     pick = getattr(draw, "pick", None)
-    if pick is not None:  # p_reveal = 0 gives u / 0 = inf: stays masked
-        return torch.where(masked, pick(u / p_reveal, masked, mask_id), state)
+    if pick is not None:
+        return pick(u / p_reveal, masked, mask_id)
     return draw(state, masked & (u <= p_reveal))
 
 
@@ -265,10 +272,7 @@ def remasking_move(
     if frozen is not None:
         remask &= ~frozen
     kept = torch.where(remask, mask_id, state)
-    pick = getattr(draw, "pick", None)
-    if pick is not None:
-        return torch.where(masked, pick(u / p_reveal, masked, mask_id), kept)
-    return torch.where(masked, draw(state, masked & (u <= p_reveal)), kept)
+    return torch.where(masked, _revealed(state, masked, mask_id, u, p_reveal, draw), kept)
 
 
 def finalize(state: Tensor, mask_id: int, draw: Draw) -> Tensor:
