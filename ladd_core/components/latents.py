@@ -190,12 +190,16 @@ class LatentChannel(nn.Module, ABC):
             stage: the training stage (1-based) of a two-stage recipe.
         """
 
-    def probe(self, nets: Networks, batch: LatentBatch) -> LatentProbe | None:
+    def probe(self, nets: Networks, batch: LatentBatch, t_y: Tensor | None = None) -> LatentProbe | None:
         """The latent inputs the health probe compares (eval mode, no corruption), or ``None`` (no latent).
 
         Args:
             nets: the networks.
             batch: the tokens and the ``x_t`` (with its times ``t_x``) the token network will read.
+            t_y: ``(B,)`` latent times: ``informed`` is then the encoder's latent of ``x0`` noised by the
+                channel's forward process to ``t_y`` (exactly the clean latent where ``t_y = 0``), with
+                ``informed_t = t_y`` -- what a sampler that reads the latent at ``t_y`` gives the token
+                network.  ``None``: the latent as the channel's training step feeds it at ``t_x``.
         """
         return None
 

@@ -68,6 +68,8 @@ class EvalContext:
         prompt_reference: the real sequences the prompts were cut from ``(N, L)``.
         references: held-out sequences by the number asked for: ``tokens (R, L)``, ``attention_mask (R, L)``
             (filled by :func:`ladd_core.evaluation.context.reference_tokens`).
+        latent_read_t_y: the latent time at which the run's configured sampler reads the latent at its first
+            step (:meth:`~ladd_core.components.samplers.Sampler.latent_read_time`), or ``None``.
     """
 
     data: DataSource
@@ -78,6 +80,7 @@ class EvalContext:
     prompt: Condition | None = None
     prompt_reference: Tensor | None = None
     references: dict[int, tuple[Tensor, Tensor]] = field(default_factory=dict)
+    latent_read_t_y: float | None = None
     _cache: dict[tuple[str, Hashable], Any] = field(default_factory=dict, repr=False)
 
     def cached(self, owner: str, key: Hashable, compute: Callable[[], T]) -> T:

@@ -92,6 +92,19 @@ class Sampler(ABC):
         """
         return cls.requires
 
+    def latent_read_time(self, capabilities: frozenset[str]) -> float | None:
+        """The latent time ``t_y`` at which this sampler's token network reads the latent when it reveals
+        tokens from the fully noised state -- its one-step (N = 1) operating point -- for a model with
+        ``capabilities``.
+
+        ``0.0``: the clean latent (a latent-first, sequential schedule); ``1.0``: the latent's prior (the
+        first call of a joint schedule, where a tied-clock latent carries nothing about ``x_0``); ``None``:
+        the sampler reads no latent, or does not say.  The latent-health probe
+        (:func:`ladd_core.diagnostics.latent_health`) measures the latent's use at this time, so its
+        warnings concern what this sampler can actually read.  Default: ``None``.
+        """
+        return None
+
     def sample(
         self,
         model: LaddModel,

@@ -24,7 +24,7 @@ import torch
 from pydantic import ValidationError
 
 import ladd_core
-from ladd_core.build import build_component
+from ladd_core.build import build_component, build_sampler
 from ladd_core.capability import Capability
 from ladd_core.components.metrics import EvalContext, Metric, MetricValue, ModelMetric, SampleMetric
 from ladd_core.conditioning import Condition, ConditionError
@@ -381,6 +381,7 @@ def _evaluate_runs(
             result.metric_configs.setdefault(n, m.config.model_dump(mode="json"))
             result.not_compared = sorted(set(result.not_compared) | set(m.not_compared))
         ev = _RunEval(run, metrics, resources, note, threads)
+        ev.ctx.latent_read_t_y = build_sampler(components, run.cfg.sampler).latent_read_time(run.model.capabilities)
         for seed in spec.seeds:
             row = ev.model_row(seed)
             result.rows += [row] if row is not None else []

@@ -13,6 +13,7 @@ import torch
 
 from ladd_core.build import build_sampler
 from ladd_core.components.data import Batch
+from ladd_core.components.encoders import Encoder
 from ladd_core.components.latent_protocols import (
     JointSampling,
     SequentialSampling,
@@ -25,6 +26,7 @@ from ladd_core.components.latents import LatentBatch
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
 from ladd_core.testing._base import ComponentContract, build_or_skip, run_examples
+from ladd_core.testing.plumbing import check_latent_plumbing
 from ladd_core.testing.toys import (
     TinyModel,
     build_tiny_model,
@@ -289,6 +291,43 @@ class LatentContract(ComponentContract):
                 assert torch.equal(out.tokens, again.tokens), f"{sname}: same seed, different samples"
                 ran = True
             assert ran, f"no registered sampler accepts capabilities {sorted(tm.capabilities)}"
+
+    # -- the latent path -------------------------------------------------------------------
+    plumbing_steps: ClassVar[int] = 150
+    """Training steps of the plumbing check (:func:`~ladd_core.testing.plumbing.check_latent_plumbing`)."""
+
+    def test_latent_plumbing(
+        self, contract_components: Components, config_data: dict[str, Any], component_cls: type, component_config: Any
+    ) -> None:
+        """With an oracle encoder (a latent that determines ``x_0``) the token network learns to read the latent.
+
+        Runs on the channel's last variant (with a latent denoiser where that changes its capabilities),
+        on random 4-token binary sequences, where nothing but the latent can be learned: a backbone or a
+        channel that drops or scrambles the latent stays at a gain of 0.
+        """
+        with_den = self.variants(component_cls, component_config)[-1]
+        tm = build_or_skip(
+            lambda: build_tiny_model(
+                contract_components,
+                config_data,
+                vocab_size=2,
+                seq_len=4,
+                with_denoiser=with_den,
+                backbone=self.backbone,
+                latent_denoiser=self.latent_denoiser,
+            ),
+            config_data["name"],
+        )
+        if "no_latent" in tm.capabilities:
+            pytest.skip("no latent")
+        if not isinstance(getattr(tm.model.latent, "encoder", None), Encoder):
+            pytest.skip(f"{type(tm.model.latent).__name__} holds no encoder to replace by the oracle")
+        result = check_latent_plumbing(tm.model, steps=self.plumbing_steps, lr=1e-2)
+        assert result.passed, (
+            f"with an oracle latent the held-out gain is {result.gain:.4f} bits/token at training times and "
+            f"{result.clean_gain:.4f} with the clean latent at all-mask (<= {result.threshold}): the latent does "
+            "not reach the token network"
+        )
 
     # -- drawn configs -----------------------------------------------------------------------
     def test_drawn_configs_train(

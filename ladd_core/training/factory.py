@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ladd_core.build import build_data
+from ladd_core.build import build_data, build_sampler
 from ladd_core.config.experiment import ExperimentConfig, validate_config
 from ladd_core.plugins import Components, get_components
 from ladd_core.training.callbacks import TrainerCallback
@@ -94,6 +94,7 @@ def build_trainer(
             log=say,
             callbacks=callbacks,
             threads=threads,
+            latent_read_t_y=build_sampler(components, cfg.sampler).latent_read_time(model.capabilities),
         )
         if ck is not None:
             trainer.restore(ck)

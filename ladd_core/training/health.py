@@ -12,7 +12,7 @@ from ladd_core.model import LaddModel
 
 __all__ = ["HealthMonitor", "still_rising"]
 
-GAIN = "latent_gain_full_bpt"
+GAIN = "latent_gain_clean_bpt"  # what the encoder has learned, whatever the sampler reads
 
 
 def still_rising(history: list[tuple[int, float]], min_rise: float = 0.02) -> tuple[float, float] | None:
@@ -46,6 +46,8 @@ class HealthMonitor:
         after_step: first step at which problems are reported.
         warn: where warnings go (e.g. stderr on rank 0).
         thresholds: the collapse/usefulness rule.
+        read_t_y: the latent time the configured sampler reads at its first step (the probe's operating
+            point, see :func:`~ladd_core.diagnostics.latent_health`); ``None``: the channel's default.
     """
 
     def __init__(
@@ -54,8 +56,11 @@ class HealthMonitor:
         after_step: int,
         warn: Callable[[str], None],
         thresholds: HealthThresholds | None = None,
+        *,
+        read_t_y: float | None = None,
     ) -> None:
         self.model = model
+        self.read_t_y = read_t_y
         self.after_step = after_step
         self.warn = warn
         self.thresholds = thresholds or HealthThresholds()
@@ -67,7 +72,7 @@ class HealthMonitor:
 
     def observe(self, batch: Batch, step: int, stage: int, generator: torch.Generator) -> dict[str, float]:
         """Probe ``batch`` at ``step``; returns the numbers to log (empty without a latent)."""
-        health = latent_health(self.model, batch, generator)
+        health = latent_health(self.model, batch, generator, read_t_y=self.read_t_y)
         if not health:
             return {}
         self.last = health

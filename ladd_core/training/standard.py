@@ -187,7 +187,7 @@ def standard_callbacks(trainer: Trainer, threads: ThreadGovernor | None = None) 
     callbacks += [
         MetricsLogger(trainer.run_dir / "metrics.jsonl", tc.log_every),
         PeriodicEval(tc.eval_every),  # before the health probe: the final result lists validation first
-        HealthProbe(HealthMonitor(trainer.model, after, trainer.log)),
+        HealthProbe(HealthMonitor(trainer.model, after, trainer.log, read_t_y=trainer.latent_read_t_y)),
         Checkpointer(tc.checkpoint_every),
     ]
     return callbacks

@@ -84,6 +84,9 @@ class Trainer:
         log: progress printer (a no-op on ranks other than 0).
         callbacks: the hooks the loop calls (default: :func:`~ladd_core.training.standard.standard_callbacks`).
         threads: the thread governor the standard callbacks check (ignored with explicit ``callbacks``).
+        latent_read_t_y: the latent time at which the configured sampler reads the latent at its first
+            step (:meth:`~ladd_core.components.samplers.Sampler.latent_read_time`): the latent-health probe's
+            operating point (``None``: the channel's training default).
     """
 
     def __init__(
@@ -100,8 +103,10 @@ class Trainer:
         log: Callable[[str], None],
         callbacks: Sequence[TrainerCallback] | None = None,
         threads: ThreadGovernor | None = None,
+        latent_read_t_y: float | None = None,
     ) -> None:
         tc = cfg.train
+        self.latent_read_t_y = latent_read_t_y
         self.cfg, self.run_dir, self.dist, self.device = cfg, Path(run_dir), dist, device
         self.is_main = dist.is_main
         self.log = log

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import torch
 from pydantic import Field, model_validator
-from torch import nn
+from torch import Tensor, nn
 
 from ladd_coladd.process import GaussianProcess
 from ladd_coladd.regularizers import latent_spread
@@ -154,15 +154,18 @@ class GaussianLatent(GaussianProcess):
             return [nets.backbone, *enc]
         return [nets.backbone, *den]
 
-    def probe(self, nets: Networks, batch: LatentBatch) -> LatentProbe:
-        """Encoder latent vs the dropped (all-zero) latent that ``p_cfg`` trains, as the token network reads them."""
+    def probe(self, nets: Networks, batch: LatentBatch, t_y: Tensor | None = None) -> LatentProbe:
+        """Encoder latent (at ``t_y``, or as training feeds it) vs the dropped (all-zero) latent that ``p_cfg``
+        trains, as the token network reads them."""
         t_x = batch.t_x
         mu = self.encoder(batch.x0, batch.attention_mask.bool()).float()  # (B, K, d)
         zeros = torch.zeros_like(mu)
         stats = {"latent_spread": latent_spread(mu)}
-        if nets.latent_denoiser is not None:  # sequential: tokens read the clean latent at t_y = 0
-            t0 = torch.zeros_like(t_x)
-            return LatentProbe(mu, t0, zeros, t0, stats)
+        sequential = nets.latent_denoiser is not None  # tokens read the clean latent at t_y = 0
+        null_t = torch.zeros_like(t_x) if sequential else t_x
+        if t_y is None:
+            t_y = torch.zeros_like(t_x) if sequential else t_x  # joint: the channel's clocks in eval are tied
         z = torch.randn(mu.shape, generator=batch.generator, device=mu.device)
-        y_t = self.vp.marginal(mu, t_x.to(mu.dtype), z)  # (B, K, d) tied clocks: t_y = t_x
-        return LatentProbe(y_t, t_x, zeros, t_x, stats)
+        y_t = self.vp.marginal(mu, t_y.to(mu.dtype), z)  # (B, K, d)
+        y_t = torch.where((t_y == 0).reshape(-1, 1, 1), mu, y_t)  # (B, K, d): exactly y_0 at t_y = 0
+        return LatentProbe(y_t, t_y, zeros, null_t, stats)

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from ladd_core.capability import Capability
-from ladd_core.components.absorbing import NEG
+from ladd_core.components.absorbing import NEG, absorb
 from ladd_core.components.encoders import Encoder
 from ladd_core.components.latent_process import encoder_phase
 from ladd_core.components.latents import LatentBatch, LatentConfig, LatentProbe, Networks, code_usage
@@ -183,8 +183,9 @@ class VQLatent(VQProcess):
         """Codes ``(B, K)`` of clean ``x0 (B, L)``: encoder, projection, nearest code (no hiding, no EMA update)."""
         return self.quantizer.assign(self.proj(self.encoder(x0, attention_mask.bool())))
 
-    def probe(self, nets: Networks, batch: LatentBatch) -> LatentProbe:
-        """Clean codes at ``t_y = 0`` vs all-mask codes at ``t_y = 1``, and the codes in use over the batch.
+    def probe(self, nets: Networks, batch: LatentBatch, t_y: Tensor | None = None) -> LatentProbe:
+        """Clean codes at ``t_y = 0`` (or the codes masked to ``t_y``) vs all-mask codes at ``t_y = 1``, and the
+        codes in use over the batch.
 
         With ``target: sequential`` the token network is never trained on all-mask codes, so the
         reference is off its training distribution; ``latent_code_perplexity`` is the primary signal there.
@@ -192,9 +193,13 @@ class VQLatent(VQProcess):
         codes = self.encode_codes(batch.x0, batch.attention_mask)  # (B, K)
         stats = {"latent_code_perplexity": code_usage(codes, self.num_codes)["perplexity"]}
         null = torch.full_like(codes, self.mask_id)
+        informed_t = torch.zeros_like(batch.t_x) if t_y is None else t_y
+        seen = codes
+        if t_y is not None:  # each code masked w.p. 1 - alpha(t_y); none at t_y = 0
+            seen, _ = absorb(codes, self.schedule.alpha(t_y), self.mask_id, generator=batch.generator)
         return LatentProbe(
-            self.code_vectors(codes),
-            torch.zeros_like(batch.t_x),
+            self.code_vectors(seen),
+            informed_t,
             self.code_vectors(null),
             torch.ones_like(batch.t_x),
             stats,

@@ -12,15 +12,15 @@ import torch
 from pydantic import Field
 
 from ladd_core.components.latent_protocols import SequentialSampling, as_protocol
-from ladd_core.components.samplers import SampleOutput, SamplerConfig
+from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
-from ladd_samplers._chains import LatentMode, StepFactory, resolve_latent_mode
+from ladd_samplers._chains import LatentMode, StepFactory, latent_mode_requires, resolve_latent_mode
 from ladd_samplers.ancestral import token_chain
 from ladd_samplers.joint import joint_chain
 from ladd_samplers.sequential import latent_first
 
-__all__ = ["ModeSamplerConfig", "run_in_latent_mode"]
+__all__ = ["ModeSampler", "ModeSamplerConfig", "run_in_latent_mode"]
 
 
 class ModeSamplerConfig(SamplerConfig):
@@ -34,6 +34,24 @@ class ModeSamplerConfig(SamplerConfig):
     )
     latent_steps: int = Field(8, ge=0, description="M: latent chain steps (sequential) or latent grid steps (joint)")
     cache: bool = Field(True, description="skip calls when nothing changed and the model is time-independent")
+
+
+class ModeSampler(Sampler):
+    """A token-chain sampler that runs in a latent mode: its needs and its latent read time follow the mode."""
+
+    config: ModeSamplerConfig
+
+    @classmethod
+    def requires_for(cls, config: SamplerConfig) -> frozenset[str]:
+        return latent_mode_requires(getattr(config, "latent_mode", "auto"))
+
+    def latent_read_time(self, capabilities: frozenset[str]) -> float | None:
+        """Sequential mode: the clean latent (0); joint mode: its prior (1, the first call); none: ``None``."""
+        name = type(self).__name__
+        if "no_latent" in capabilities or not capabilities & {"joint", "sequential"}:
+            return None
+        mode = resolve_latent_mode(self.config.latent_mode, capabilities, name)
+        return {"sequential": 0.0, "joint": 1.0}.get(mode)
 
 
 def run_in_latent_mode(

@@ -7,12 +7,12 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
+from ladd_core.components.samplers import SampleOutput
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
 from ladd_core.posterior import TokenPosterior
-from ladd_samplers._chains import TokenStep, absorbing_mask_id, latent_mode_requires
-from ladd_samplers._modes import ModeSamplerConfig, run_in_latent_mode
+from ladd_samplers._chains import TokenStep, absorbing_mask_id
+from ladd_samplers._modes import ModeSampler, ModeSamplerConfig, run_in_latent_mode
 
 __all__ = ["MaskGitSampler", "reveal_counts"]
 
@@ -27,7 +27,7 @@ def reveal_counts(masked: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor
     return (before - left).clamp_min(0)
 
 
-class MaskGitSampler(Sampler):
+class MaskGitSampler(ModeSampler):
     """MaskGIT-style decoding (Chang et al. 2022) for masked diffusion models, with any latent.
 
     Step ``i`` (N steps on the uniform time grid) calls the denoiser once, draws a candidate for every
@@ -58,10 +58,6 @@ class MaskGitSampler(Sampler):
 
     requires = frozenset()
     config: Config
-
-    @classmethod
-    def requires_for(cls, config: SamplerConfig) -> frozenset[str]:
-        return latent_mode_requires(getattr(config, "latent_mode", "auto"))
 
     def _scores(self, probs: torch.Tensor, masked: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Ordering score ``(B, L)`` float64 of the candidates drawn at the ``masked`` positions, whose

@@ -8,17 +8,17 @@ import torch
 from pydantic import Field
 
 from ladd_core.components.absorbing import grid_alphas, remasking_move, remasking_probabilities
-from ladd_core.components.samplers import SampleOutput, Sampler, SamplerConfig
+from ladd_core.components.samplers import SampleOutput
 from ladd_core.conditioning import Condition
 from ladd_core.model import LaddModel
 from ladd_core.posterior import TokenPosterior
-from ladd_samplers._chains import TokenStep, absorbing_mask_id, latent_mode_requires
-from ladd_samplers._modes import ModeSamplerConfig, run_in_latent_mode
+from ladd_samplers._chains import TokenStep, absorbing_mask_id
+from ladd_samplers._modes import ModeSampler, ModeSamplerConfig, run_in_latent_mode
 
 __all__ = ["RemdmSampler"]
 
 
-class RemdmSampler(Sampler):
+class RemdmSampler(ModeSampler):
     """ReMDM remasking (Wang et al. 2025, "Remasking discrete diffusion models") for any latent.
 
     Each step ``t -> s`` samples ``q_sigma(x_s | x_t, x_0)`` with the denoiser's ``p(x_0 | x_t)``: a
@@ -43,10 +43,6 @@ class RemdmSampler(Sampler):
 
     requires = frozenset()
     config: Config
-
-    @classmethod
-    def requires_for(cls, config: SamplerConfig) -> frozenset[str]:
-        return latent_mode_requires(getattr(config, "latent_mode", "auto"))
 
     def sigma_of_bound(self, bound: torch.Tensor) -> torch.Tensor:
         """``sigma_t`` of the configured strategy from ``sigma_max`` (float64 ``(B, 1)``, see

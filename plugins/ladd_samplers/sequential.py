@@ -43,6 +43,10 @@ class SequentialSampler(Sampler):
     requires = frozenset({"sequential"})
     config: Config
 
+    def latent_read_time(self, capabilities: frozenset[str]) -> float | None:
+        """0: the token chain reads the clean latent the latent chain produced."""
+        return 0.0
+
     def _run(
         self, model: LaddModel, x: torch.Tensor, cond: Condition | None, generator: torch.Generator
     ) -> SampleOutput:

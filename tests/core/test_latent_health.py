@@ -258,7 +258,7 @@ def test_monitor_warns_once_when_the_next_stage_begins(monkeypatch) -> None:
 
     gains = iter([0.0, 0.001, 0.003, 0.004, 0.05, 0.08, 0.08])
     monkeypatch.setattr(
-        health_mod, "latent_health", lambda *a: {"latent_gain_full_bpt": next(gains), "latent_spread": 0.9}
+        health_mod, "latent_health", lambda *a, **k: {"latent_gain_clean_bpt": next(gains), "latent_spread": 0.9}
     )
     warned: list[str] = []
     mon = health_mod.HealthMonitor(model=None, after_step=10**9, warn=warned.append)  # type: ignore[arg-type]
