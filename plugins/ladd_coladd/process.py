@@ -97,8 +97,11 @@ class GaussianProcess(DiffusedLatent):
         b, dev = x0.shape[0], x0.device
         hide = None
         if self.training and c.p_r_max > 0:
-            p_r = torch.rand(b, generator=generator, device=dev) * c.p_r_max
-            hit = torch.rand(x0.shape, generator=generator, device=dev) < p_r[:, None]
+            p_r = torch.rand(b, generator=generator, device=dev) * c.p_r_max  # (B,)
+            if c.corruption == "per_sequence":  # one decision per sequence: all its masked positions, or none
+                hit = (torch.rand(b, generator=generator, device=dev) < p_r)[:, None].expand_as(x0)  # (B, L)
+            else:
+                hit = torch.rand(x0.shape, generator=generator, device=dev) < p_r[:, None]  # (B, L)
             hide = (x_t != x0) & hit  # (B, L) positions the token denoiser must predict
         mu = self.encoder(x0, attention_mask, hide).float()  # (B, K, d)
         reg = torch.zeros((), device=mu.device)

@@ -55,8 +55,9 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
         presets.SHAKESPEARE_MDLM,
         description=(
             "Di-LADD on Shakespeare (char-level, L=128): 4 codes (C=512, D=32) of a trainable transformer encoder, "
-            "linear code schedule, independent clocks, masked-CE losses, encoder input masking 0.25, MM-DiT 128x4; "
-            "stage 2 from step 1000; joint sampler (sequential also works)"
+            "linear code schedule, trained for the sequential schedule (codes from the all-mask x, tokens from clean "
+            "codes) as sawtooth-diladd, masked-CE token loss with a quarter of the rows fully masked, MM-DiT 128x4; "
+            "stage 2 (second half) frozen encoder/codebook + code loss on a quarter of the rows; sequential sampler"
         ),
         model=presets.latent_model(
             presets.SHAKESPEARE_MDLM,
@@ -67,13 +68,18 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
                 "codebook_size": 512,
                 "commitment": 0.25,
                 "dead_threshold": 0.125,  # half the mean cluster size (32 x 4 inputs over 512 codes), as in the paper
-                "p_mask_input_enc": 0.25,
                 "clocks": "independent",
-                "latent_loss": "masked-ce",
+                "latent_loss": "nelbo",
+                # issue #30: the joint sampler at N = 1 reads all-mask codes, so a joint-trained text preset
+                # samples like MDLM there by construction; the sequential target reads clean codes
+                "target": "sequential",
+                "code_loss_rows": 0.25,
             },
         ),
-        sampler={"name": "joint", "steps": 64},
-        train={"stages": [0, 1000], "optimizer": "adamw"},  # Muon is measured on shakespeare-mdlm only
+        objective={"name": "masked-ce", "full_mask_fraction": 0.25},
+        sampler={"name": "sequential", "steps": 64, "latent_steps": 8},
+        # Muon is measured on shakespeare-mdlm only
+        train={"stages": [0, presets.SHAKESPEARE_MDLM["train"]["max_steps"] // 2], "optimizer": "adamw"},
     )
     markov = presets.derive(
         shakespeare,
@@ -82,6 +88,7 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
             "shakespeare-diladd with the markov data source"
         ),
         data=presets.MARKOV_DATA,
+        train={"stages": [0, presets.MARKOV_MDLM["train"]["max_steps"] // 2]},
     )
     mixture = presets.on_mixture(sawtooth, "Di-LADD (sequential)")
     return {

@@ -216,6 +216,27 @@ def test_dropout_and_encoder_corruption_only_in_training() -> None:
     assert ch.encoder.hides[-1] is None and bool((net.calls[0]["latents"].flatten(1).abs().sum(-1) > 0).all())
 
 
+def test_per_sequence_corruption_hides_all_masked_positions_or_none() -> None:
+    """Reference-style corruption: one decision per sequence, roughly half the rows hidden on average."""
+    ch = _channel(p_cfg=0.0, p_r_max=0.9, corruption="per_sequence")
+    x0, x_t, t, attn = _batch(b=256)
+    ch.training_forward(Networks(RecordingNet()), LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0)))
+    hide = ch.encoder.hides[-1]
+    masked = x_t != x0  # (B, L)
+    rows = masked.any(-1)
+    whole = (hide == masked).all(-1) & hide.any(-1)  # every masked position hidden
+    none = ~hide.any(-1)
+    assert bool((whole | none)[rows].all())  # no row is hidden in part
+    share = float(whole[rows].float().mean())  # E[p_r] = 0.45
+    assert 0.33 < share < 0.57
+    per_token = _channel(p_cfg=0.0, p_r_max=0.9)
+    per_token.training_forward(
+        Networks(RecordingNet()), LatentBatch(x0, x_t, t, attn, torch.Generator().manual_seed(0))
+    )
+    partial = per_token.encoder.hides[-1]
+    assert bool(((partial != masked) & partial.any(-1, keepdim=True)).any())  # the default hides rows in part
+
+
 def test_two_stage_latent_loss_and_denoiser_call() -> None:
     ch = _channel(two_stage=True)
     tok, lat = RecordingNet(), RecordingNet(tokens=False)
