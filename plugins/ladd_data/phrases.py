@@ -101,6 +101,7 @@ class PhrasesSource(SyntheticSource):
     def __init__(self, config: Config, seed: int = 0, work_dir: Path | None = None) -> None:
         super().__init__(config, seed, work_dir)
         self._tokenizer_dir = Path(work_dir) / "tokenizer" if work_dir is not None else None
+        self._entropy: dict[tuple[int, int], Estimate] = {}
 
     # ----------------------------------------------------------------- generator
     def corpus_files(self) -> list[Path]:
@@ -177,11 +178,9 @@ class PhrasesSource(SyntheticSource):
 
     def entropy(self, n: int = 4096, seed: int = 0) -> Estimate:
         """``H(X)`` in nats per character (:meth:`PhraseModel.entropy`), cached per ``(n, seed)``."""
-        key = (n, seed)
-        cache = self.__dict__.setdefault("_entropy_cache", {})
-        if key not in cache:
-            cache[key] = self.model.entropy(n, seed)
-        return cache[key]
+        if (n, seed) not in self._entropy:
+            self._entropy[n, seed] = self.model.entropy(n, seed)
+        return self._entropy[n, seed]
 
     def factorized_ratio(self, n: int = 4096, seed: int = 0) -> Estimate:
         """The ideal factorized sampler's (a perfect MDLM at N = 1) expected true NLL over ``H(X)``."""
