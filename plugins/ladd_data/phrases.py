@@ -17,7 +17,7 @@ The text-alphabet sibling of ``mixture`` (issues #30, #34).  Generator (:class:`
 ``log_marginal`` gives exact prompt likelihoods.  A perfect MDLM at N = 1 draws every position from its
 marginal ``mean_c q_cl`` -- a blur of 64 phrases -- whose samples match no phrase; a latent that carries
 the class samples one noisy phrase.  Defaults (L = 64, C = 64, noise 0.15, 62 characters): data entropy 0.927
-nats (1.34 bits) per character; the ideal factorized sampler's true NLL is 4.89x that
+nats (1.34 bits) per character; the ideal factorized sampler's true NLL is 4.90x that
 (``benchmarks/phrases_reference.py``, docs/datasets.md); the ideal class-conditional factorized sampler
 is the data itself (ratio 1.0).
 """
