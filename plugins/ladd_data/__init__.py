@@ -1,5 +1,5 @@
-"""Built-in data sources: ``sawtooth``, ``mixture`` and ``markov`` (synthetic, exact likelihood), ``text``,
-``shakespeare``."""
+"""Built-in data sources: ``sawtooth``, ``mixture``, ``markov`` and ``phrases`` (synthetic, exact likelihood),
+``text``, ``shakespeare``."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 def ladd_register_data_sources(register: Register[type[DataSource]]) -> None:
     from ladd_data.markov import MarkovSource
     from ladd_data.mixture import Mixture
+    from ladd_data.phrases import PhrasesSource
     from ladd_data.sawtooth import Sawtooth
     from ladd_data.shakespeare import ShakespeareSource
     from ladd_data.text import TextSource
 
-    register_classes(register, Sawtooth, Mixture, TextSource, ShakespeareSource, MarkovSource)
+    register_classes(register, Sawtooth, Mixture, TextSource, ShakespeareSource, MarkovSource, PhrasesSource)
