@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ladd_core.bounds import check_sampling_steps
 from ladd_core.build import build_sampler
 from ladd_core.components.samplers import SamplerConfig
 from ladd_core.conditioning import Condition, ConditionError
@@ -49,7 +50,20 @@ def sampler_config(
     top_p: float | None = None,
     overrides: list[str] = (),  # type: ignore[assignment]
 ) -> SamplerConfig:
-    """The run's sampler config with CLI-style overrides applied, validated (capabilities included)."""
+    """The run's sampler config with CLI-style overrides applied, validated (capabilities included).
+
+    Raises:
+        ConfigError: a bad option; an override (``--set``/``options``) of ``name`` (use the sampler argument)
+            or of a field also given by its own argument with another value; steps beyond the memory bound.
+    """
+    check_sampling_steps(steps, latent_steps, run.model.device)
+    named = {"steps": steps, "latent_steps": latent_steps, "temperature": temperature, "top_p": top_p}
+    for item in overrides:
+        key = str(item).split("=", 1)[0].strip()
+        if key == "name":
+            raise ConfigError([("sampler.name", "choose the sampler with --sampler / sampler=, not an option")])
+        if named.get(key) is not None:
+            raise ConfigError([(f"sampler.{key}", f"given twice: as its own argument and as the option {item!r}")])
     base = run.cfg.sampler.model_dump(mode="json")
     if name and name != base["name"]:
         base = {"name": name}
@@ -58,7 +72,9 @@ def sampler_config(
     data = run.cfg.model_dump(mode="json")
     data["sampler"] = apply_overrides(base, list(overrides))
     cfg = validate_config(data, components, source=f"{run.run_dir} + sampler options")
-    return cfg.sampler  # type: ignore[return-value]
+    sampler = cfg.sampler
+    check_sampling_steps(getattr(sampler, "steps", None), getattr(sampler, "latent_steps", None), run.model.device)
+    return sampler  # type: ignore[return-value]
 
 
 SEED_LIMIT = 2**63

@@ -38,6 +38,7 @@ class BPETokenizer(LibraryTokenizer):
     needs_fit: ClassVar[bool] = True
     FILENAME: ClassVar[str] = "tokenizer.json"
     META: ClassVar[str] = "bpe_config.json"
+    files: ClassVar[tuple[str, ...]] = (FILENAME, META)
     PAD_TOKEN: ClassVar[str] = PAD
     EOS_TOKEN: ClassVar[str] = EOS
 

@@ -26,6 +26,7 @@ class CharTokenizer(Tokenizer):
 
     needs_fit: ClassVar[bool] = True
     FILENAME: ClassVar[str] = "char_tokenizer.json"
+    files: ClassVar[tuple[str, ...]] = (FILENAME,)
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__(config if config is not None else self.Config())
