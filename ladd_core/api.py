@@ -235,6 +235,8 @@ def train(
 
     comps = _components(components)
     check_int(max_steps, "max_steps", optional=True)
+    if not isinstance(out, str | Path):
+        check_path(out, "out")  # an ArgumentError naming it
     run_dir = check_run_out(out, "out")
     exp = cfg if isinstance(cfg, ExperimentConfig) else config(cfg, components=comps)
     trainer = build_trainer(exp, comps, run_dir)

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ladd_core.bounds import check_sampling_steps
+from ladd_core.bounds import check_memory, check_sampling_steps
 from ladd_core.build import build_sampler
 from ladd_core.components.samplers import SamplerConfig
 from ladd_core.conditioning import Condition, ConditionError
@@ -119,6 +119,8 @@ def draw_samples(
         ConditionError: a condition of another length or row count.
     """
     check_sampling_args(num_samples=num_samples, batch_size=batch_size, seeds=[seed])
+    seq_len = run.model.seq_len  # the ids (int64) and decoded texts of every sample are kept until the end
+    check_memory(16.0 * num_samples * seq_len, f"--num-samples {num_samples} x {seq_len} tokens", "--num-samples")
     if condition is not None:
         if condition.length != run.model.seq_len:
             raise ConditionError(f"the condition has length {condition.length}; the run generates {run.model.seq_len}")
