@@ -226,7 +226,7 @@ def train(
     Args:
         cfg: a config from :func:`config`, or anything :func:`config` accepts.
         out: the run directory (new, empty, or a run to resume); never inside a run or an export.
-        max_steps: stop at this step, at least 1 (default: ``cfg.train.max_steps``).
+        max_steps: stop at this step, from 1 to ``cfg.train.max_steps`` (the default).
 
     Raises:
         ConfigError: a bad argument (named); OutputError: ``out`` refused by the output guard.
@@ -239,6 +239,9 @@ def train(
         check_path(out, "out")  # an ArgumentError naming it
     run_dir = check_run_out(out, "out")
     exp = cfg if isinstance(cfg, ExperimentConfig) else config(cfg, components=comps)
+    if max_steps is not None and max_steps > exp.train.max_steps:
+        raise ConfigError([("max_steps", f"{max_steps} is past train.max_steps={exp.train.max_steps} (the schedule "
+                            "ends there); to train longer set train.max_steps in the config")])  # fmt: skip
     trainer = build_trainer(exp, comps, run_dir)
     result = trainer.train(max_steps)
     del trainer
