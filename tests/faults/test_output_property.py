@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -88,8 +89,7 @@ def _command(name: str, home: Path, target: Path, scratch: Path) -> list[str | P
 def test_any_output_inside_a_run_or_export_is_refused_or_harmless(homes, tmp_path, capsys, which, name, command):
     run, export = homes
     home = run if which == "run" else export
-    scratch = tmp_path / f"scratch-{which}-{command}-{abs(hash(name))}"
-    scratch.mkdir()
+    scratch = Path(tempfile.mkdtemp(dir=tmp_path, prefix=f"{which}-{command}-"))
     before = {h: _ids(capsys, h, scratch) for h in (run, export)}
     target = home / name if name else home
     code, _, err = cli(capsys, *_command(command, home, target, scratch))
