@@ -90,3 +90,12 @@ def test_the_export_config_names_no_copied_extras(text_run, tmp_path, capsys):
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == [
         "README.md", "config.json", "data/tokenizer/char_tokenizer.json", "model.safetensors",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"type": "char"}', '{"type": "char", "chars": [1, "ab"]}'])
+def test_a_malformed_tokenizer_file_is_one_line_naming_it(text_run, tmp_path, capsys, text):
+    tok = text_run / "data" / "tokenizer" / "char_tokenizer.json"
+    tok.write_text(text)
+    code, _, err = cli(capsys, "sample", text_run, "--steps", "2", "--num-samples", "2", "--out", tmp_path / "s.jsonl")
+    error_line(code, err, str(tok))
+    assert tok.read_text() == text  # never refit over it
