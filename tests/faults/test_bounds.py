@@ -91,3 +91,16 @@ def test_a_failed_start_removes_the_directory_it_made(tmp_path, monkeypatch, cap
     code, _, err = cli(capsys, *train_args(tmp_path / "fresh", 2))
     error_line(code, err, "simulated failure")
     assert not (tmp_path / "fresh").exists()
+
+
+def test_a_failed_resume_never_removes_the_run(trained_run, monkeypatch, capsys):
+    import ladd_core.training.factory as factory
+
+    def broken(*args, **kwargs):
+        raise OSError("simulated failure while building the data")
+
+    before = sorted(p.name for p in trained_run.rglob("*"))
+    monkeypatch.setattr(factory, "build_data", broken)
+    code, _, err = cli(capsys, *train_args(trained_run, 6))
+    error_line(code, err, "simulated failure")
+    assert sorted(p.name for p in trained_run.rglob("*")) == before
