@@ -101,6 +101,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     check_dir(args.out, "--out")
     if args.doc and str(args.doc):
         check_file(args.doc, "--doc", ".md")
+        check_dir(args.doc.parent / "img", "--doc (its img/ folder of plots)")
     judge = judge_resource(args.judge)  # fails on a bad --judge path before any training
     zero_shot = zero_shot_resource(args.zero_shot)  # and a missing --zero-shot file
     t0 = time.perf_counter()
