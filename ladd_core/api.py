@@ -13,7 +13,6 @@ plug-ins are loaded once, as the CLI does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,13 @@ from typing import Any
 
 import torch
 
+from ladd_core.api_checks import check_float, check_int, check_list, check_overrides, check_path, check_str
+from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig, validate_config
 from ladd_core.config.loading import apply_overrides, load_config_source
 from ladd_core.evaluation.engine import EvalSpec
 from ladd_core.evaluation.schema import ResultSet
+from ladd_core.outputs import check_run_out
 from ladd_core.plugins import Components, get_components
 from ladd_core.sampling import draw_samples, sampler_config
 from ladd_core.training.runs import LoadedRun, check_run_dir, load_run
@@ -34,15 +36,15 @@ __all__ = ["Run", "Samples", "config", "evaluate", "load", "train"]
 Overrides = Mapping[str, Any] | Sequence[str] | None
 
 
-def _overrides(overrides: Overrides) -> list[str]:
+def _overrides(overrides: Overrides, name: str = "overrides") -> list[str]:
     """``{"train.max_steps": 2000}`` or ``["train.max_steps=2000"]`` -> ``--set`` strings (values as JSON)."""
-    if overrides is None:
-        return []
-    if isinstance(overrides, Mapping):
-        return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
-    if isinstance(overrides, str):
-        raise TypeError("overrides must be a mapping or a list of 'key.path=value' strings, not one string")
-    return list(overrides)
+    return check_overrides(overrides, name)
+
+
+def _components(components: Components | None) -> Components:
+    if components is not None and not isinstance(components, Components):
+        raise ConfigError([("components", f"expected a Components, got {type(components).__name__}")])
+    return components or get_components()
 
 
 def config(
@@ -61,13 +63,14 @@ def config(
     Raises:
         ConfigError: naming every bad field path (the CLI's message), an unknown preset listing the known ones.
     """
-    comps = components or get_components()
+    comps = _components(components)
     if isinstance(source, ExperimentConfig):
         data, where = source.model_dump(mode="json"), source.name or "<config>"
     elif isinstance(source, Mapping):
         data, where = dict(source), "<dict>"
     else:
-        data, where = load_config_source(str(source), comps), str(source)
+        path = check_path(source, "source")
+        data, where = load_config_source(str(path), comps), str(path)
     return validate_config(apply_overrides(data, _overrides(overrides)), comps, source=where)
 
 
@@ -152,8 +155,18 @@ class Run:
             ConfigError: a bad option or an incompatible sampler; ConditionError (a ValueError): a prompt or
                 template that does not fit (too long, nothing to fill, characters the tokenizer lacks).
         """
+        check_int(num_samples, "num_samples")
+        check_int(batch_size, "batch_size")
+        check_int(seed, "seed", low=0)
+        check_int(steps, "steps", optional=True)
+        check_int(latent_steps, "latent_steps", optional=True)
+        check_float(temperature, "temperature", optional=True)
+        check_float(top_p, "top_p", optional=True)
+        check_str(sampler, "sampler", optional=True)
         if prompt is not None and infill is not None:
-            raise ValueError("give either prompt or infill, not both")
+            raise ConfigError([("prompt", "give either prompt or infill, not both")])
+        check_str(prompt, "prompt", optional=True)
+        check_str(infill, "infill", optional=True)
         scfg = sampler_config(
             self._components,
             self._loaded,
@@ -162,7 +175,7 @@ class Run:
             latent_steps=latent_steps,
             temperature=temperature,
             top_p=top_p,
-            overrides=_overrides(options),
+            overrides=_overrides(options, "options"),
         )
         condition = None
         if prompt is not None or infill is not None:
@@ -192,9 +205,13 @@ def load(path: str | Path, *, device: str = "cpu", use_ema: bool = True, compone
     Raises:
         FileNotFoundError, ConfigError, CheckpointError: as ``ladd sample`` (one-line messages).
     """
-    comps = components or get_components()
-    check_run_dir(Path(path))
-    return Run(load_run(Path(path), comps, device=device, use_ema=use_ema), comps)
+    comps = _components(components)
+    where = check_path(path, "path")
+    check_str(device, "device")
+    if not isinstance(use_ema, bool):
+        raise ConfigError([("use_ema", f"expected True or False, got {use_ema!r:.60}")])
+    check_run_dir(where)
+    return Run(load_run(where, comps, device=device, use_ema=use_ema), comps)
 
 
 def train(
@@ -208,17 +225,32 @@ def train(
 
     Args:
         cfg: a config from :func:`config`, or anything :func:`config` accepts.
-        out: the run directory (new, empty, or a run to resume).
-        max_steps: stop at this step (default: ``cfg.train.max_steps``).
+        out: the run directory (new, empty, or a run to resume); never inside a run or an export.
+        max_steps: stop at this step, from 1 to ``cfg.train.max_steps`` (the default).
+
+    Raises:
+        ConfigError: a bad argument (named); OutputError: ``out`` refused by the output guard.
     """
     from ladd_core.training.factory import build_trainer
 
-    comps = components or get_components()
+    comps = _components(components)
+    check_int(max_steps, "max_steps", optional=True)
+    if not isinstance(out, str | Path):
+        check_path(out, "out")  # an ArgumentError naming it
+    run_dir = check_run_out(out, "out")
     exp = cfg if isinstance(cfg, ExperimentConfig) else config(cfg, components=comps)
-    trainer = build_trainer(exp, comps, Path(out))
+    if max_steps is not None and max_steps > exp.train.max_steps:
+        raise ConfigError([("max_steps", f"{max_steps} is past train.max_steps={exp.train.max_steps} (the schedule "
+                            "ends there); to train longer set train.max_steps in the config")])  # fmt: skip
+    trainer = build_trainer(exp, comps, run_dir)
     result = trainer.train(max_steps)
     del trainer
-    return Run(load_run(Path(out), comps), comps, result)
+    return Run(load_run(run_dir, comps), comps, result)
+
+
+def _run_item(value: Any, name: str) -> Run | Path:
+    """One entry of ``evaluate(runs=...)``: a :class:`Run` or a path."""
+    return value if isinstance(value, Run) else check_path(value, name)
 
 
 def evaluate(
@@ -243,24 +275,28 @@ def evaluate(
     """
     from ladd_core.evaluation.engine import evaluate as run_grid
 
-    comps = components or get_components()
+    comps = _components(components)
+    runs = check_list(runs, "runs", _run_item) or []
     spec = EvalSpec(
-        steps=list(steps) if steps is not None else None,
-        latent_steps=latent_steps,
-        samplers=list(samplers) if samplers is not None else None,
-        temperatures=list(temperatures) if temperatures is not None else None,
-        num_samples=num_samples,
-        seeds=list(seeds),
-        metrics=list(metrics) if metrics is not None else None,
-        metric_overrides=list(metric_options),
-        batch_size=batch_size,
-        device=device,
+        steps=check_list(steps, "steps", check_int, optional=True),
+        latent_steps=check_int(latent_steps, "latent_steps", optional=True),
+        samplers=check_list(samplers, "samplers", check_str, optional=True),
+        temperatures=check_list(temperatures, "temperatures", check_float, optional=True),
+        num_samples=check_int(num_samples, "num_samples") or 1,
+        seeds=check_list(seeds, "seeds", lambda v, n: check_int(v, n, low=0)) or [],
+        metrics=check_list(metrics, "metrics", check_str, optional=True),
+        metric_overrides=_overrides(metric_options, "metric_options"),
+        batch_size=check_int(batch_size, "batch_size") or 1,
+        device=check_str(device, "device") or "cpu",
     )
+    spec.check()
     for name in spec.metrics or []:
         comps.get("metric", name)
     for name in spec.samplers or []:
         comps.get("sampler", name)
     dirs = [r.run_dir if isinstance(r, Run) else Path(r) for r in runs]
+    if len({d.resolve() for d in dirs}) < len(dirs):
+        raise ConfigError([("runs", "a run is listed more than once")])
     for d in dirs:
         check_run_dir(d)
     return run_grid(dirs, spec, comps, {})

@@ -33,6 +33,9 @@ __all__ = ["MASK_PATTERN", "Condition", "ConditionError", "from_ids", "from_infi
 MASK_PATTERN = re.compile(r"<mask(?::(\d+))?>")
 """``<mask>`` (one masked token) or ``<mask:N>`` (``N`` masked tokens) inside an infilling template."""
 
+MALFORMED = re.compile(r"<\s*mask", re.IGNORECASE)
+"""What is left of a marker that :data:`MASK_PATTERN` did not take: ``<MASK>``, ``<mask: 2>``, ``<mask:3``."""
+
 
 class ConditionError(ValueError):
     """A prompt or template that cannot condition this model (message on one line)."""
@@ -129,27 +132,50 @@ def from_ids(ids: list[int | None], length: int, what: str = "template") -> Cond
 
 def from_prompt(tokenizer_or_data: Any, text: str, length: int) -> Condition:
     """The ids of ``text`` at the start of ``length`` positions, the rest masked (one row)."""
+    if not isinstance(text, str):
+        raise ConditionError(f"the prompt must be a string, got {type(text).__name__}")
     return from_ids(list(_encode(_tokenizer(tokenizer_or_data), text, "prompt")), length, "prompt")
 
 
-def parse_template(template: str) -> list[str | int]:
+def _check_segment(text: str) -> str:
+    """A template's text between markers; a malformed marker (``<MASK>``, ``<mask: 2>``, ``<mask:-1>``,
+    an unterminated ``<mask:3``) is an error rather than literal text."""
+    bad = MALFORMED.search(text)
+    if bad is not None:
+        near = text[bad.start() : bad.start() + 12]
+        raise ConditionError(f"malformed mask marker {near!r} in the template; write <mask> or <mask:N> (N >= 1)")
+    return text
+
+
+def parse_template(template: str, limit: int | None = None) -> list[str | int]:
     """Split a template into text segments (``str``) and masked runs (``int`` = number of masked tokens).
 
+    ``limit``: the most masked tokens the template may hold (the model's length), checked before
+    anything is built from the counts.
+
     Raises:
-        ConditionError: a ``<mask:0>`` or no ``<mask>`` at all.
+        ConditionError: a ``<mask:0>``, a malformed marker, more holes than ``limit``, or no ``<mask>`` at all.
     """
+    if not isinstance(template, str):
+        raise ConditionError(f"the template must be a string, got {type(template).__name__}")
     parts: list[str | int] = []
-    pos = 0
+    pos, total = 0, 0
     for m in MASK_PATTERN.finditer(template):
         if m.start() > pos:
-            parts.append(template[pos : m.start()])
-        n = 1 if m.group(1) is None else int(m.group(1))
+            parts.append(_check_segment(template[pos : m.start()]))
+        digits = m.group(1)
+        if digits is not None and len(digits) > 18:
+            raise ConditionError(f"<mask:{digits[:8]}...> asks for more tokens than any model generates")
+        n = 1 if digits is None else int(digits)
         if n < 1:
             raise ConditionError(f"{m.group(0)} masks no token; use <mask> or <mask:N> with N >= 1")
+        total += n
+        if limit is not None and total > limit:
+            raise ConditionError(f"the template masks at least {total:,} tokens; the model generates {limit}")
         parts.append(n)
         pos = m.end()
     if pos < len(template):
-        parts.append(template[pos:])
+        parts.append(_check_segment(template[pos:]))
     if not any(isinstance(p, int) for p in parts):
         raise ConditionError("the template has nothing to fill: mark positions with <mask> or <mask:N>")
     return parts
@@ -158,7 +184,11 @@ def parse_template(template: str) -> list[str | int]:
 def from_infill(tokenizer_or_data: Any, template: str, length: int) -> Condition:
     """The condition of an infilling template over ``length`` positions (one row); see the module docstring."""
     tok = _tokenizer(tokenizer_or_data)
+    parts = [p if isinstance(p, int) else _encode(tok, p, "template") for p in parse_template(template)]
+    total = sum(p if isinstance(p, int) else len(p) for p in parts)  # counted before any list is built
+    if total > length:
+        raise ConditionError(f"the template is {total} tokens long; the model generates {length}")
     ids: list[int | None] = []
-    for part in parse_template(template):
-        ids.extend([None] * part if isinstance(part, int) else _encode(tok, part, "template"))
+    for part in parts:
+        ids.extend([None] * part if isinstance(part, int) else part)
     return from_ids(ids, length, "template")

@@ -18,25 +18,36 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from safetensors.torch import save_file
 
 from ladd_core.config.experiment import ExperimentConfig, component_fields
 from ladd_core.config.schema import ref_marker
+from ladd_core.outputs import check_dir
 from ladd_core.plugins import Components
-from ladd_core.training.checkpoint import CheckpointError, atomic_write_text, load_newest_valid, sha256_file
+from ladd_core.training.checkpoint import (
+    CheckpointError,
+    atomic_write_text,
+    load_newest_valid,
+    sha256_file,
+    write_safetensors,
+)
 from ladd_core.training.portable import EXPORT_FORMAT, WEIGHTS_FILE, is_export_record
-from ladd_core.training.runs import CONFIG_FILE, TOKENIZER_DIR, read_run_config, read_run_record
+from ladd_core.training.runs import CONFIG_FILE, TOKENIZER_DIR, read_run_config, read_run_record, tokenizer_files
 
 __all__ = ["component_sources", "export_run", "is_export", "model_card", "used_components"]
 
 CARD_FILE = "README.md"
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def is_export(path: Path) -> bool:
@@ -120,14 +131,78 @@ def _final_record(run_dir: Path) -> dict[str, Any]:
 
 
 def _result_rows(files: list[Path], run_dir: Path) -> list[dict[str, Any]]:
-    """Rows of ``ladd eval`` / ``bench-seeds`` result files that belong to ``run_dir``."""
+    """Rows of ``ladd eval`` / ``bench-seeds`` result files that belong to ``run_dir``.
+
+    Raises:
+        ValueError: a file that is not a result file (named, with what is wrong).
+    """
     rows = []
     for f in files:
-        data = json.loads(Path(f).read_text(encoding="utf-8"))
-        for row in data.get("rows", []):
+        try:
+            data = json.loads(Path(f).read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"result file {f} is not JSON: {exc}") from None
+        found = data.get("rows") if isinstance(data, dict) else None
+        if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+            raise ValueError(f"result file {f} is not a ladd result file (no 'rows' list of objects)")
+        for row in found:
+            metrics = row.get("metrics", {})
+            if not isinstance(row.get("run", ""), str) or not isinstance(metrics, dict):
+                raise ValueError(f"result file {f} has a malformed row (run must be a string, metrics an object)")
+            if not all(
+                isinstance(m, dict) and isinstance(m.get("value"), int | float | None) for m in metrics.values()
+            ):
+                raise ValueError(f"result file {f} has a malformed metric value")
             if Path(row.get("run", "")).resolve() == run_dir.resolve() and row.get("seed") is not None:
                 rows.append(row)
     return rows
+
+
+def _copy_tokenizer(run_dir: Path, dest: Path, components: Components, log: Callable[[str], None]) -> None:
+    """Copy the tokenizer's own files (its ``files``) to ``dest``; never a link, never anything else.
+
+    Raises:
+        CheckpointError: the tokenizer folder, or one of its files, is a symbolic link (it could lead
+            out of the run) or not a plain file.
+    """
+    src = run_dir.joinpath(*TOKENIZER_DIR)
+    for p in (run_dir / TOKENIZER_DIR[0], src):
+        if p.is_symlink():
+            raise CheckpointError(f"{p} is a symbolic link; ladd export never follows links out of the run")
+    if not src.is_dir():
+        return
+    known = {name for names in tokenizer_files(components) for name in names}
+    skipped = []
+    dest.mkdir(parents=True)
+    for entry in sorted(src.iterdir()):
+        if entry.name not in known:
+            skipped.append(entry.name)
+            continue
+        if entry.is_symlink() or not entry.is_file():
+            raise CheckpointError(
+                f"{entry} is a symbolic link or not a plain file; ladd export copies plain files only"
+            )
+        shutil.copyfile(entry, dest / entry.name, follow_symlinks=False)
+    if skipped:
+        log(f"export: left out {', '.join(skipped)} from {src} (only the tokenizer's own files are copied)")
+
+
+def _clean_stale(parent: Path, name: str) -> None:
+    """Remove temporaries of earlier exports to ``name`` whose process is gone (killed with SIGKILL)."""
+    for tmp in parent.glob(f".{name}.*.tmp"):
+        pid = tmp.name[len(name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def model_card(record: dict[str, Any], final: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -183,6 +258,7 @@ def export_run(
     *,
     use_ema: bool = True,
     results: list[Path] | None = None,
+    log: Callable[[str], None] = _stderr,
 ) -> Path:
     """Write the self-contained model directory ``out`` for the newest valid checkpoint of ``run_dir``.
 
@@ -194,12 +270,13 @@ def export_run(
         FileExistsError: ``out`` exists and is not an empty directory.
         CheckpointError: the run has no valid checkpoint.
     """
-    run_dir, out = Path(run_dir), Path(out)
+    run_dir = Path(run_dir)
+    out = check_dir(out, "export DIR")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} exists and is not an empty directory; choose a new export directory")
     cfg = read_run_config(run_dir, components)
     record = read_run_record(run_dir) or {}
-    found = load_newest_valid(run_dir / "checkpoints", lambda m: print(m, flush=True))
+    found = load_newest_valid(run_dir / "checkpoints", log)
     if found is None:
         raise CheckpointError(f"{run_dir} has no checkpoint yet; train it first")
     path, state = found
@@ -210,14 +287,14 @@ def export_run(
     results = list(results or [])
     if (run_dir / "seed-eval.json").is_file():
         results.append(run_dir / "seed-eval.json")
+    rows = _result_rows(results, run_dir)  # a bad results file fails before anything is written
     ts = state["train_state"]
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    _clean_stale(out.parent, out.name)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp"))
     try:
-        save_file({k: v.contiguous() for k, v in weights.items()}, str(tmp / WEIGHTS_FILE))
-        tok_src = run_dir.joinpath(*TOKENIZER_DIR)
-        if tok_src.is_dir():
-            shutil.copytree(tok_src, tmp.joinpath(*TOKENIZER_DIR))
+        write_safetensors({k: v.contiguous() for k, v in weights.items()}, tmp / WEIGHTS_FILE)
+        _copy_tokenizer(run_dir, tmp.joinpath(*TOKENIZER_DIR), components, log)
         record = {
             **{k: v for k, v in record.items() if k != "source"},
             "export": {
@@ -234,7 +311,7 @@ def export_run(
             },
         }
         atomic_write_text(tmp / CONFIG_FILE, json.dumps(record, indent=2) + "\n")
-        atomic_write_text(tmp / CARD_FILE, model_card(record, _final_record(run_dir), _result_rows(results, run_dir)))
+        atomic_write_text(tmp / CARD_FILE, model_card(record, _final_record(run_dir), rows))
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)

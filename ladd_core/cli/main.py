@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     if args.quiet:
         os.environ[QUIET_ENV] = "1"  # read by ladd_core.progress (also in child processes)
+    if os.environ.get(QUIET_ENV, "") not in ("", "0"):  # --quiet or LADD_QUIET=1
         os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"  # the corpus loaders' own bars
     try:
         return int(args.func(args) or 0)

@@ -13,11 +13,11 @@ from ladd_core.conditioning import from_infill, from_prompt
 from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig, validate_config
 from ladd_core.config.loading import apply_overrides, load_config_source
+from ladd_core.outputs import check_file, check_run_out, output_path
 from ladd_core.plugins import get_components
 from ladd_core.sampling import check_sampling_args, draw_samples, sampler_config
 from ladd_core.training.checkpoint import atomic_write_text
 from ladd_core.training.factory import build_trainer
-from ladd_core.training.lock import LOCK_FILE
 from ladd_core.training.resume_rules import source_digest
 from ladd_core.training.runs import (
     CONFIG_FILE,
@@ -35,7 +35,7 @@ def add_parsers(sub: Any) -> None:
         help="train a preset or config file; resumes if RUN_DIR holds a run (its stored config, plus any --set)",
     )
     p.add_argument("source", help="preset name or YAML/JSON file")
-    p.add_argument("--out", required=True, type=Path, help="run directory")
+    p.add_argument("--out", required=True, type=output_path, help="run directory")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--max-steps", type=int, help="stop at this step (overrides train.max_steps)")
     p.set_defaults(func=cmd_train)
@@ -59,7 +59,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", type=Path, required=True, help="JSONL file, one sample per line")
+    p.add_argument("--out", type=output_path, required=True, help="JSONL file, one sample per line")
     given = p.add_mutually_exclusive_group()
     given.add_argument(
         "--prompt", metavar="TEXT", help="start every sample with TEXT (tokenised by the run); the rest is generated"
@@ -76,14 +76,6 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.add_argument("--quick", action="store_true", help="a much shorter run (smoke test, results meaningless)")
     p.set_defaults(func=cmd_demo)
-
-
-def _check_train_out(out: Path) -> None:
-    """``--out`` must be a new directory, an empty one, or an existing run."""
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} exists and is not a directory")
-    if out.is_dir() and not (out / CONFIG_FILE).exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
-        raise FileExistsError(f"--out {out} is a non-empty directory but not a ladd run (no {CONFIG_FILE})")
 
 
 def train_config(source: str, overrides: list[str], out: Path, comps: Any) -> ExperimentConfig:
@@ -110,7 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.max_steps is not None and args.max_steps < 0:
         raise ConfigError([("--max-steps", f"must be >= 0, got {args.max_steps}")])
     t0 = time.monotonic()
-    _check_train_out(args.out)
+    check_run_out(args.out)
     comps = get_components()
     cfg = train_config(args.source, args.overrides, args.out, comps)
     trainer = build_trainer(cfg, comps, args.out)
@@ -125,21 +117,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_sample_out(out: Path, run_dir: Path) -> None:
-    """``--out`` must be a file path that is not one of the run's own files."""
-    if out.is_dir():
-        raise IsADirectoryError(f"--out {out} is a directory; give a .jsonl file path")
-    run, target = run_dir.resolve(), out.resolve()
-    if target.is_relative_to(run):
-        rel = target.relative_to(run)
-        if rel.parts[0] in ("checkpoints", "data") or rel.name in (CONFIG_FILE, "metrics.jsonl", LOCK_FILE):
-            raise FileExistsError(f"--out {out} would overwrite the run's own {rel}; write the samples elsewhere")
-
-
 def cmd_sample(args: argparse.Namespace) -> int:
     check_sampling_args(num_samples=args.num_samples, batch_size=args.batch_size, seeds=[args.seed])
     resolve_device(args.device, "--device")
-    _check_sample_out(args.out, args.run_dir)
+    check_file(args.out, "--out", ".jsonl")
     comps = get_components()
     check_run_dir(args.run_dir)
     run = load_run(args.run_dir, comps, device=args.device)

@@ -12,7 +12,9 @@ from typing import Any
 
 from ladd_core.evaluation.bench import hardware
 from ladd_core.evaluation.robustness import collect, per_seed_lines, reference_lines, robustness_table, run_seeds
+from ladd_core.outputs import check_dir, check_file, output_path
 from ladd_core.plugins import get_components
+from ladd_core.training.checkpoint import atomic_write_text
 
 BEGIN, END = "<!-- seeds:begin -->", "<!-- seeds:end -->"
 
@@ -31,7 +33,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--num-samples", type=int, default=512, help="samples per run and N")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="extra config override for every run (then the runs are no longer 'as shipped')")  # fmt: skip
-    p.add_argument("--out", type=Path, default=Path("runs/seeds"))
+    p.add_argument("--out", type=output_path, default=Path("runs/seeds"))
     p.add_argument("--doc", type=_doc_path, default=None,
                    help="write the tables into this markdown file (section 'seeds'; '' = none)")  # fmt: skip
     p.add_argument(
@@ -59,6 +61,9 @@ def cmd_bench_seeds(args: argparse.Namespace) -> int:
     seeds = _ints(args.seeds, "--seeds")
     grid = _ints(args.steps, "--steps")
     widths: list[int | None] = [None if w.strip() == "preset" else int(w) for w in args.widths.split(",")]
+    check_dir(args.out, "--out")
+    if args.doc:
+        check_file(args.doc, "--doc", ".md")
     t0 = time.perf_counter()
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     if args.report_only:
@@ -109,4 +114,4 @@ def _write_section(doc: Path, body: str) -> None:
         text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip() + f"\n\n## Seed robustness of the shipped presets\n\n{block}\n"
-    doc.write_text(text, encoding="utf-8")
+    atomic_write_text(doc, text)

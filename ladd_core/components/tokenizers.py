@@ -29,6 +29,8 @@ class Tokenizer(ABC):
     Config: ClassVar[type[TokenizerConfig]] = TokenizerConfig
     capabilities: ClassVar[frozenset[str]] = frozenset()
     needs_fit: ClassVar[bool] = False
+    files: ClassVar[tuple[str, ...]] = ()
+    """The file names :meth:`save` writes (``ladd export`` copies these and nothing else)."""
 
     def __init__(self, config: TokenizerConfig) -> None:
         self.config = config

@@ -24,7 +24,12 @@ import torch
 from pydantic import ValidationError
 
 import ladd_core
+<<<<<<< HEAD
 from ladd_core.build import build_component, build_sampler
+=======
+from ladd_core.bounds import check_sampling_steps
+from ladd_core.build import build_component
+>>>>>>> issue31
 from ladd_core.capability import Capability
 from ladd_core.components.metrics import EvalContext, Metric, MetricValue, ModelMetric, SampleMetric
 from ladd_core.conditioning import Condition, ConditionError
@@ -124,11 +129,15 @@ class EvalSpec:
         ]
         if not self.seeds:
             problems.append(("--seeds", "empty list"))
+        twice = sorted({s for s in self.seeds if list(self.seeds).count(s) > 1}, key=str)
+        if twice:  # a repeated seed would count the same samples twice (and shrink the standard error)
+            problems.append(("--seeds", f"seed(s) {twice} given more than once"))
         if self.prompt_len is not None and self.prompt_len < 1:
             problems.append(("--prompt-len", f"must be positive, got {self.prompt_len}"))
         if problems:
             raise ConfigError(problems)
-        resolve_device(self.device, "--device")
+        dev = resolve_device(self.device, "--device")
+        check_sampling_steps(max(self.steps or [1]), self.latent_steps, dev)
 
 
 def build_metrics(components: Components, names: list[str], overrides: list[str]) -> dict[str, Metric]:

@@ -71,7 +71,7 @@ def _overrides(seed: int, width: int | None, extra: list[str]) -> list[str]:
 def _score(run_dir: Path, grid: list[int], num_samples: int, components: Components, log: Callable) -> dict:
     spec = EvalSpec(steps=grid, num_samples=num_samples, seeds=[0], metrics=["true-nll", "swd", "latent-health"])
     results = evaluate([run_dir], spec, components, {}, log=log)
-    results.save(run_dir / SCORES)
+    results.save(run_dir / SCORES, owns=frozenset({SCORES}))
     return parse_scores(results)
 
 
@@ -95,15 +95,26 @@ def run_tag(preset: str, width: int | None, seed: int) -> str:
 
 
 def collect(presets: list[str], seeds: list[int], widths: list[int | None], out: Path) -> list[SeedResult]:
-    """The results of every finished and scored run under ``out`` (runs made by several processes)."""
-    found = []
+    """The results of every finished and scored run under ``out`` (runs made by several processes).
+
+    Raises:
+        ValueError: some requested runs are scored and others are not (named), or a score file is malformed.
+    """
+    found, missing = [], []
     for preset in presets:
         for width in widths:
             for seed in seeds:
                 run_dir = out / run_tag(preset, width, seed)
-                if (run_dir / SCORES).exists():
+                if not (run_dir / SCORES).exists():
+                    missing.append(str(run_dir))
+                    continue
+                try:
                     scores = parse_scores(ResultSet.load(run_dir / SCORES))
-                    found.append(SeedResult(preset, width, seed, str(run_dir), **scores))
+                except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+                    raise ValueError(f"{run_dir / SCORES} is not a bench-seeds score file: {exc!r:.200}") from None
+                found.append(SeedResult(preset, width, seed, str(run_dir), **scores))
+    if found and missing:  # a partial report would pass for the full seed list
+        raise ValueError(f"no scored run for {len(missing)} of the requested runs: {', '.join(missing)}")
     return found
 
 

@@ -157,8 +157,14 @@ class ResultSet:
         kw["aggregates"] = [ResultRow.from_dict(r) for r in d.get("aggregates", [])]
         return cls(**kw)
 
-    def save(self, path: Path) -> None:
-        """Write strict JSON to ``path`` (atomically)."""
+    def save(self, path: Path, *, owns: frozenset[str] = frozenset()) -> None:
+        """Write strict JSON to ``path`` (atomically); the output guard refuses a run's own files and exports.
+
+        ``owns``: names inside a run that the caller owns (see :func:`ladd_core.outputs.check_file`).
+        """
+        from ladd_core.outputs import check_file
+
+        path = check_file(path, "results file", ".json", owns=owns)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 

@@ -44,6 +44,7 @@ __all__ = [
     "load_checkpoint",
     "load_newest_valid",
     "save_checkpoint",
+    "write_safetensors",
 ]
 
 FORMAT_VERSION = 2
@@ -104,6 +105,14 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_safetensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """``save_file`` whose failures (a full disk: ``os error 28``) are an ``OSError`` naming ``path``."""
+    try:
+        save_file(tensors, str(path))
+    except SafetensorError as exc:
+        raise OSError(f"cannot write {path}: {' '.join(str(exc).split())}") from None
 
 
 def sha256_file(path: Path) -> str:
@@ -167,7 +176,7 @@ def save_checkpoint(
         if ema_state is not None:
             files["ema.safetensors"] = _tensors(ema_state)
         for fname, tensors in files.items():
-            save_file(tensors, str(tmp / fname))
+            write_safetensors(tensors, tmp / fname)
         meta = {
             "format_version": FORMAT_VERSION,
             "has_ema": ema_state is not None,

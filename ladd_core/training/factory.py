@@ -15,8 +15,10 @@ from typing import Any
 
 import torch
 
+from ladd_core.bounds import check_model, check_training_size
 from ladd_core.build import build_data, build_sampler
 from ladd_core.config.experiment import ExperimentConfig, validate_config
+from ladd_core.outputs import removed_on_error
 from ladd_core.plugins import Components, get_components
 from ladd_core.training.callbacks import TrainerCallback
 from ladd_core.training.checkpoint import TrainState
@@ -61,14 +63,17 @@ def build_trainer(
     threads = ThreadGovernor(tc.threads if not dist.enabled or tc.threads != "auto" else 0, say)
     threads.start()  # before building the model: a fixed count applies to the whole run
     batch_split(tc.batch_size, tc.micro_batch_size, dist.world_size)  # a bad split fails before any write
+    check_training_size(cfg, device)  # data and activations: refused before anything is made
+    fresh = not run_dir.exists()
     lock = RunLock(run_dir, enabled=dist.is_main).acquire()  # one writer: refuse at once if taken
-    with lock.released_on_error():  # a trainer that fails to start does not keep the run locked
+    with lock.released_on_error(), removed_on_error(run_dir, fresh and dist.is_main):  # no half-made run
         if dist.is_main:
             open_run(run_dir, cfg, components, say)  # under the lock: the config check cannot race
             data = build_data(cfg, components, run_dir / "data")  # may fit a tokenizer
         dist.barrier()
         if not dist.is_main:
             data = build_data(cfg, components, run_dir / "data")
+        check_model(lambda: model_for_data(cfg, components, data), copies=5, device=device)
         torch.manual_seed(cfg.seed)  # parameter initialisation (identical on every rank)
         model = model_for_data(cfg, components, data).to(device)
         if dist.is_main:

@@ -13,7 +13,14 @@ from ladd_core.plugins import Components
 from ladd_core.registry import ComponentError
 from ladd_core.training.checkpoint import CheckpointError, sha256_file
 
-__all__ = ["EXPORT_FORMAT", "WEIGHTS_FILE", "check_plugins", "is_export_record", "read_export_weights"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "WEIGHTS_FILE",
+    "check_export_record",
+    "check_plugins",
+    "is_export_record",
+    "read_export_weights",
+]
 
 EXPORT_FORMAT = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -22,6 +29,32 @@ WEIGHTS_FILE = "model.safetensors"
 def is_export_record(record: dict[str, Any] | None) -> bool:
     """Whether a parsed ``config.json`` belongs to an exported model directory (it has an ``export`` section)."""
     return isinstance(record, dict) and isinstance(record.get("export"), dict)
+
+
+def check_export_record(record: dict[str, Any], where: Path) -> None:
+    """The ``export`` section of an exported ``config.json``: known format, counters, checksum, components.
+
+    Raises:
+        CheckpointError: naming the file and the field (an edited or foreign export).
+    """
+    ex = record["export"]
+    path = Path(where) / "config.json"
+
+    def bad(msg: str) -> CheckpointError:
+        return CheckpointError(f"{path}: {msg}; not an export this ladd can read")
+
+    fmt = ex.get("format")
+    if isinstance(fmt, bool) or fmt != EXPORT_FORMAT:
+        raise bad(f"export.format is {fmt!r}, this ladd reads format {EXPORT_FORMAT}")
+    for key in ("step", "stage"):
+        value = ex.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise bad(f"export.{key} must be a non-negative integer, got {value!r:.60}")
+    if not isinstance(ex.get("sha256"), str):
+        raise bad("export.sha256 must be a string")
+    comps = ex.get("components", {})
+    if not isinstance(comps, dict) or not all(isinstance(v, dict) for v in comps.values()):
+        raise bad("export.components must map field paths to objects")
 
 
 def check_plugins(record: dict[str, Any], components: Components) -> None:

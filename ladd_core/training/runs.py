@@ -13,13 +13,14 @@ from typing import Any
 import torch
 
 import ladd_core
+from ladd_core.bounds import check_model, check_training_size
 from ladd_core.components.data import DataSource
 from ladd_core.config.errors import ConfigError
 from ladd_core.config.experiment import ExperimentConfig, validate_config
 from ladd_core.model import LaddModel
 from ladd_core.plugins import Components
 from ladd_core.training.checkpoint import CheckpointError, atomic_write_text, find_checkpoints, load_newest_valid
-from ladd_core.training.portable import check_plugins, is_export_record, read_export_weights
+from ladd_core.training.portable import check_export_record, check_plugins, is_export_record, read_export_weights
 from ladd_core.training.resume_rules import config_diff, format_changes, is_safe
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "record_tokenizer",
     "resolve_device",
     "save_run_config",
+    "tokenizer_files",
     "tokenizer_fingerprint",
 ]
 
@@ -128,7 +130,7 @@ def record_source(run_dir: Path, source: dict[str, Any]) -> None:
 
 def open_run(run_dir: Path, cfg: ExperimentConfig, components: Components, log: Callable[[str], None]) -> None:
     """Check the run's tokenizer is in place and record the config (rank 0, with the run's lock held)."""
-    check_tokenizer_present(run_dir)
+    check_tokenizer_present(run_dir, components)
     changes = save_run_config(run_dir, cfg, components)
     if changes:
         log(f"resume: accepted config changes {format_changes(changes)}")
@@ -143,14 +145,37 @@ def tokenizer_fingerprint(data: DataSource) -> dict[str, Any]:
     return {"vocab_size": tok.vocab_size, "vocab_sha256": h.hexdigest(), "fitted": bool(tok.needs_fit)}
 
 
-def check_tokenizer_present(run_dir: Path) -> None:
-    """Refuse to go on when the run's fitted tokenizer is gone (it would be refit silently)."""
+def tokenizer_files(components: Components) -> list[tuple[str, ...]]:
+    """The file sets the registered tokenizers save (their ``files``), one tuple per tokenizer that has any."""
+    sets = []
+    for _, cls in components.registry("tokenizer").items():
+        files = tuple(getattr(cls, "files", ()) or ())
+        if files and files not in sets:
+            sets.append(files)
+    return sets
+
+
+def _complete(tok_dir: Path, components: Components | None) -> bool:
+    """Whether ``tok_dir`` holds some tokenizer's complete file set (any file when the sets are unknown)."""
+    if not tok_dir.is_dir():
+        return False
+    sets = tokenizer_files(components) if components is not None else []
+    if not sets:
+        return any(tok_dir.iterdir())
+    return any(all((tok_dir / name).is_file() for name in names) for names in sets)
+
+
+def check_tokenizer_present(run_dir: Path, components: Components | None = None) -> None:
+    """Refuse to go on when the run's fitted tokenizer is gone or incomplete (it would be refit silently).
+
+    With ``components``, the folder must hold every file of one registered tokenizer's ``files``.
+    """
     record = read_run_record(run_dir) or {}
     tok = record.get("tokenizer")
     tok_dir = Path(run_dir).joinpath(*TOKENIZER_DIR)
-    if isinstance(tok, dict) and tok.get("fitted") and not (tok_dir.is_dir() and any(tok_dir.iterdir())):
+    if isinstance(tok, dict) and tok.get("fitted") and not _complete(tok_dir, components):
         raise CheckpointError(
-            f"{tok_dir} is missing: the run's fitted tokenizer is part of the run (vocabulary checksum "
+            f"{tok_dir} is missing or incomplete: the run's fitted tokenizer is part of the run (vocabulary checksum "
             f"{str(tok.get('vocab_sha256'))[:12]}); restore it, it is never refit"
         )
 
@@ -215,6 +240,7 @@ def check_run_dir(run_dir: Path) -> None:
     if record is None:
         raise ConfigError([("<run>", f"{run_dir} is not a ladd run (no {CONFIG_FILE}); train one with `ladd train`")])
     if is_export_record(record):  # an exported model directory: weights verified on load
+        check_export_record(record, run_dir)
         return
     if not find_checkpoints(run_dir / "checkpoints"):
         raise CheckpointError(f"{run_dir} has no checkpoint yet; train it first")
@@ -255,11 +281,14 @@ def load_run(run_dir: Path, components: Components, device: str = "cpu", use_ema
     record = read_run_record(run_dir) or {}
     exported = is_export_record(record)
     if exported:
+        check_export_record(record, run_dir)
         check_plugins(record, components)  # a missing plug-in is named with its package, before the config
     cfg = read_run_config(run_dir, components)
     dev = resolve_device(device, "--device")
-    check_tokenizer_present(run_dir)
+    check_tokenizer_present(run_dir, components)
+    check_training_size(cfg, dev)  # an edited config.json: refused before the data is made
     data = build_data(cfg, components, run_dir / "data")
+    check_model(lambda: model_for_data(cfg, components, data), copies=3, device=dev)
     model = model_for_data(cfg, components, data)
     record_tokenizer(run_dir, data, write=False)
     if exported:

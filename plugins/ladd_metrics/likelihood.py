@@ -170,13 +170,19 @@ class ZeroShotNELBO(ModelMetric):
         cfg, data = self.config, context.data
         length = data.seq_len
         budget = cfg.max_windows * length
-        text = path.read_text(encoding="utf-8", errors="replace")[: budget * 16]
+        try:
+            text = path.read_text(encoding="utf-8")[: budget * 16]
+        except UnicodeDecodeError as exc:
+            raise MetricNotApplicable(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
             ids = data.tokenizer.encode(text)[:budget]
         except (ValueError, KeyError) as exc:
             raise MetricNotApplicable(f"the run's tokenizer cannot encode {path}: {exc}") from None
         if not ids:
             raise MetricNotApplicable(f"{path} holds no tokens")
+        unknown = data.tokenizer.non_data_ids
+        if all(i in unknown for i in ids):
+            raise MetricNotApplicable(f"the run's tokenizer cannot encode {path}: every character maps to <unk>")
         n = math.ceil(len(ids) / length)
         pad = data.tokenizer.pad_id or 0
         flat = torch.full((n * length,), pad, dtype=torch.long)

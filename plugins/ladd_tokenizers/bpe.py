@@ -38,6 +38,7 @@ class BPETokenizer(LibraryTokenizer):
     needs_fit: ClassVar[bool] = True
     FILENAME: ClassVar[str] = "tokenizer.json"
     META: ClassVar[str] = "bpe_config.json"
+    files: ClassVar[tuple[str, ...]] = (FILENAME, META)
     PAD_TOKEN: ClassVar[str] = PAD
     EOS_TOKEN: ClassVar[str] = EOS
 
@@ -100,7 +101,15 @@ class BPETokenizer(LibraryTokenizer):
         path, meta = directory / self.FILENAME, directory / self.META
         if not (path.is_file() and meta.is_file()):
             return False
-        if json.loads(meta.read_text(encoding="utf-8")) != self.config.model_dump(mode="json"):
+        try:
+            saved = json.loads(meta.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"{meta} is not a readable BPE config: {exc}") from None
+        if saved != self.config.model_dump(mode="json"):
             return False
-        self._tok = HFTokenizer.from_file(str(path))
+        try:
+            self._tok = HFTokenizer.from_file(str(path))
+        except Exception as exc:  # the tokenizers library raises its own (untyped) errors
+            detail = " ".join(str(exc).split())[:200]
+            raise ValueError(f"{path} is not a readable BPE tokenizer file: {detail}") from None
         return True

@@ -26,6 +26,7 @@ class CharTokenizer(Tokenizer):
 
     needs_fit: ClassVar[bool] = True
     FILENAME: ClassVar[str] = "char_tokenizer.json"
+    files: ClassVar[tuple[str, ...]] = (FILENAME,)
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__(config if config is not None else self.Config())
@@ -101,8 +102,14 @@ class CharTokenizer(Tokenizer):
         path = Path(directory) / self.FILENAME
         if not path.is_file():
             return False
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        if payload.get("type") != "char":
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"{path} is not a readable char tokenizer file: {exc}") from None
+        if not isinstance(payload, dict) or payload.get("type") != "char":
             raise ValueError(f"{path} is not a char tokenizer file")
-        self._set_vocab(list(payload["chars"]))
+        chars = payload.get("chars")
+        if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+            raise ValueError(f"{path} is corrupt: 'chars' must be a list of single characters")
+        self._set_vocab(list(chars))
         return True
