@@ -24,12 +24,8 @@ import torch
 from pydantic import ValidationError
 
 import ladd_core
-<<<<<<< HEAD
-from ladd_core.build import build_component, build_sampler
-=======
 from ladd_core.bounds import check_sampling_steps
-from ladd_core.build import build_component
->>>>>>> issue31
+from ladd_core.build import build_component, build_sampler
 from ladd_core.capability import Capability
 from ladd_core.components.metrics import EvalContext, Metric, MetricValue, ModelMetric, SampleMetric
 from ladd_core.conditioning import Condition, ConditionError
