@@ -19,6 +19,7 @@ from ladd_presets.presets import (
     derive,
     latent_model,
     on_mixture,
+    on_phrases,
 )
 
 __all__ = ["MARKOV_COLADD", "MARKOV_COLADD_JOINT", "PRESETS", "SAWTOOTH_COLADD", "SHAKESPEARE_COLADD", "TEXT_LATENT"]
@@ -146,6 +147,7 @@ MARKOV_COLADD_MINILM: dict[str, Any] = derive(
 PRESETS: dict[str, dict[str, Any]] = {
     "sawtooth-coladd": SAWTOOTH_COLADD,
     "mixture-coladd": on_mixture(SAWTOOTH_COLADD, "Sequential Co-LADD"),
+    "phrases-coladd": on_phrases(SAWTOOTH_COLADD, "Sequential Co-LADD"),
     "shakespeare-coladd": SHAKESPEARE_COLADD,
     "shakespeare-coladd-minilm": SHAKESPEARE_COLADD_MINILM,
     "markov-coladd": MARKOV_COLADD,

@@ -91,9 +91,11 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
         train={"stages": [0, presets.MARKOV_MDLM["train"]["max_steps"] // 2]},
     )
     mixture = presets.on_mixture(sawtooth, "Di-LADD (sequential)")
+    phrases = presets.on_phrases(sawtooth, "Di-LADD (sequential)")
     return {
         "sawtooth-diladd": sawtooth,
         "shakespeare-diladd": shakespeare,
         "markov-diladd": markov,
         "mixture-diladd": mixture,
+        "phrases-diladd": phrases,
     }

@@ -21,6 +21,7 @@ __all__ = [
     "derive",
     "latent_model",
     "on_mixture",
+    "on_phrases",
 ]
 
 
@@ -159,6 +160,18 @@ def on_mixture(preset: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 MIXTURE_MDLM = on_mixture(SAWTOOTH_MDLM, "MDLM")
+
+
+def on_phrases(preset: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A sawtooth latent preset moved to the ``phrases`` data (64 noisy Shakespeare phrases, a text alphabet, L=64),
+    unchanged otherwise: a text-like dataset with a discrete hidden cause (issues #30, #34)."""
+    out = copy.deepcopy(preset)
+    out["description"] = (
+        f"{kind} on the phrases data (64 noisy Shakespeare phrases, L=64), the sawtooth preset's settings"
+    )
+    out["data"] = {"name": "phrases", "seq_len": 64}
+    return out
+
 
 PHRASES_MDLM: dict[str, Any] = {
     **copy.deepcopy(SAWTOOTH_MDLM),
