@@ -73,6 +73,7 @@ def build_trainer(
         dist.barrier()
         if not dist.is_main:
             data = build_data(cfg, components, run_dir / "data")
+        _ = data.vocab_size  # build a lazy tokenizer for real, outside the meta device of the size check
         check_model(lambda: model_for_data(cfg, components, data), copies=5, device=device)
         torch.manual_seed(cfg.seed)  # parameter initialisation (identical on every rank)
         model = model_for_data(cfg, components, data).to(device)

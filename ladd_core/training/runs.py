@@ -288,6 +288,7 @@ def load_run(run_dir: Path, components: Components, device: str = "cpu", use_ema
     check_tokenizer_present(run_dir, components)
     check_training_size(cfg, dev)  # an edited config.json: refused before the data is made
     data = build_data(cfg, components, run_dir / "data")
+    _ = data.vocab_size  # build a lazy tokenizer for real, outside the meta device of the size check
     check_model(lambda: model_for_data(cfg, components, data), copies=3, device=dev)
     model = model_for_data(cfg, components, data)
     record_tokenizer(run_dir, data, write=False)

@@ -185,3 +185,25 @@ def test_defaults_on_shakespeare_leave_mdlm_at_n1_far_from_the_entropy() -> None
     h = src.entropy(n=256)
     assert 0.85 < h.value < 1.0 and src.entropy_rate() == pytest.approx(src.entropy().value)
     assert src.factorized_ratio(n=256).value > 3.0
+
+
+def test_a_run_trains_on_phrases(corpus: Path, tmp_path: Path) -> None:
+    """The trainer's size check builds the model on the meta device: the source's lazy tokenizer and phrase
+    tables must still be real tensors (a ``phrases`` run crashed at start when they were first built there)."""
+    from ladd_core.config.experiment import validate_config
+    from ladd_core.plugins import get_components
+    from ladd_core.training.factory import build_trainer
+
+    comps = get_components()
+    data = {"name": "phrases", "seq_len": 8, "classes": 3, "files": [str(corpus)], "train_size": 64, "val_size": 16}
+    cfg = validate_config(
+        {
+            "model": {"backbone": {"name": "dit", "hidden": 16, "layers": 1, "heads": 2, "cond_dim": 8}},
+            "data": data,
+            "train": {"batch_size": 8, "max_steps": 2, "log_every": 1, "threads": 1, "eval_every": 2},
+        },
+        comps,
+    )
+    trainer = build_trainer(cfg, comps, tmp_path / "run")
+    result = trainer.train()
+    assert trainer.state.step == 2 and math.isfinite(float(result["val_nelbo_bpt"]))
