@@ -101,7 +101,9 @@ def _fit(z: Tensor, counts: Tensor, decay: Tensor, max_iter: int) -> tuple[Tenso
     w = torch.zeros(g, q, r, v, dtype=torch.float64, requires_grad=True)
     b = torch.zeros(g, q, v, dtype=torch.float64, requires_grad=True)
     total = counts.sum(dim=(0, 2)).clamp(min=1)  # (Q,) characters per chunk
-    opt = torch.optim.LBFGS([w, b], max_iter=max_iter, line_search_fn="strong_wolfe", tolerance_grad=1e-9)
+    opt = torch.optim.LBFGS(
+        [w, b], max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe", tolerance_grad=1e-9
+    )
 
     def closure() -> Tensor:
         opt.zero_grad()
