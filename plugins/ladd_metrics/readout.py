@@ -236,10 +236,11 @@ class LatentReadout(ModelMetric):
 
     class Config(MetricConfig):
         name: Literal["latent-readout"] = "latent-readout"
-        sequences: int = Field(512, ge=20, description="held-out sequences encoded (split again for the probe)")
+        sequences: int = Field(256, ge=20, description="held-out sequences encoded (split again for the probe)")
         chunks: int = Field(4, ge=1, le=MAX_CHUNKS, description="Q, chunks of the sequence read out separately")
         train_fraction: float = Field(0.7, gt=0.0, lt=1.0, description="share of the sequences that fit the head")
-        max_iter: int = Field(200, ge=1, description="LBFGS iterations per fit")
+        max_iter: int = Field(100, ge=1, description="LBFGS iterations per fit")
+        max_vocab: int = Field(512, ge=1, description="larger vocabularies (subword tokens) are not probed")
 
     config: Config
     requires = frozenset({"model"})
@@ -250,7 +251,12 @@ class LatentReadout(ModelMetric):
         encoder = getattr(getattr(model, "latent", None), "encoder", None)
         if model is None or encoder is None:
             raise MetricNotApplicable("needs a model whose latent channel has an encoder")
+        vocab = context.data.vocab_size
+        if vocab > c.max_vocab:
+            raise MetricNotApplicable(f"the probe predicts each token's identity; V = {vocab} > max_vocab")
         tokens, mask = reference_tokens(context, c.sequences)
+        if tokens.shape[0] < 20:
+            raise MetricNotApplicable(f"needs at least 20 held-out sequences, the data has {tokens.shape[0]}")
         was_training = encoder.training
         encoder.eval()
         try:
@@ -261,7 +267,6 @@ class LatentReadout(ModelMetric):
                 ]
         finally:
             encoder.train(was_training)
-        vocab = context.data.vocab_size
         res = latent_readout(torch.cat(ys), tokens, mask, vocab, chunks=c.chunks,
                              train_fraction=c.train_fraction, seed=context.seed, max_iter=c.max_iter)  # fmt: skip
         out = {"latent-readout": MetricValue(res.bits_per_char, res.stderr, "bits/char", True)}

@@ -109,4 +109,9 @@ def test_metric_on_a_tiny_model(components, tmp_path: Path) -> None:
     assert set(out) <= LatentReadout.not_compared
     with pytest.raises(MetricNotApplicable):
         metric.compute(EvalContext(src))
+    with pytest.raises(MetricNotApplicable, match="at least 20"):
+        LatentReadout(LatentReadout.Config()).compute(EvalContext(src, model=model, references={256: (
+            torch.zeros(6, 16, dtype=torch.long), torch.ones(6, 16, dtype=torch.bool))}))  # fmt: skip
+    with pytest.raises(MetricNotApplicable, match="max_vocab"):  # subword vocabularies are not probed
+        LatentReadout(LatentReadout.Config(max_vocab=1)).compute(EvalContext(src, model=model))
     assert components.get("metric", "latent-readout") is LatentReadout
