@@ -66,15 +66,17 @@ def encode(enc: torch.nn.Module, tokens: torch.Tensor, mask: torch.Tensor, hide:
 
 
 def cosines(clean: torch.Tensor, corrupted: torch.Tensor, center: bool) -> tuple[float, float]:
-    """Mean cosine of each sequence's corrupted vs clean latent, and of clean latents of neighbouring sequences;
-    with ``center`` both after subtracting the clean latents' mean over sequences (per slot)."""
+    """Mean cosine of each sequence's corrupted vs clean latent, and of the clean latents of sequence ``i`` and
+    ``i + N/2`` (held-out windows are consecutive text: distant ones are unrelated); with ``center`` both after
+    subtracting the clean latents' mean over sequences (per slot)."""
+    shift = clean.shape[0] // 2
     keep = (clean.norm(dim=-1) > 0) & (corrupted.norm(dim=-1) > 0)  # (N, K); per_token: hidden positions are zero
-    other_keep = keep & clean.roll(1, dims=0).norm(dim=-1).gt(0)  # (N, K)
+    other_keep = keep & clean.roll(shift, dims=0).norm(dim=-1).gt(0)  # (N, K)
     if center:
         m = (clean * keep.unsqueeze(-1)).sum(0) / keep.sum(0).clamp(min=1).unsqueeze(-1)  # (K, d)
         clean, corrupted = clean - m, corrupted - m
     same = F.cosine_similarity(clean, corrupted, dim=-1)  # (N, K)
-    other = F.cosine_similarity(clean, clean.roll(1, dims=0), dim=-1)  # (N, K)
+    other = F.cosine_similarity(clean, clean.roll(shift, dims=0), dim=-1)  # (N, K)
     return float(same[keep].mean()), float(other[other_keep].mean())
 
 
