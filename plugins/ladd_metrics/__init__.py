@@ -8,7 +8,8 @@
 * ``gen-ppl`` -- perplexity under an external judge (``"judge"``, ``"text"``);
 * ``real-words`` -- share of generated words found in the training text (``"text"``);
 * ``codebook`` -- codebook use of a discrete-code latent on held-out data (``"model"``, ``"codes"``);
-* ``latent-health`` -- is the latent informative and used (``"model"``; latent models only).
+* ``latent-health`` -- is the latent informative and used (``"model"``; latent models only);
+* ``latent-readout`` -- bits/char a linear head recovers from the encoder's latent per chunk (``"model"``).
 
 See ``docs/evaluation.md``.
 """
@@ -33,6 +34,7 @@ def ladd_register_metrics(register: Register[type[Metric]]) -> None:
     from ladd_metrics.genppl import GenPPL
     from ladd_metrics.health import LatentHealth
     from ladd_metrics.likelihood import NELBO, ZeroShotNELBO
+    from ladd_metrics.readout import LatentReadout
     from ladd_metrics.words import RealWords
 
     register("true-nll", TrueNLL)
@@ -48,3 +50,4 @@ def ladd_register_metrics(register: Register[type[Metric]]) -> None:
     register("real-words", RealWords)
     register("codebook", CodebookUsage)
     register("latent-health", LatentHealth)
+    register("latent-readout", LatentReadout)

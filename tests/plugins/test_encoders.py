@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import ladd_encoders
+from ladd_encoders.hf import HFEncoder
 from ladd_encoders.minilm import MiniLMEncoder, adaptive_chunk_mean, minilm_model_dir
 from ladd_encoders.transformer import TransformerEncoder, last_real_positions
 from ladd_encoders.zero import ZeroEncoder
@@ -247,9 +248,34 @@ def test_minilm_needs_detokenize(minilm: MiniLMEncoder) -> None:
         MiniLMEncoder.Config(dim=385)
 
 
+def test_minilm_configs_from_before_hf_still_validate(components) -> None:
+    from ladd_core.testing.toys import validate_component
+
+    old = {"name": "minilm", "num_slots": 4, "dim": 32, "pooling": "adaptive_chunk_mean_eos", "normalize": True}
+    cfg = validate_component(components, "encoder", {**old, "max_length": 128})
+    assert isinstance(cfg, MiniLMEncoder.Config) and cfg.hide == "delete" and cfg.scale == "none"
+    assert cfg.path is None and issubclass(MiniLMEncoder, HFEncoder)
+    with pytest.raises(pydantic.ValidationError):
+        MiniLMEncoder.Config(path="/elsewhere")  # the preset's model is fixed
+
+
+def test_minilm_is_the_old_computation(minilm: MiniLMEncoder) -> None:
+    """Sentence text -> MiniLM -> chunk means (special tokens included) -> leading dims -> L2, as before ``hf``."""
+    enc = MiniLMEncoder(MiniLMEncoder.Config(num_slots=2, dim=16), len(WORDS), 8, detokenize=_detok)
+    x, mask = _ids("the cat sat on the mat", "a kitten sits on the rug")
+    hide = torch.zeros_like(mask)
+    hide[0, 2] = True
+    texts = ["the cat on the mat", "a kitten sits on the rug"]
+    tok = enc._tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        h = enc.hf_model(**tok).last_hidden_state
+    want = torch.nn.functional.normalize(adaptive_chunk_mean(h, tok["attention_mask"].bool(), 2)[..., :16], dim=-1)
+    torch.testing.assert_close(enc(x, mask, hide), want)
+
+
 # ----------------------------------------------------------------------------- registration
 
 
 def test_registration() -> None:
-    expected = {"transformer": TransformerEncoder, "zero": ZeroEncoder, "minilm": MiniLMEncoder}
+    expected = {"transformer": TransformerEncoder, "zero": ZeroEncoder, "hf": HFEncoder, "minilm": MiniLMEncoder}
     assert_registers("encoders", ladd_encoders, "encoder", expected)
