@@ -104,11 +104,15 @@ class Metric:
             ``"text"``) or context resources (``"model"``, ``"judge"``, ``"zero_shot"``, ``"prompt"``).
         not_compared: names of reported values that are references or diagnostics and are
             never ranked between models (e.g. the real data's entropy).
+        default: whether an evaluation that names no metrics runs it.
     """
 
     Config: ClassVar[type[MetricConfig]] = MetricConfig
     requires: ClassVar[frozenset[str]] = frozenset()
     not_compared: ClassVar[frozenset[str]] = frozenset()
+    default: ClassVar[bool] = True
+    """Whether an evaluation that names no metrics runs it (``False``: only when asked for by name, e.g. a slow
+    diagnostic)."""
 
     def __init__(self, config: MetricConfig) -> None:
         self.config = config

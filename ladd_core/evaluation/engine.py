@@ -160,9 +160,10 @@ def build_metrics(components: Components, names: list[str], overrides: list[str]
 def select_metrics(
     components: Components, wanted: list[str] | None, available: frozenset[str], log: Log, where: str
 ) -> list[str]:
-    """The metrics to run: ``wanted`` (or all registered) whose ``requires`` are met; the rest are logged."""
+    """The metrics to run: ``wanted`` (or every registered one with ``default`` set) whose ``requires`` are met;
+    the rest are logged."""
     reg = components.registry("metric")
-    names = list(wanted) if wanted is not None else reg.list()
+    names = list(wanted) if wanted is not None else [n for n in reg.list() if reg.get(n).default]
     keep = []
     for n in names:
         missing = reg.get(n).requires - available

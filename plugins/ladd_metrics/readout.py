@@ -244,6 +244,7 @@ class LatentReadout(ModelMetric):
 
     config: Config
     requires = frozenset({"model"})
+    default = False  # 10-30 s per run and seed: run it by name (``--metrics latent-readout``)
     not_compared = frozenset({"latent-readout", *(f"latent-readout-q{i}" for i in range(MAX_CHUNKS))})
 
     def compute(self, context: EvalContext) -> dict[str, MetricValue]:
