@@ -55,7 +55,7 @@ def token_spans(detokenize: Detokenize, ids: Sequence[int]) -> tuple[str, list[t
             ends.append(prev)
         if ends:
             ends[-1] = len(text)
-    starts = [0, *ends[:-1]]
+    starts = [0, *ends[:-1]] if ends else []  # no ids (every position hidden): no spans
     return text, list(zip(starts, ends, strict=True))
 
 

@@ -123,7 +123,8 @@ class HFEncoder(Encoder):
     ) -> None:
         super().__init__(config, vocab_size, seq_len)
         self.detokenize = detokenize
-        self._tokenizer, model = load_pretrained(self.model_dir(), self.install_hint)
+        with torch.device("cpu"):  # real weights even under a meta-device size check (ladd_core.bounds)
+            self._tokenizer, model = load_pretrained(self.model_dir(), self.install_hint)
         self.__dict__["_hf_model"] = model  # bypass nn.Module registration (see class docstring)
         hidden = int(model.config.hidden_size)
         if config.dim is not None and config.dim > hidden:
@@ -141,7 +142,8 @@ class HFEncoder(Encoder):
         self.register_buffer("shift", torch.zeros(1, slots, self._dim), persistent=False)  # (1, K or 1, d)
         self.register_buffer("inv_std", torch.ones(1, slots, self._dim), persistent=False)  # (1, K or 1, d)
         if config.scale == "per_dim":
-            self._calibrate(config.calibration_chars or seq_len)
+            with torch.device("cpu"):  # the statistics are computed, not initialised: never on the meta device
+                self._calibrate(config.calibration_chars or seq_len)
 
     def model_dir(self) -> Path:
         """The local model directory (``path``; the ``minilm`` preset's package when ``None``)."""

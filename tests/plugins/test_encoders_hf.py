@@ -159,3 +159,15 @@ def test_per_dim_scale_standardises_on_its_calibration_text(make) -> None:
     assert torch.allclose(out.mean(dim=0), torch.zeros(2, 64), atol=1e-4)
     assert torch.allclose(out.std(dim=0), torch.ones(2, 64), atol=1e-3)
     assert len(enc.state_dict()) == 0 and enc.shift.shape == (1, 2, 64)  # deterministic, recomputed, never saved
+
+
+def test_a_row_with_every_position_hidden_encodes(make) -> None:
+    """Per-sequence corruption of an all-mask row hides every position (a run crashed on the empty text)."""
+    x, mask = _batch()
+    hide = torch.zeros_like(mask)
+    hide[0] = True  # row 0: nothing shown
+    for mode in ("mask", "delete"):
+        for pooling, k in (("adaptive_chunk_mean", 4), ("per_token", L)):
+            out = make(num_slots=k, pooling=pooling, hide=mode)(x, mask, hide)
+            assert out.shape[1] == k and torch.isfinite(out).all(), (mode, pooling)
+    assert token_spans(lambda ids: "".join(map(str, ids)), []) == ("", [])
