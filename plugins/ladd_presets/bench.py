@@ -5,9 +5,10 @@ Each dataset compares ``<dataset>-mdlm`` (the reference), ``<dataset>-coladd`` a
 together (Shakespeare alone: 80 min on 2026-12-01, partly next to another job).
 
 ``--quick`` is a smoke test of the whole pipeline, sized for <= 5 min on 2 idle cores for the three default
-datasets together (docs/benchmarks.md, "ladd bench --quick"): every model of every plan is still trained and
-evaluated, but for tens of steps, on one seed, at N = 1 and 4, with each run's own sampler only (no temperature
-sweep) and few samples.  Its numbers say the pipeline runs end to end, not which model is better.
+datasets together (design: docs/benchmarks.md, "ladd bench --quick"; measured: docs/results.md, "Speed"): every
+model of every plan is still trained and evaluated, but for tens of steps, on one seed, at N = 1 and 4, with each
+run's own sampler only (no temperature sweep) and few samples.  Its numbers say the pipeline runs end to end, not
+which model is better.
 """
 
 from __future__ import annotations

@@ -29,10 +29,10 @@ def test_bench_quick_default_datasets_is_a_smoke_test_that_trains_every_model(tm
     """``ladd bench --quick`` on its default datasets (every registered plan), as a user runs it.
 
     Budget design: <= 5 min on 2 idle cores for the default datasets together (the measurement, with the machine
-    and its load, is in docs/benchmarks.md, "ladd bench --quick"; no wall-clock assert here).  It gets there by
-    fewer steps and fewer cells, not by dropping models: every installed preset of every plan is trained (at most
-    100 steps) and evaluated on one seed at N = 1 and 4 with its own sampler only, no temperature sweep, and the
-    run says that its numbers are a smoke test.
+    and its load: docs/results.md, "Speed"; the design: docs/benchmarks.md; no wall-clock assert here).  It gets
+    there by fewer steps and fewer cells, not by dropping models: every installed preset of every plan is trained
+    (at most 100 steps) and evaluated on one seed at N = 1 and 4 with its own sampler only, no temperature sweep,
+    and the run says that its numbers are a smoke test.
     """
     from ladd_core.evaluation.bench import plans_for
     from ladd_core.plugins import get_components
