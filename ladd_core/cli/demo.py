@@ -55,18 +55,17 @@ def _figure(path: Path, group: str, models: dict[str, list[tuple[int, int, float
 def _side_by_side(group: str, ent: float, models: dict[str, list[tuple[int, int, float, float]]]) -> list[str]:
     """One row per N, one column block (x entropy, NFE, s/sample) per model."""
     names = list(models)
-    width = 28
     lines = [
         f"\n{group}: true NLL of the samples / data entropy ({ent:.3f} bits/token; 1.00 = as likely as the data)",
-        "    " + "".join(f"{name:>{width}}" for name in names),
-        "  N " + f"{'x entropy':>11} {'NFE':>5} {'s/sample':>9}" * len(names) + "",
+        "   " + "".join(f"{name:>29}" for name in names),
+        "  N" + f"  {'x entropy':>11} {'NFE':>5} {'s/sample':>9}" * len(names),
     ]
     by_n = {name: {c[0]: c for c in cells} for name, cells in models.items()}
     for n in STEP_GRID:
-        row = f"{n:>3} "
+        row = f"{n:>3}"
         for name in names:
             cell = by_n[name].get(n)
-            row += f"{cell[3]:>11.2f} {cell[1]:>5} {cell[2]:>9.4f}" if cell else f"{'-':>11} {'-':>5} {'-':>9}"
+            row += f"  {cell[3]:>11.2f} {cell[1]:>5} {cell[2]:>9.4f}" if cell else f"  {'-':>11} {'-':>5} {'-':>9}"
         lines.append(row)
     return lines
 
