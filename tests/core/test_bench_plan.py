@@ -133,7 +133,7 @@ def test_bench_plans_are_plugin_data(components):
     assert saw.full.steps == 3000 and saw.full.grid == (1, 2, 4, 8, 16, 32, 64) and saw.full.samplers is None
     # --quick is a smoke test that still trains every model: tens of steps, one seed, N = 1 and 4, own sampler
     for plan in map(registry.get, registry.list()):
-        assert plan.quick.steps <= 100 and plan.quick.seeds == (0,) and plan.quick.grid == (1, 4)
+        assert plan.quick.steps <= 60 and plan.quick.seeds == (0,) and plan.quick.grid == (1, 4)
         assert plan.quick.samplers == () and plan.quick.temperatures is None
     assert list(plans_for(["shakespeare"], components)) == ["shakespeare"]
     with pytest.raises(KeyError, match="sawtooth"):

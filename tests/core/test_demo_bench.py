@@ -31,7 +31,7 @@ def test_bench_quick_default_datasets_is_a_smoke_test_that_trains_every_model(tm
     Budget design: <= 5 min on 2 idle cores for the default datasets together (the measurement, with the machine
     and its load: docs/results.md, "Speed"; the design: docs/benchmarks.md; no wall-clock assert here).  It gets
     there by fewer steps and fewer cells, not by dropping models: every installed preset of every plan is trained
-    (at most 100 steps) and evaluated on one seed at N = 1 and 4 with its own sampler only, no temperature sweep,
+    (at most 60 steps) and evaluated on one seed at N = 1 and 4 with its own sampler only, no temperature sweep,
     and the run says that its numbers are a smoke test.
     """
     from ladd_core.evaluation.bench import plans_for
@@ -42,7 +42,7 @@ def test_bench_quick_default_datasets_is_a_smoke_test_that_trains_every_model(tm
     assert set(plans) == {"sawtooth", "shakespeare", "markov"}
     for plan in plans.values():
         quick = plan.quick
-        assert quick.steps <= 100 and quick.seeds == (0,) and quick.grid == (1, 4)
+        assert quick.steps <= 60 and quick.seeds == (0,) and quick.grid == (1, 4)
         assert quick.samplers == () and quick.temperatures is None
     doc = tmp_path / "bench.md"
     assert main(["bench", "--quick", "--out", str(tmp_path / "b"), "--doc", str(doc), "--judge", "none"]) == 0
