@@ -79,7 +79,7 @@ BENCH_PLANS: dict[str, BenchPlan] = {
             grid=_QUICK_GRID,
             seeds=(0,),
             num_samples=32,
-            overrides=("data.val_size=512", "model.backbone.layers=2"),
+            overrides=("data.val_size=512", "model.backbone.layers=2", "train.log_every=20"),  # ms/step needs 2+ logs
             samplers=_OWN_SAMPLER,
         ),
         quality=_EXACT_QUALITY,

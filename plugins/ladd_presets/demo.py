@@ -52,9 +52,9 @@ DEMO_STEPS: dict[str, DemoStep] = {
         group="sawtooth",
     ),
     # The shipped Co-LADD preset cut from 2000 to 500 steps, its two stages scaled with it (stage 2 from step
-    # 250): 1.028 x entropy at N = 1 for seed 0 (docs/results.md, "The demo").  Co-LADD, not Di-LADD: both pass
-    # at this budget for seed 0 (1.028 and 1.012), and Co-LADD samples faster at N = 1 (1.3 against 7.6 ms per
-    # sample in the 2026-11-27 bench).
+    # 250): 1.028 / 1.019 / 1.073 x entropy at N = 1 for training seeds 0 / 1 / 2 (256 samples each; docs/results.md,
+    # "The demo").  Co-LADD, not Di-LADD: both pass at this budget for seed 0 (1.028 and 1.012; Di-LADD's seeds 1-2
+    # were not run), and Co-LADD samples faster at N = 1 (1.3 against 7.6 ms per sample in the 2026-11-27 bench).
     "sawtooth-ladd": _step(
         "sawtooth-coladd",
         steps=500,
@@ -66,7 +66,7 @@ DEMO_STEPS: dict[str, DemoStep] = {
         extra=("train.stages=[0,250]",),
         quick_extra=("train.stages=[0,15]",),
     ),
-    # The preset cut to its first 500 steps (its cosine spans those 500; validation NELBO ~3.2 bits/char there,
+    # The preset cut to its first 500 steps (its cosine spans those 500; validation NELBO 3.21 bits/char there,
     # docs/notes/benchmark-history.md, "Text: shakespeare-mdlm learning curve"), so that the whole demo fits a
     # few minutes.  Sampled at T = 0.8 with top-p 0.9, a sensible decoding setting; the bench compares models at
     # matched entropy instead.
