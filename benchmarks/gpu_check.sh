@@ -2,7 +2,7 @@
 # GPU check (< 5 min on one modern GPU): the CUDA-marked tests, then the speed benchmark in bf16
 # (xformers attention when importable, else sdpa).  Run from the repository root on a machine with
 # CUDA and a CUDA build of torch:  bash benchmarks/gpu_check.sh [extra speed.py args]
-# Results: stdout, and docs/benchmarks.md is NOT modified (pass --doc PATH to write one).
+# Results: stdout, and docs/notes/benchmark-history.md is NOT modified (pass --doc PATH to write one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}

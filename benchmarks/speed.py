@@ -3,9 +3,9 @@
 Usage::
 
     python benchmarks/speed.py [--quick] [--threads 2] [--device cpu|cuda] [--precision fp32|bf16]
-                               [--attention sdpa|xformers] [--doc docs/benchmarks.md | --no-doc]
+                               [--attention sdpa|xformers] [--doc docs/notes/benchmark-history.md | --no-doc]
 
-Prints markdown tables and writes them into ``docs/benchmarks.md`` between the speed markers.
+Prints markdown tables and writes them into ``docs/notes/benchmark-history.md`` between the speed markers.
 Variants compared with each other run interleaved in one process (medians over turns).
 """
 
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--attention", default="sdpa", help="attention backend of every backbone")
-    p.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    p.add_argument("--doc", type=Path, default=ROOT / "docs" / "notes" / "benchmark-history.md")
     p.add_argument("--no-doc", action="store_true", help="print only")
     p.add_argument("--note", default="", help="a line added to the report (e.g. 'shared machine')")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="sections to run")

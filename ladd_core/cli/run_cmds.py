@@ -72,7 +72,7 @@ def add_parsers(sub: Any) -> None:
     )
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("demo", help="the quick start: train small MDLMs on the sawtooth and Shakespeare, then sample")
+    p = sub.add_parser("demo", help="the quick start: MDLM next to LADD on the sawtooth, then an MDLM on Shakespeare")
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.add_argument("--quick", action="store_true", help="a much shorter run (smoke test, results meaningless)")
     p.set_defaults(func=cmd_demo)

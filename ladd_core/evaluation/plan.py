@@ -29,6 +29,7 @@ class BenchBudget:
         num_samples: samples per cell and seed.
         temperatures: sampling temperatures, every cell at each (``None``: temperature 1 only); more than one
             draws the frontier figure (quality vs entropy over the sweep).
+        samplers: samplers evaluated at this budget (``None``: the plan's; ``()``: each run's own sampler only).
     """
 
     steps: int
@@ -37,6 +38,7 @@ class BenchBudget:
     num_samples: int
     overrides: tuple[str, ...] = ()
     temperatures: tuple[float, ...] | None = None
+    samplers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class DemoStep:
             true NLL that a known generator gives.
         temperature: the sampling temperature of the demo's samples (``None``: the preset's sampler's).
         top_p: the nucleus mass kept when sampling (``None``: the preset's sampler's).
+        group: steps sharing a non-empty group (on data with a known generator) are compared side by side: one
+            table of true NLL / entropy, NFE and seconds per sample per N, and one quality-vs-NFE figure.
     """
 
     preset: str
@@ -96,6 +100,7 @@ class DemoStep:
     metrics: tuple[str, ...] = ()
     temperature: float | None = None
     top_p: float | None = None
+    group: str = ""
 
     def setting(self) -> str:
         """How the demo samples this step, e.g. ``"T=0.8 top-p=0.9"`` (``""``: the preset's sampler as it is)."""

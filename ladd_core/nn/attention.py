@@ -47,7 +47,7 @@ def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = No
     columns add nothing to ``q k^T``, and the padded value columns are dropped), but PyTorch's
     CPU flash kernel is much faster on aligned heads (an MM-DiT of width 40 with 4 heads,
     ``Dh = 10``, B = 64, L = 129: 34.6 -> 24.2 ms per forward + backward on 2 threads;
-    docs/benchmarks.md, issue #16).
+    docs/notes/benchmark-history.md, issue #16).
     """
     mask = None if key_mask is None else visible_keys(key_mask)[:, None, None, :]  # (B, 1, 1, Lk)
     dh = q.shape[-1]

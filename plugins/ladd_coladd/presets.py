@@ -45,16 +45,16 @@ SAWTOOTH_COLADD: dict[str, Any] = derive(
             "two_stage": True,
             # VICReg-style floor on the encoder latent's per-dimension std: keeps the encoder from collapsing
             # early in stage 1 (width 40, seed 1 froze a weak latent without it: 1.374 x entropy at N = 1,
-            # 1.016 with it; docs/benchmarks.md, "Seed robustness")
+            # 1.016 with it; docs/notes/benchmark-history.md, "Seed robustness")
             "variance_floor": 1.0,
         },
         latent_denoiser={"name": "latent-dit", "hidden": 32, "layers": 4, "heads": 2, "cond_dim": 16},
     ),
     # the token objective stays the MDLM preset's masked-ce: with the 1/t-weighted nelbo loss the token
-    # denoiser learned to ignore the latent (docs/benchmarks.md, "Co-LADD: which change matters")
+    # denoiser learned to ignore the latent (docs/notes/benchmark-history.md, "Co-LADD: which change matters")
     # full_mask_fraction: a quarter of the rows are trained with every token masked, the N = 1 case where only
     # the latent can supply the phase; without it the latent's use grows slowly and can collapse
-    # (docs/coladd.md, "Latent health"; docs/benchmarks.md, "Seed robustness")
+    # (docs/coladd.md, "Latent health"; docs/notes/benchmark-history.md, "Seed robustness")
     objective={"name": "masked-ce", "full_mask_fraction": 0.25},
     sampler={"name": "sequential", "steps": 64, "latent_steps": 8},
     train={"max_steps": 2000, "stages": [0, 1000], "ema": 0.99},

@@ -43,7 +43,7 @@ def diladd_presets() -> dict[str, dict[str, Any]]:
                 "latent_loss": "nelbo",
                 "target": "sequential",
                 # the stage-2 code pass on a quarter of the rows (loss rescaled to the batch mean): 1.75x -> 1.10x
-                # MDLM per stage-2 step, seed bar unchanged (docs/benchmarks.md, "Seed robustness")
+                # MDLM per stage-2 step, seed bar unchanged (docs/notes/benchmark-history.md, "Seed robustness")
                 "code_loss_rows": 0.25,
             },
         ),

@@ -38,7 +38,7 @@ def ladd_register_bench_plans(register: Register[BenchPlan]) -> None:
 
 @hookimpl
 def ladd_register_demo_steps(register: Register[DemoStep]) -> None:
-    """The quick start: a sawtooth MDLM (exact quality) and a Shakespeare MDLM (text)."""
+    """The quick start: MDLM next to Co-LADD on the sawtooth (exact quality), then a Shakespeare MDLM (text)."""
     from ladd_presets.demo import DEMO_STEPS
 
     register_each(register, DEMO_STEPS)

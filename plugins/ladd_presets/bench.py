@@ -2,8 +2,13 @@
 
 Each dataset compares ``<dataset>-mdlm`` (the reference), ``<dataset>-coladd`` and
 ``<dataset>-diladd`` at the same steps x batch x length.  The full plans take several hours on 2 cores
-together (Shakespeare alone: 80 min on 2026-12-01, partly next to another job); the quick ones a few minutes
-each.
+together (Shakespeare alone: 80 min on 2026-12-01, partly next to another job).
+
+``--quick`` is a smoke test of the whole pipeline, sized for <= 5 min on 2 idle cores for the three default
+datasets together (design: docs/benchmarks.md, "ladd bench --quick"; measured: docs/results.md, "Speed"): every
+model of every plan is still trained and evaluated, but for tens of steps, on one seed, at N = 1 and 4, with each
+run's own sampler only (no temperature sweep) and few samples.  Its numbers say the pipeline runs end to end, not
+which model is better.
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ schedule otherwise); the others where the model offers their schedule."""
 _EXACT_QUALITY = ("true-nll-ratio", "swd")
 """Quality per sampling second on the known-generator datasets: true NLL / entropy, sliced Wasserstein distance."""
 _FULL_GRID = (1, 2, 4, 8, 16, 32, 64)
-_QUICK_GRID = (1, 2, 4)
+_QUICK_GRID = (1, 4)
+_OWN_SAMPLER = ()
+"""``BenchBudget.samplers`` of the quick budgets: each run's own sampler only (fewer cells)."""
 
 _TEXT_QUICK = BenchBudget(
-    steps=100,
+    steps=60,
     grid=_QUICK_GRID,
     seeds=(0,),
     num_samples=8,
     overrides=("data.max_chars=300000", "model.backbone.layers=2", "model.backbone.hidden=64"),
+    samplers=_OWN_SAMPLER,
 )
-"""The ``--quick`` budget on the character-level text datasets (Shakespeare and its Markov chain)."""
+"""The ``--quick`` budget on the character-level text datasets (Shakespeare and its Markov chain): a smoke test."""
 
 
 def _plan(
@@ -67,11 +75,12 @@ BENCH_PLANS: dict[str, BenchPlan] = {
         steps=3000,
         num_samples=256,
         quick=BenchBudget(
-            steps=200,
+            steps=60,
             grid=_QUICK_GRID,
             seeds=(0,),
-            num_samples=64,
-            overrides=("data.val_size=512", "model.backbone.layers=2"),
+            num_samples=32,
+            overrides=("data.val_size=512", "model.backbone.layers=2", "train.log_every=20"),  # ms/step needs 2+ logs
+            samplers=_OWN_SAMPLER,
         ),
         quality=_EXACT_QUALITY,
     ),
@@ -83,7 +92,7 @@ BENCH_PLANS: dict[str, BenchPlan] = {
         "shakespeare",
         steps=1000,
         num_samples=32,
-        quick=replace(_TEXT_QUICK, temperatures=(0.8, 1.0)),
+        quick=_TEXT_QUICK,
         quality=("gen-ppl",),
         extra=("shakespeare-coladd-minilm",),
         grid=(1, 4, 16, 64),
@@ -99,7 +108,8 @@ BENCH_PLANS: dict[str, BenchPlan] = {
         "markov",
         steps=1500,
         num_samples=128,
-        quick=_TEXT_QUICK,
+        # sampling the chain's 32,768 training and 2,048 held-out sequences was a quarter of the quick bench
+        quick=replace(_TEXT_QUICK, overrides=(*_TEXT_QUICK.overrides, "data.train_size=2048", "data.val_size=256")),
         quality=_EXACT_QUALITY,
         extra=("markov-coladd-minilm",),
     ),

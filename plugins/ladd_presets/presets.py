@@ -1,6 +1,6 @@
 """Named experiment configs shipped with ladd (plain dicts, validated when used).
 
-Sizes are calibrated for a 2-core CPU (see docs/benchmarks.md and the reference
+Sizes are calibrated for a 2-core CPU (see docs/notes/benchmark-history.md and the reference
 measurements of a hand-written MDLM).  The sawtooth MDLM preset reaches the data entropy within
 about 500 steps (validation NELBO 0.761 against 0.766 bits/token); its 5000 steps are the budget the
 latent presets' comparisons use.
@@ -57,7 +57,7 @@ SHAKESPEARE_MDLM: dict[str, Any] = {
     "description": (
         "MDLM on Shakespeare (char-level, L=128): DiT 128x4, masked-ce, Muon (lr 5e-3) on the blocks' matrices and "
         "AdamW (lr 3e-3) elsewhere, cosine decay, 3.5k steps of 32 x 128 characters (2.57 bits/char, ~16 min on "
-        "2 idle cores; docs/benchmarks.md, 'Text: shakespeare-mdlm learning curve')"
+        "2 idle cores; docs/notes/benchmark-history.md, 'Text: shakespeare-mdlm learning curve')"
     ),
     "seed": 0,
     "model": mdlm_model(hidden=128, cond_dim=64),
@@ -91,9 +91,9 @@ Muon (issue #12, 2026-12-01): paired with the AdamW run of the same seed and bat
 1000 is 2.90 against 3.05 bits/char (Muon lr 5e-3; 1e-2 gave 2.97, 2e-2 was unstable).  The preset's 3500 steps
 end at 2.57 bits/char in 16 min on 2 idle cores (AdamW's 4000 steps ended at 2.69).
 
-The AdamW learning rate (3e-3, was 1e-3) comes from validation runs (issue #12, docs/benchmarks.md): 6e-3 was
-worse at step 500 (3.48 against 3.36 bits/char), 1e-3 slower.  With AdamW alone the cosine decay over 4000 steps
-ended at 2.69 bits/char (3.05 at step 1000); the ``nelbo`` objective instead of masked-ce was worse at every
+The AdamW learning rate (3e-3, was 1e-3) comes from validation runs (issue #12, docs/notes/benchmark-history.md):
+6e-3 was worse at step 500 (3.48 against 3.36 bits/char), 1e-3 slower. With AdamW alone the cosine decay over 4000
+steps ended at 2.69 bits/char (3.05 at step 1000); the ``nelbo`` objective instead of masked-ce was worse at every
 step measured (3.30 against 3.05 at step 1000).
 """
 
@@ -107,7 +107,7 @@ MARKOV_MDLM: dict[str, Any] = {
         "Markov chain fitted on Shakespeare (true-nll applies); model and training as shakespeare-mdlm"
     ),
     "data": MARKOV_DATA,
-    # the markov comparison (docs/benchmarks.md) was trained with AdamW, as the LADD presets still are
+    # the markov comparison (docs/notes/benchmark-history.md) was trained with AdamW, as the LADD presets still are
     "train": {**SHAKESPEARE_MDLM["train"], "optimizer": "adamw"},
 }
 
@@ -142,7 +142,7 @@ SAWTOOTH_ENCODER: dict[str, Any] = {
 """The trainable encoder of the latent presets on the sawtooth: one slot of 32 dims, 2 layers.
 
 Two layers, not four (issue #16): the other two cost about 60 ms of a 300 ms stage-1 step (1.20x MDLM -> 1.00x,
-``benchmarks/encoder_ab.py``), and the 2-layer presets pass the same seed bar (docs/benchmarks.md, "Seed
+``benchmarks/encoder_ab.py``), and the 2-layer presets pass the same seed bar (docs/notes/benchmark-history.md, "Seed
 robustness of the shipped presets").
 """
 

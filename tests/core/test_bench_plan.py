@@ -130,7 +130,11 @@ def test_bench_plans_are_plugin_data(components):
     assert registry.entry("sawtooth").owner == "presets"
     saw = registry.get("sawtooth")
     assert saw.presets == ("sawtooth-mdlm", "sawtooth-coladd", "sawtooth-diladd")
-    assert saw.full.steps == 3000 and saw.quick.steps == 200 and saw.full.grid == (1, 2, 4, 8, 16, 32, 64)
+    assert saw.full.steps == 3000 and saw.full.grid == (1, 2, 4, 8, 16, 32, 64) and saw.full.samplers is None
+    # --quick is a smoke test that still trains every model: tens of steps, one seed, N = 1 and 4, own sampler
+    for plan in map(registry.get, registry.list()):
+        assert plan.quick.steps <= 60 and plan.quick.seeds == (0,) and plan.quick.grid == (1, 4)
+        assert plan.quick.samplers == () and plan.quick.temperatures is None
     assert list(plans_for(["shakespeare"], components)) == ["shakespeare"]
     with pytest.raises(KeyError, match="sawtooth"):
         plans_for(["sawtoth"], components)
@@ -164,8 +168,15 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
     from ladd_core.plugins import load_plugins
 
     registry = components.registry("demo_step")
-    assert registry.list() == ["sawtooth", "shakespeare"] and registry.entry("sawtooth").owner == "presets"
-    assert [registry.get(n).order for n in registry.list()] == [0, 1]
+    assert registry.list() == ["sawtooth", "sawtooth-ladd", "shakespeare"]
+    assert registry.entry("sawtooth").owner == "presets"
+    assert [registry.get(n).order for n in registry.list()] == [0, 1, 2]
+    # the quick start compares: MDLM and a LADD preset on the sawtooth, side by side, at the same training steps
+    saw, ladd_step = registry.get("sawtooth"), registry.get("sawtooth-ladd")
+    assert saw.group == ladd_step.group == "sawtooth" and ladd_step.preset in ("sawtooth-coladd", "sawtooth-diladd")
+    assert "train.max_steps=" in " ".join(ladd_step.overrides) and "train.stages=" in " ".join(ladd_step.overrides)
+    steps_of = {st.preset: [o for o in st.overrides if o.startswith("train.max_steps=")] for st in (saw, ladd_step)}
+    assert steps_of["sawtooth-mdlm"] == steps_of[ladd_step.preset]
 
     tiny = ("train.max_steps=2", "model.backbone.layers=1", "model.backbone.hidden=16", "model.backbone.heads=2",
             "model.backbone.cond_dim=8", "data.seq_len=16", "data.val_size=32", "train.batch_size=4")  # fmt: skip
@@ -198,7 +209,7 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
     comps = load_plugins([("mine", Mine), ("bad", Bad)])
     (failure,) = comps.failures
     assert failure.plugin == "bad" and "must be a DemoStep" in failure.error
-    assert comps.registry("demo_step").list() == ["first", "sawtooth", "shakespeare"]
+    assert comps.registry("demo_step").list() == ["first", "sawtooth", "sawtooth-ladd", "shakespeare"]
     only_mine = copy.copy(comps.registry("demo_step"))  # run just the third-party step (the built-ins take minutes)
     only_mine._entries = {"first": comps.registry("demo_step").entry("first")}
     monkeypatch.setitem(comps.registries, "demo_step", only_mine)
@@ -220,3 +231,42 @@ def test_demo_steps_are_plugin_data_and_a_third_party_step_runs_in_order(compone
     assert "x entropy, repetition " in out.out and "unique-samples " in out.out  # the step's metrics, every N
     assert "metric 'real-words' skipped: needs ['text']" in out.err  # the sawtooth is not text
     assert registry.get("shakespeare").metrics == ("real-words",)  # the text demo counts real words
+
+
+def test_demo_group_prints_models_side_by_side_and_writes_the_figure(components, tmp_path, monkeypatch, capsys):
+    """Steps sharing a group are one table (x entropy, NFE, s/sample per N and model) and one SVG figure."""
+    import xml.etree.ElementTree as ET
+
+    from ladd_core import hookimpl
+    from ladd_core.cli import demo
+    from ladd_core.evaluation.plan import DemoStep
+    from ladd_core.plugins import load_plugins
+
+    tiny = ("train.max_steps=2", "model.backbone.layers=1", "model.backbone.hidden=16", "model.backbone.heads=2",
+            "model.backbone.cond_dim=8", "data.seq_len=16", "data.val_size=32", "train.batch_size=4")  # fmt: skip
+
+    class Mine:
+        @staticmethod
+        @hookimpl
+        def ladd_register_demo_steps(register):
+            register("a", DemoStep("sawtooth-mdlm", tiny, tiny, num_samples=2, order=-2, group="toy"))
+            register("b", DemoStep("mixture-mdlm", tiny, tiny, num_samples=2, order=-1, group="toy"))
+            register("c", DemoStep("no-such-preset", tiny, tiny, order=-1, group="toy"))
+
+    comps = load_plugins([("mine", Mine)])
+    only_mine = copy.copy(comps.registry("demo_step"))
+    only_mine._entries = {k: comps.registry("demo_step").entry(k) for k in ("a", "b", "c")}
+    monkeypatch.setitem(comps.registries, "demo_step", only_mine)
+    monkeypatch.setattr(demo, "get_components", lambda: comps)
+    assert demo.run_demo(tmp_path / "d", quick=True) == 0
+    out = capsys.readouterr()
+    assert "preset 'no-such-preset' is not installed" in out.err
+    header = next(line for line in out.out.splitlines() if "sawtooth-mdlm" in line)
+    assert header.index("sawtooth-mdlm") < header.index("mixture-mdlm")  # one table, models side by side
+    rows = [line.split() for line in out.out.splitlines() if line.split()[:1] in (["1"], ["4"], ["16"], ["64"])]
+    assert [int(r[0]) for r in rows] == list(demo.STEP_GRID) and all(len(r) == 7 for r in rows)
+    figure = tmp_path / "d" / "demo-toy-quick-quality-vs-nfe.svg"
+    assert f"figure: {figure}" in out.out
+    svg = ET.parse(figure).getroot()
+    assert len([e for e in svg.iter() if e.tag.endswith("polyline")]) == 2
+    assert {"sawtooth-mdlm", "mixture-mdlm"} <= {e.text for e in svg.iter() if e.tag.endswith("text")}
