@@ -469,9 +469,11 @@ def test_minilm_preset_is_shakespeare_coladd_with_the_frozen_encoder(components)
 
     base = validate_config(load_config_source("shakespeare-coladd", components), components)
     mini = validate_config(load_config_source("shakespeare-coladd-minilm", components), components)
-    assert mini.model.latent.encoder.name == "minilm" and components.get("encoder", "minilm").trainable is False
-    assert (mini.model.latent.encoder.num_slots, mini.model.latent.encoder.dim) == (4, 32)
+    enc = mini.model.latent.encoder
+    assert enc.name == "hf" and enc.path is None and components.get("encoder", "hf").trainable is False  # MiniLM
+    assert (enc.num_slots, enc.dim, enc.hide) == (4, None, "mask")  # all 384 dims, reference-style hiding
     assert mini.model.backbone == base.model.backbone and mini.train == base.train and mini.data == base.data
+    assert mini.model.latent_denoiser == base.model.latent_denoiser and mini.sampler == base.sampler
 
 
 @pytest.mark.parametrize("latent_step", ["ddim", "ancestral"])
