@@ -39,7 +39,7 @@ from ladd_metrics.likelihood import sequence_bounds
 from ladd_samplers.ancestral import token_chain
 from ladd_samplers.sequential import SequentialSampler, latent_first
 
-__all__ = ["LatentGap", "encoder_condition", "sampled_condition"]
+__all__ = ["LatentGap", "chain_bits", "encoder_condition", "sampled_condition"]
 
 LN2 = math.log(2.0)
 Conditioner = Callable[[LaddModel, Tensor, Tensor, torch.Generator], tuple[Tensor, Tensor]]
