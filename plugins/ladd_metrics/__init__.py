@@ -9,7 +9,9 @@
 * ``real-words`` -- share of generated words found in the training text (``"text"``);
 * ``codebook`` -- codebook use of a discrete-code latent on held-out data (``"model"``, ``"codes"``);
 * ``latent-health`` -- is the latent informative and used (``"model"``; latent models only);
-* ``latent-readout`` -- bits/char a linear head recovers from the encoder's latent per chunk (``"model"``).
+* ``latent-readout`` -- bits/char a linear head recovers from the encoder's latent per chunk (``"model"``);
+* ``latent-gap`` -- true NLL of samples given the encoder's vs the latent sampler's latent, and their gap
+  (``"model"``, ``"known_generator"``; sequential latent models only).
 
 See ``docs/evaluation.md``.
 """
@@ -30,6 +32,7 @@ def ladd_register_metrics(register: Register[type[Metric]]) -> None:
     from ladd_metrics.codebook import CodebookUsage
     from ladd_metrics.conditional import PromptNLL
     from ladd_metrics.distribution import Entropy, Repetition, SlicedWasserstein, TokenKL
+    from ladd_metrics.gap import LatentGap
     from ladd_metrics.generator import PhaseKS, TrueNLL
     from ladd_metrics.genppl import GenPPL
     from ladd_metrics.health import LatentHealth
@@ -51,3 +54,4 @@ def ladd_register_metrics(register: Register[type[Metric]]) -> None:
     register("codebook", CodebookUsage)
     register("latent-health", LatentHealth)
     register("latent-readout", LatentReadout)
+    register("latent-gap", LatentGap)

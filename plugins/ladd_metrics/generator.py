@@ -13,12 +13,12 @@ from ladd_core.components.metrics import EvalContext, MetricConfig, MetricValue,
 from ladd_core.evaluation.context import MetricNotApplicable, reference_tokens
 from ladd_metrics._stats import mean_stderr, ratio_of_means
 
-__all__ = ["PhaseKS", "TrueNLL", "ks_pvalue", "ks_uniform"]
+__all__ = ["PhaseKS", "TrueNLL", "bits_per_token", "ks_pvalue", "ks_uniform"]
 
 LN2 = math.log(2.0)
 
 
-def _bits_per_token(context: EvalContext, tokens: Tensor) -> Tensor:
+def bits_per_token(context: EvalContext, tokens: Tensor) -> Tensor:
     """``-log2 p(x) / L`` of each row under the true process, ``(B,)`` float64."""
     return -context.data.log_likelihood(tokens.cpu()).to(torch.float64) / (tokens.shape[1] * LN2)
 
@@ -44,7 +44,7 @@ class TrueNLL(SampleMetric):
     not_compared = frozenset({"data-entropy", "entropy-rate"})
 
     def compute(self, samples: Tensor, context: EvalContext) -> dict[str, MetricValue]:
-        mean, se = mean_stderr(_bits_per_token(context, samples))
+        mean, se = mean_stderr(bits_per_token(context, samples))
         out = {"true-nll": MetricValue(mean, se, "bits/token", False)}
         rate = getattr(context.data, "entropy_rate", None)
         if callable(rate):
@@ -53,7 +53,7 @@ class TrueNLL(SampleMetric):
         if n_ref == 0:
             return out
         h, se_h = context.cached(
-            "true-nll", n_ref, lambda: mean_stderr(_bits_per_token(context, reference_tokens(context, n_ref)[0]))
+            "true-nll", n_ref, lambda: mean_stderr(bits_per_token(context, reference_tokens(context, n_ref)[0]))
         )
         out["data-entropy"] = MetricValue(h, se_h, "bits/token", False)
         ratio, se_r = ratio_of_means(mean, se, h, se_h)
