@@ -27,7 +27,7 @@ from torch import Tensor
 from ladd_core.components.data import Batch, DataConfig, DataSource
 from ladd_data._util import mix_seed
 from ladd_data.markov_chain import MarkovChain, fit_markov_chain
-from ladd_data.shakespeare import shakespeare_files
+from ladd_data.shakespeare import corpus_files
 from ladd_tokenizers.char import CharTokenizer
 
 __all__ = ["MarkovSource"]
@@ -65,13 +65,7 @@ class MarkovSource(DataSource):
     # --------------------------------------------------------------------- the chain
     def corpus_files(self) -> list[Path]:
         """The corpus files: ``files`` or Shakespeare's works."""
-        if self.config.files is None:
-            return shakespeare_files()
-        files = [Path(f).expanduser().resolve() for f in self.config.files]
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise FileNotFoundError(f"markov corpus files not found: {', '.join(missing)}")
-        return files
+        return corpus_files(self.config.files, "markov")
 
     @property
     def chain(self) -> MarkovChain:

@@ -37,7 +37,7 @@ from ladd_core.components.data import DataConfig
 from ladd_data._synthetic import SyntheticSource
 from ladd_data._util import mix_seed
 from ladd_data.phrase_model import Estimate, PhraseModel
-from ladd_data.shakespeare import shakespeare_files
+from ladd_data.shakespeare import corpus_files
 from ladd_tokenizers.char import CharTokenizer
 
 __all__ = ["PhrasesSource", "cut_phrases", "read_corpus"]
@@ -106,13 +106,7 @@ class PhrasesSource(SyntheticSource):
     # ----------------------------------------------------------------- generator
     def corpus_files(self) -> list[Path]:
         """The corpus files: ``files`` or Shakespeare's works."""
-        if self.config.files is None:
-            return shakespeare_files()
-        files = [Path(f).expanduser().resolve() for f in self.config.files]
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise FileNotFoundError(f"phrases corpus files not found: {', '.join(missing)}")
-        return files
+        return corpus_files(self.config.files, "phrases")
 
     @cached_property
     def _built(self) -> tuple[CharTokenizer, PhraseModel, list[str]]:

