@@ -8,7 +8,8 @@
 * :mod:`ladd_core.testing.pytest_plugin` -- fixtures (``ladd_components``, ``ladd_pm``,
   ``tiny_vocab`` ...), enabled with ``pytest_plugins = ["ladd_core.testing.pytest_plugin"]``;
 * :mod:`ladd_core.testing.exact` -- exact ``p_N(x)`` and NELBOs of masked diffusion on tiny spaces;
-* :mod:`ladd_core.testing.toys` -- tiny configs, model builders and table oracles.
+* :mod:`ladd_core.testing.toys` -- tiny configs, model builders and table oracles;
+* :mod:`ladd_core.testing.plumbing` -- the oracle encoder and the latent-plumbing check (``LatentContract`` runs it).
 
 Importing this package imports nothing else (no hypothesis, no pytest, no plug-ins).
 See docs/testing.md.
