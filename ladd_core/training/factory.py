@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ladd_core.bounds import check_model, check_training_size
+from ladd_core.bounds import check_training_size
 from ladd_core.build import build_data, build_sampler
 from ladd_core.config.experiment import ExperimentConfig, validate_config
 from ladd_core.outputs import removed_on_error
@@ -25,7 +25,14 @@ from ladd_core.training.checkpoint import TrainState
 from ladd_core.training.distributed import init_distributed
 from ladd_core.training.history import resume_point
 from ladd_core.training.lock import RunLock
-from ladd_core.training.runs import load_weights, model_for_data, open_run, record_tokenizer, resolve_device
+from ladd_core.training.runs import (
+    check_model_fits,
+    load_weights,
+    model_for_data,
+    open_run,
+    record_tokenizer,
+    resolve_device,
+)
 from ladd_core.training.threads import ThreadGovernor
 from ladd_core.training.trainer import Trainer, batch_split, stage_at
 
@@ -73,8 +80,7 @@ def build_trainer(
         dist.barrier()
         if not dist.is_main:
             data = build_data(cfg, components, run_dir / "data")
-        _ = data.vocab_size  # build a lazy tokenizer for real, outside the meta device of the size check
-        check_model(lambda: model_for_data(cfg, components, data), copies=5, device=device)
+        check_model_fits(cfg, components, data, copies=5, device=device)
         torch.manual_seed(cfg.seed)  # parameter initialisation (identical on every rank)
         model = model_for_data(cfg, components, data).to(device)
         if dist.is_main:

@@ -259,6 +259,18 @@ def _warn(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def check_model_fits(
+    cfg: ExperimentConfig, components: Components, data: DataSource, copies: int, device: str | torch.device
+) -> None:
+    """:func:`~ladd_core.bounds.check_model` on the model of ``cfg`` for ``data`` (built on the meta device).
+
+    The data's lazy parts (a tokenizer, a fitted table) are made for real first: built inside the meta-device
+    context they would hold meta tensors for the rest of the run.
+    """
+    _ = data.vocab_size
+    check_model(lambda: model_for_data(cfg, components, data), copies=copies, device=device)
+
+
 def model_for_data(cfg: ExperimentConfig, components: Components, data: DataSource) -> LaddModel:
     """The model of ``cfg`` sized for ``data``: its vocabulary, length, decoder and forbidden token ids."""
     from ladd_core.build import build_model
@@ -288,8 +300,7 @@ def load_run(run_dir: Path, components: Components, device: str = "cpu", use_ema
     check_tokenizer_present(run_dir, components)
     check_training_size(cfg, dev)  # an edited config.json: refused before the data is made
     data = build_data(cfg, components, run_dir / "data")
-    _ = data.vocab_size  # build a lazy tokenizer for real, outside the meta device of the size check
-    check_model(lambda: model_for_data(cfg, components, data), copies=3, device=dev)
+    check_model_fits(cfg, components, data, copies=3, device=dev)
     model = model_for_data(cfg, components, data)
     record_tokenizer(run_dir, data, write=False)
     if exported:

@@ -47,11 +47,8 @@ class ModeSampler(Sampler):
 
     def latent_read_time(self, capabilities: frozenset[str]) -> float | None:
         """Sequential mode: the clean latent (0); joint mode: its prior (1, the first call); none: ``None``."""
-        name = type(self).__name__
-        if "no_latent" in capabilities or not capabilities & {"joint", "sequential"}:
-            return None
-        mode = resolve_latent_mode(self.config.latent_mode, capabilities, name)
-        return {"sequential": 0.0, "joint": 1.0}.get(mode)
+        mode = resolve_latent_mode(self.config.latent_mode, capabilities, type(self).__name__)
+        return {"sequential": 0.0, "joint": 1.0}.get(mode)  # "none": no latent is read
 
 
 def run_in_latent_mode(

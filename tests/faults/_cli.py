@@ -57,6 +57,17 @@ def train_args(run: Path, steps: int, *extra: str) -> list[str]:
     return ["train", "sawtooth-mdlm", "--out", str(run), "--max-steps", str(steps), *TINY, *extra]
 
 
+def train_char_run(root: Path) -> Path:
+    """A 2-step character-level ``text`` run over the letters a-j in ``root / "run"`` (its corpus beside it)."""
+    corpus = root / "corpus.txt"
+    corpus.write_text("\n\n".join("abc def ghij " * 6 for _ in range(80)), encoding="utf-8")
+    run = root / "run"
+    data = ["--set", "data.name=text", "--set", f"data.files=[{corpus}]", "--set", "data.seq_len=16"]
+    small = [*TINY[:8], "--set", "train.batch_size=4", "--set", "train.eval_every=0", "--set", "train.threads=0"]
+    assert main(["train", "shakespeare-mdlm", "--out", str(run), "--max-steps", "2", *small, *data]) == 0
+    return run
+
+
 @pytest.fixture(scope="session")
 def _base_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("faults") / "base"

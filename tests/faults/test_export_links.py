@@ -7,23 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults._cli import TINY, cli, error_line
+from tests.faults._cli import cli, error_line, train_char_run
 
 SECRET = "API_KEY=do-not-copy"
 
 
 @pytest.fixture(scope="module")
 def _text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ladd_core.cli.main import main
-
-    root = tmp_path_factory.mktemp("links")
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n\n".join("abc def ghij " * 6 for _ in range(80)), encoding="utf-8")
-    run = root / "run"
-    data = ["--set", "data.name=text", "--set", f"data.files=[{corpus}]", "--set", "data.seq_len=16"]
-    small = [*TINY[:8], "--set", "train.batch_size=4", "--set", "train.eval_every=0", "--set", "train.threads=0"]
-    assert main(["train", "shakespeare-mdlm", "--out", str(run), "--max-steps", "2", *small, *data]) == 0
-    return run
+    return train_char_run(tmp_path_factory.mktemp("links"))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from ladd_core.evaluation.robustness import SCORES, run_tag
 from ladd_core.evaluation.schema import ResultSet
 from ladd_core.plugins import get_components
 from ladd_core.training.checkpoint import CheckpointError
-from tests.faults._cli import TINY, cli, error_line
+from tests.faults._cli import cli, error_line, train_char_run
 
 
 @pytest.fixture(scope="module")
@@ -96,16 +96,7 @@ def test_an_export_of_an_unknown_format_is_refused(_base_run, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-step character-level text run over the letters a-j."""
-    from ladd_core.cli.main import main
-
-    root = tmp_path_factory.mktemp("zeroshot")
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n\n".join("abc def ghij " * 6 for _ in range(80)), encoding="utf-8")
-    run = root / "run"
-    data = ["--set", "data.name=text", "--set", f"data.files=[{corpus}]", "--set", "data.seq_len=16"]
-    small = [*TINY[:8], "--set", "train.batch_size=4", "--set", "train.eval_every=0", "--set", "train.threads=0"]
-    assert main(["train", "shakespeare-mdlm", "--out", str(run), "--max-steps", "2", *small, *data]) == 0
-    return run
+    return train_char_run(tmp_path_factory.mktemp("zeroshot"))
 
 
 def test_zero_shot_of_a_file_the_tokenizer_cannot_read_is_a_notice(char_run, tmp_path, capsys):
